@@ -1,0 +1,219 @@
+"""The small bus interface every service is written against.
+
+`publish(topic, event)` and `subscribe(topics, group, handler)`; services never
+know which implementation carries their events. Shared here: namespace
+segregation, redelivery de-duplication, retry-then-dead-letter, counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from engine.events import (
+    DeadLetter,
+    Event,
+    EventType,
+    Namespace,
+    encode_event,
+)
+from engine.topics import dlq_topic, topic_namespace
+
+Handler = Callable[[Event], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+
+class SegregationError(ValueError):
+    """An event was published on, or delivered from, another namespace's topic."""
+
+
+@dataclass(slots=True)
+class GroupStats:
+    """Counters for one consumer group; the health registry reads these."""
+
+    group: str
+    topics: tuple[str, ...]
+    delivered: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    conflated: int = 0
+    backlog: int = 0
+    last_event_at: float = 0.0  # monotonic seconds; 0 = never
+
+
+@dataclass(slots=True)
+class BusStats:
+    published: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, GroupStats] = field(default_factory=dict)
+    dead_lettered: int = 0
+    rejected_segregation: int = 0
+
+
+class SeenIds:
+    """A bounded memory of recently handled event ids (redelivery guard)."""
+
+    __slots__ = ("_ids", "_capacity")
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def seen(self, event_id: str) -> bool:
+        """True if already seen; records it otherwise."""
+        if event_id in self._ids:
+            return True
+        self._ids[event_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+        return False
+
+
+# Ticks are idempotent (last price wins) and far too many to remember.
+_NOT_DEDUPLICATED = frozenset({EventType.MARKET_TICK, EventType.ENGINE_STATUS})
+
+
+@dataclass(slots=True)
+class Subscription:
+    group: str
+    topics: tuple[str, ...]
+    handler: Handler
+    stats: GroupStats
+    seen: SeenIds = field(default_factory=SeenIds)
+
+
+def check_namespace(topic: str, event: Event) -> None:
+    """Raise SegregationError if the event does not belong on this topic."""
+    expected = topic_namespace(topic)
+    if expected is not Namespace.SHARED and event.namespace is not expected:
+        raise SegregationError(
+            f"{event.namespace.value} event {event.type.value} cannot travel on {topic!r} "
+            f"(a {expected.value} topic)"
+        )
+
+
+class Bus(ABC):
+    """Publish/subscribe with consumer groups, retries and dead-lettering."""
+
+    def __init__(self, *, max_retries: int = 2, retry_backoff_s: float = 0.01) -> None:
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.stats = BusStats()
+        self._subscriptions: dict[str, Subscription] = {}
+
+    # -- interface ----------------------------------------------------------
+    @abstractmethod
+    async def publish(self, topic: str, event: Event) -> None: ...
+
+    def subscribe(self, topics: Sequence[str], group: str, handler: Handler) -> None:
+        if group in self._subscriptions:
+            raise ValueError(f"consumer group {group!r} is already subscribed")
+        for topic in topics:
+            topic_namespace(topic)  # unknown topic names fail here, at wiring time
+        stats = GroupStats(group=group, topics=tuple(topics))
+        sub = Subscription(group=group, topics=tuple(topics), handler=handler, stats=stats)
+        self._subscriptions[group] = sub
+        self.stats.groups[group] = stats
+        self._on_subscribe(sub)
+
+    def _on_subscribe(self, sub: Subscription) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def stop(self) -> None:  # noqa: B027 - optional hook
+        """Deliver what is queued, then stop."""
+
+    def backlog(self) -> int:
+        """Events queued and not yet handled, across every group."""
+        return 0
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued has been handled; True if it was."""
+        return True
+
+    # -- shared delivery logic ----------------------------------------------
+    async def _deliver(self, sub: Subscription, topic: str, event: Event) -> None:
+        """Run the handler with redelivery guard, retries and dead-lettering."""
+        stats = sub.stats
+        if event.type not in _NOT_DEDUPLICATED and sub.seen.seen(event.id):
+            stats.duplicates += 1
+            return
+        attempt = 0
+        while True:
+            try:
+                await sub.handler(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a handler bug must not kill the consumer
+                attempt += 1
+                stats.failed += 1
+                if attempt > self.max_retries:
+                    await self._dead_letter(sub, topic, event, exc, attempt)
+                    return
+                stats.retried += 1
+                if self.retry_backoff_s:
+                    await asyncio.sleep(self.retry_backoff_s * attempt)
+                continue
+            stats.delivered += 1
+            stats.last_event_at = time.monotonic()
+            return
+
+    async def _dead_letter(
+        self, sub: Subscription, topic: str, event: Event, exc: BaseException, attempts: int
+    ) -> None:
+        sub.stats.dead_lettered += 1
+        self.stats.dead_lettered += 1
+        log.error(
+            "dead-lettered %s %s for group %s after %d attempts: %s",
+            event.type.value,
+            event.id,
+            sub.group,
+            attempts,
+            exc,
+        )
+        await self.publish_dead_letter(
+            topic,
+            DeadLetter(
+                topic=topic,
+                group=sub.group,
+                error=f"{type(exc).__name__}: {exc}",
+                attempts=attempts,
+                original=encode_event(event).decode(),
+            ),
+            namespace=event.namespace,
+            correlation_id=event.correlation_id,
+            causation_id=event.id,
+        )
+
+    async def publish_dead_letter(
+        self,
+        topic: str,
+        letter: DeadLetter,
+        *,
+        namespace: Namespace,
+        correlation_id: str = "",
+        causation_id: str = "",
+    ) -> None:
+        event = Event(
+            type=EventType.DEAD_LETTER,
+            payload=letter,
+            namespace=namespace,
+            source="bus",
+            key=letter.group,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+        await self.publish(dlq_topic(topic), event)
+
+    def _count_published(self, topic: str) -> None:
+        published = self.stats.published
+        published[topic] = published.get(topic, 0) + 1

@@ -1,0 +1,153 @@
+"""The default bus: in-process, one bounded queue and one consumer task per group.
+
+Under overload, ticks are conflated per instrument (the newest tick for an
+instrument replaces a pending one, and the replacement is counted); every
+other event waits for room (backpressure) and is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from enum import StrEnum
+
+from engine.bus.base import Bus, Subscription, check_namespace
+from engine.events import Event, EventType, MarketTick
+
+
+class TickOverflow(StrEnum):
+    CONFLATE = "conflate"  # live: keep the newest tick per instrument, count the rest
+    BLOCK = "block"  # benchmarks and replays: the feed waits, nothing is conflated
+
+
+class _GroupQueue:
+    __slots__ = ("sub", "items", "overflow", "wakeup", "room", "task", "maxsize", "busy")
+
+    def __init__(self, sub: Subscription, maxsize: int) -> None:
+        self.sub = sub
+        self.items: deque[tuple[str, Event]] = deque()
+        # newest pending tick per (topic, instrument) once `items` is full
+        self.overflow: dict[tuple[str, int], Event] = {}
+        self.wakeup = asyncio.Event()
+        self.room = asyncio.Event()
+        self.room.set()
+        self.task: asyncio.Task[None] | None = None
+        self.maxsize = maxsize
+        self.busy = False  # a handler is running for an item already taken off the queue
+
+    def backlog(self) -> int:
+        return len(self.items) + len(self.overflow)
+
+
+class InProcessBus(Bus):
+    def __init__(
+        self,
+        *,
+        queue_size: int = 10_000,
+        tick_overflow: TickOverflow = TickOverflow.CONFLATE,
+        max_retries: int = 2,
+        retry_backoff_s: float = 0.01,
+        batch_yield: int = 256,
+    ) -> None:
+        super().__init__(max_retries=max_retries, retry_backoff_s=retry_backoff_s)
+        self.queue_size = queue_size
+        self.tick_overflow = tick_overflow
+        self.batch_yield = batch_yield
+        self._routes: dict[str, list[_GroupQueue]] = {}
+        self._queues: list[_GroupQueue] = []
+        self._running = False
+
+    def _on_subscribe(self, sub: Subscription) -> None:
+        queue = _GroupQueue(sub, self.queue_size)
+        self._queues.append(queue)
+        for topic in sub.topics:
+            self._routes.setdefault(topic, []).append(queue)
+        if self._running:
+            queue.task = asyncio.create_task(self._consume(queue), name=f"bus:{sub.group}")
+
+    async def start(self) -> None:
+        self._running = True
+        for queue in self._queues:
+            if queue.task is None:
+                queue.task = asyncio.create_task(self._consume(queue), name=f"bus:{queue.sub.group}")
+
+    async def publish(self, topic: str, event: Event) -> None:
+        try:
+            check_namespace(topic, event)
+        except Exception:
+            self.stats.rejected_segregation += 1
+            raise
+        self._count_published(topic)
+        for queue in self._routes.get(topic, ()):
+            items = queue.items
+            if len(items) < queue.maxsize:
+                items.append((topic, event))
+            elif event.type is EventType.MARKET_TICK and self.tick_overflow is TickOverflow.CONFLATE:
+                payload = event.payload
+                assert isinstance(payload, MarketTick)
+                slot = (topic, payload.instrument_token)
+                if slot in queue.overflow:
+                    queue.sub.stats.conflated += 1
+                queue.overflow[slot] = event
+            else:
+                while len(queue.items) >= queue.maxsize:
+                    queue.room.clear()
+                    await queue.room.wait()
+                queue.items.append((topic, event))
+            if not queue.wakeup.is_set():
+                queue.wakeup.set()
+
+    async def _consume(self, queue: _GroupQueue) -> None:
+        sub = queue.sub
+        stats = sub.stats
+        items = queue.items
+        deliver = self._deliver
+        since_yield = 0
+        while True:
+            if not items and not queue.overflow:
+                stats.backlog = 0
+                queue.wakeup.clear()
+                await queue.wakeup.wait()
+            queue.busy = True
+            while items:
+                topic, event = items.popleft()
+                await deliver(sub, topic, event)
+                if not queue.room.is_set():
+                    queue.room.set()
+                since_yield += 1
+                if since_yield >= self.batch_yield:
+                    since_yield = 0
+                    stats.backlog = len(items) + len(queue.overflow)
+                    await asyncio.sleep(0)
+            if queue.overflow:
+                pending = queue.overflow
+                queue.overflow = {}
+                for (topic, _token), event in pending.items():
+                    await deliver(sub, topic, event)
+            queue.busy = False
+
+    def backlog(self) -> int:
+        return sum(q.backlog() for q in self._queues)
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every queue is empty (or the timeout); True if drained."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.backlog() or any(q.busy for q in self._queues):
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.001)
+        # one more turn so a handler that just took the last item can finish it
+        await asyncio.sleep(0)
+        return True
+
+    async def stop(self) -> None:
+        await self.drain()
+        self._running = False
+        for queue in self._queues:
+            if queue.task is not None:
+                queue.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await queue.task
+                queue.task = None

@@ -1,0 +1,114 @@
+"""Instrument reference data (Kite instruments-dump columns) and lookups."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from assets import asset_path
+
+SAMPLE_INSTRUMENTS_FILE = "instruments.csv"
+INDICES_SEGMENT = "INDICES"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    instrument_token: int
+    exchange_token: int
+    tradingsymbol: str
+    name: str
+    last_price: float  # indicative level used to seed the simulator
+    tick_size: float
+    lot_size: int
+    instrument_type: str
+    segment: str
+    exchange: str
+
+    @property
+    def tradable(self) -> bool:
+        return self.segment != INDICES_SEGMENT
+
+    @property
+    def key(self) -> str:
+        """Partition key for this instrument's ticks."""
+        return str(self.instrument_token)
+
+
+class UnknownInstrument(KeyError):
+    pass
+
+
+class InstrumentRegistry:
+    def __init__(self, instruments: Iterable[Instrument]) -> None:
+        self._by_token: dict[int, Instrument] = {}
+        self._by_symbol: dict[str, Instrument] = {}
+        for inst in instruments:
+            self._by_token[inst.instrument_token] = inst
+            self._by_symbol[inst.tradingsymbol.upper()] = inst
+
+    @classmethod
+    def from_csv(cls, path: Path) -> InstrumentRegistry:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return cls(_parse_rows(csv.DictReader(fh), path))
+
+    @classmethod
+    def sample(cls) -> InstrumentRegistry:
+        """The NSE sample shipped in assets/ (real Kite tokens)."""
+        return cls.from_csv(asset_path(SAMPLE_INSTRUMENTS_FILE))
+
+    def __iter__(self) -> Iterator[Instrument]:
+        return iter(self._by_token.values())
+
+    def __len__(self) -> int:
+        return len(self._by_token)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._by_token
+
+    def by_token(self, token: int) -> Instrument:
+        try:
+            return self._by_token[token]
+        except KeyError:
+            raise UnknownInstrument(f"no instrument with token {token}") from None
+
+    def get(self, token: int) -> Instrument | None:
+        return self._by_token.get(token)
+
+    def by_symbol(self, symbol: str) -> Instrument:
+        try:
+            return self._by_symbol[symbol.upper()]
+        except KeyError:
+            raise UnknownInstrument(f"no instrument with symbol {symbol!r}") from None
+
+    def symbol(self, token: int) -> str:
+        inst = self._by_token.get(token)
+        return inst.tradingsymbol if inst else str(token)
+
+    def tradable(self) -> list[Instrument]:
+        return [i for i in self._by_token.values() if i.tradable]
+
+    def select(self, symbols: Iterable[str]) -> list[Instrument]:
+        """Instruments by symbol; an empty selection means all of them."""
+        wanted = list(symbols)
+        return [self.by_symbol(s) for s in wanted] if wanted else list(self._by_token.values())
+
+
+def _parse_rows(rows: Iterable[dict[str, str]], path: Path) -> Iterator[Instrument]:
+    for line, row in enumerate(rows, start=2):
+        try:
+            yield Instrument(
+                instrument_token=int(row["instrument_token"]),
+                exchange_token=int(row["exchange_token"]),
+                tradingsymbol=row["tradingsymbol"],
+                name=row["name"],
+                last_price=float(row["last_price"] or 0),
+                tick_size=float(row["tick_size"] or 0),
+                lot_size=int(row["lot_size"] or 0),
+                instrument_type=row["instrument_type"],
+                segment=row["segment"],
+                exchange=row["exchange"],
+            )
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{path}:{line}: bad instrument row ({exc})") from exc

@@ -1,0 +1,1 @@
+"""Market data: the trading calendar, feeds (simulated, replay, Zerodha) and the tick recorder."""
