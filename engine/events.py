@@ -237,16 +237,32 @@ class StrategyStatus(msgspec.Struct, frozen=True):
     signals: int = 0
 
 
+class HealthCheckView(msgspec.Struct, frozen=True):
+    name: str
+    status: str  # ok / warn / fail / skipped
+    message: str
+    critical: bool
+
+
 class EngineStatus(msgspec.Struct, frozen=True, tag=EventType.ENGINE_STATUS.value):
     state: EngineState
+    mode: str = "PAPER"  # PAPER, or LIVE when real Zerodha orders are enabled
     halted_reason: str = ""
     feed_paused: bool = False
+    feed_source: str = ""
+    tick_rate: float = 0.0  # ticks/s over the last few seconds
+    market_status: str = ""
+    session_ts: float = 0.0  # the engine clock's now (simulated session time for the simulated feed)
     ticks: int = 0
     signals: int = 0
     orders: int = 0
     fills: int = 0
     rejections: int = 0
+    dead_letters: int = 0
+    conflated_ticks: int = 0
     strategies: tuple[StrategyStatus, ...] = ()
+    health: tuple[HealthCheckView, ...] = ()
+    loss_latches: tuple[str, ...] = ()
     status_ts: float = 0.0
 
 
