@@ -1,0 +1,3 @@
+from alpha_panda_tui.cli import main
+
+raise SystemExit(main())

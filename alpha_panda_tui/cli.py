@@ -1,0 +1,181 @@
+"""`alpha-panda-tui`: one command line for the console, the headless engine and its remote control."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from alpha_panda_tui import __version__
+from alpha_panda_tui.control_client import EngineNotRunning, send
+from engine.events import CommandAction
+from engine.settings import ConfigError, Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alpha-panda-tui",
+        description="Keyboard-driven trading console for Indian markets with an embedded engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    launch = sub.add_parser("launch", help="start the console (or --headless engine)")
+    launch.add_argument("--headless", action="store_true", help="run the engine without a UI")
+    launch.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+    launch.add_argument("--log-format", choices=["text", "json"], default=None, help="log line format")
+    launch.add_argument("--ticks-per-second", type=float, default=None, help="simulated feed rate")
+    launch.add_argument("--seed", type=int, default=None, help="simulated feed seed")
+
+    sub.add_parser("status", help="show the running engine's status")
+
+    strategy = sub.add_parser("strategy", help="list, enable or disable strategies on the running engine")
+    strategy_sub = strategy.add_subparsers(dest="strategy_command", required=True, metavar="ACTION")
+    strategy_sub.add_parser("list", help="list strategies")
+    for verb in ("enable", "disable"):
+        p = strategy_sub.add_parser(verb, help=f"{verb} a strategy (persisted)")
+        p.add_argument("name")
+
+    halt = sub.add_parser("halt", help="kill switch: reject every new signal until resumed")
+    halt.add_argument("--reason", default="halted from the command line")
+    sub.add_parser("resume", help="lift the kill switch")
+    reset = sub.add_parser("reset-latch", help="reset a daily-loss latch (a strategy, or all)")
+    reset.add_argument("name", nargs="?", default="")
+
+    sub.add_parser("doctor", help="validate config and run every health check")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(**_overrides(args))
+    except ConfigError as exc:
+        print(exc.message, file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return _dispatch(args, settings)
+    except EngineNotRunning as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    feed: dict[str, Any] = {}
+    if getattr(args, "ticks_per_second", None) is not None:
+        feed["ticks_per_second"] = args.ticks_per_second
+    if getattr(args, "seed", None) is not None:
+        feed["seed"] = args.seed
+    if feed:
+        overrides["feed"] = feed
+    if getattr(args, "log_format", None):
+        overrides["log"] = {"format": args.log_format}
+    return overrides
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command
+    if command == "launch":
+        if args.headless:
+            from alpha_panda_tui.headless import run_headless
+
+            return asyncio.run(run_headless(settings, duration=args.duration))
+        from alpha_panda_tui.app import run_console
+
+        return asyncio.run(run_console(settings, duration=args.duration))
+    if command == "status":
+        return _print_status(settings)
+    if command == "strategy":
+        if args.strategy_command == "list":
+            return _print_strategies(settings)
+        action = (
+            CommandAction.STRATEGY_ENABLE if args.strategy_command == "enable" else CommandAction.STRATEGY_DISABLE
+        )
+        return _command(settings, action, target=args.name)
+    if command == "halt":
+        return _command(settings, CommandAction.HALT, reason=args.reason)
+    if command == "resume":
+        return _command(settings, CommandAction.RESUME)
+    if command == "reset-latch":
+        return _command(settings, CommandAction.RESET_LOSS_LATCH, target=args.name)
+    if command == "doctor":
+        from alpha_panda_tui.doctor import run_doctor
+
+        return asyncio.run(run_doctor(settings))
+    raise AssertionError(f"unhandled command {command}")
+
+
+def _command(settings: Settings, action: CommandAction, *, target: str = "", reason: str = "") -> int:
+    reply = send(
+        settings.control_socket,
+        {"op": "command", "action": action.value, "target": target, "reason": reason, "issued_by": "cli"},
+    )
+    if "results" not in reply:
+        print(f"error: {reply.get('error', 'unknown error')}", file=sys.stderr)
+        return EXIT_FAILED
+    for result in reply["results"]:
+        mark = "ok" if result["ok"] else "FAILED"
+        print(f"{mark}: {result['message']}")
+    return EXIT_OK if reply["ok"] else EXIT_FAILED
+
+
+def _status(settings: Settings) -> dict[str, Any] | None:
+    reply = send(settings.control_socket, {"op": "status"})
+    if not reply.get("ok"):
+        print(f"error: {reply.get('error', 'unknown error')}", file=sys.stderr)
+        return None
+    status = reply["status"]
+    assert isinstance(status, dict)
+    return status
+
+
+def _print_status(settings: Settings) -> int:
+    status = _status(settings)
+    if status is None:
+        return EXIT_FAILED
+    state = status["state"].upper()
+    if status.get("halted_reason"):
+        state += f" ({status['halted_reason']})"
+    print(f"engine     {state}   mode {status['mode']}   feed {status['feed_source']}"
+          f"{' (paused)' if status['feed_paused'] else ''}")
+    print(f"market     {status['market_status']}")
+    print(
+        f"flow       {status['tick_rate']:.0f} ticks/s   ticks {status['ticks']}   signals {status['signals']}"
+        f"   orders {status['orders']}   fills {status['fills']}   rejected {status['rejections']}"
+    )
+    print(f"bus        dead letters {status['dead_letters']}   conflated ticks {status['conflated_ticks']}")
+    if status.get("loss_latches"):
+        print(f"latched    {', '.join(status['loss_latches'])}")
+    for check in status.get("health", []):
+        print(f"health     {check['status'].upper():7} {check['name']}: {check['message']}")
+    return EXIT_OK
+
+
+def _print_strategies(settings: Settings) -> int:
+    status = _status(settings)
+    if status is None:
+        return EXIT_FAILED
+    rows = status.get("strategies", [])
+    if not rows:
+        print("no strategies loaded")
+        return EXIT_OK
+    print(f"{'NAME':24} {'KIND':16} {'STATE':9} {'SIGNALS':>8}  NAMESPACES")
+    for row in rows:
+        state = "enabled" if row["enabled"] else "disabled"
+        print(
+            f"{row['name']:24} {row['kind']:16} {state:9} {row['signals']:>8}  {','.join(row['namespaces'])}"
+        )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

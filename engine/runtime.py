@@ -1,0 +1,329 @@
+"""The engine: builds the bus and every pipeline stage from Settings, and runs them.
+
+    MarketFeed -> StrategyRunner -> RiskManager(ns) -> PaperExecution -> PortfolioManager(ns)
+                                                   \\-> StorageWriter (orders, fills, decisions, lineage)
+
+The TUI, the headless runner and the replay driver all use this one class;
+the TUI talks to it only through `engine.bus`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from engine.bus import Bus, DirectBus, InProcessBus
+from engine.clock import Clock, WallClock
+from engine.events import (
+    EngineState,
+    EngineStatus,
+    HealthCheckView,
+    Namespace,
+    OrderFilled,
+    make_event,
+)
+from engine.execution.charges import ChargeCalculator
+from engine.execution.paper import PaperExecution
+from engine.health.checks import (
+    BrokerSessionCheck,
+    ConfigCheck,
+    DatabaseCheck,
+    DiskSpaceCheck,
+    MarketStatusCheck,
+    PipelineFlowCheck,
+    RedisCheck,
+)
+from engine.health.registry import CheckResult, HealthRegistry
+from engine.instruments import InstrumentRegistry
+from engine.market.calendar import MarketCalendar
+from engine.market.feed_service import MarketFeedService
+from engine.market.recorder import TickRecorder
+from engine.market.session_clock import SimulatedSessionClock
+from engine.market.simulated import SimulatedFeed
+from engine.market.tick_files import ReplayTickSource
+from engine.portfolio.manager import PortfolioManager
+from engine.risk.manager import RiskManager
+from engine.service import Service
+from engine.settings import BusKind, FeedSource, Settings
+from engine.state import MemoryStateStore, StateStore
+from engine.storage.database import Database
+from engine.storage.repository import DbStateStore, load_fills
+from engine.storage.writer import StorageWriter
+from engine.strategies.loader import load_strategies
+from engine.strategies.runner import StrategyRunner
+from engine.topics import ENGINE_STATUS, TopicMap
+
+log = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 1.0
+HEALTH_INTERVAL_S = 5.0
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        bus: Bus | None = None,
+        paced: bool = True,
+        persist: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.paced = paced
+        self.instruments = InstrumentRegistry.sample()
+        self.calendar = MarketCalendar()
+        self.clock: Clock = clock or self._default_clock()
+        self.bus: Bus = bus or self._default_bus()
+        self.active_namespaces: tuple[Namespace, ...] = (Namespace.PAPER,)
+        self.db: Database | None = Database(settings.database_url) if persist else None
+        self.state_store: StateStore = DbStateStore(self.db) if self.db else MemoryStateStore()
+        self.state = EngineState.STOPPED
+        self.health = HealthRegistry()
+        self.last_health: list[CheckResult] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started_at = 0.0
+        self._stop_lock = asyncio.Lock()
+        self._build_services()
+
+    # -- construction ---------------------------------------------------------
+    def _default_clock(self) -> Clock:
+        if self.settings.feed.source is FeedSource.SIMULATED:
+            return SimulatedSessionClock(
+                self.calendar,
+                session_start=self.settings.feed.session_start,
+                speed=self.settings.feed.session_speed,
+            )
+        return WallClock()
+
+    def _default_bus(self) -> Bus:
+        cfg = self.settings.bus
+        if cfg.kind is BusKind.KAFKA:
+            raise NotImplementedError("the Kafka bus is not available in this build; use bus.kind = 'inprocess'")
+        if not self.paced:
+            return DirectBus(max_retries=cfg.max_retries)
+        return InProcessBus(
+            queue_size=cfg.queue_size,
+            tick_overflow=cfg.tick_overflow,
+            max_retries=cfg.max_retries,
+            retry_backoff_s=cfg.retry_backoff_ms / 1000,
+        )
+
+    def _build_services(self) -> None:
+        s = self.settings
+        feed_cfg = s.feed
+        selected = self.instruments.select(feed_cfg.symbols)
+        if feed_cfg.source is FeedSource.REPLAY:
+            assert feed_cfg.replay_file is not None
+            source = ReplayTickSource(feed_cfg.replay_file, self.instruments)
+        else:
+            source = SimulatedFeed(selected, clock=self.clock, seed=feed_cfg.seed)
+        self.feed = MarketFeedService(
+            self.bus,
+            source,
+            ticks_per_second=feed_cfg.ticks_per_second,
+            instruments=self.instruments,
+            source_name=feed_cfg.source.value,
+        )
+        strategies, enabled = load_strategies(s, self.instruments)
+        self.strategy_runner = StrategyRunner(
+            self.bus, strategies, enabled, self.state_store, self.active_namespaces
+        )
+        self.risk = {
+            ns: RiskManager(
+                self.bus, ns, s.risk, self.instruments, self.calendar, self.clock, self.state_store
+            )
+            for ns in self.active_namespaces
+        }
+        self.paper = PaperExecution(
+            self.bus, s.paper, ChargeCalculator(s.charges), self.instruments, self.clock, self.calendar
+        )
+        self.portfolios = {
+            ns: PortfolioManager(self.bus, ns, s.paper.starting_cash, self.clock)
+            for ns in self.active_namespaces
+        }
+        self.services: list[Service] = [
+            self.feed,
+            self.strategy_runner,
+            *self.risk.values(),
+            self.paper,
+            *self.portfolios.values(),
+        ]
+        self.writer: StorageWriter | None = None
+        if self.db is not None:
+            self.writer = StorageWriter(self.bus, self.db, self.active_namespaces)
+            self.services.append(self.writer)
+        self.recorder: TickRecorder | None = None
+        if feed_cfg.record:
+            self.recorder = TickRecorder(self.bus, s.recordings_dir, self.instruments)
+            self.services.append(self.recorder)
+        for service in self.services:
+            service.wire()
+        self._register_health_checks()
+
+    def _register_health_checks(self) -> None:
+        s = self.settings
+        self.health.register(ConfigCheck(s))
+        if self.db is not None:
+            self.health.register(DatabaseCheck(self.db))
+        self.health.register(DiskSpaceCheck(s.data_dir, s.health.min_free_disk_mb))
+        self.health.register(
+            PipelineFlowCheck(
+                self.bus,
+                self.pipeline_stages(),
+                max_silence_s=s.health.max_stage_silence_s,
+                max_backlog=s.health.max_backlog,
+            )
+        )
+        self.health.register(MarketStatusCheck(self.calendar, self.clock))
+        if s.zerodha.enabled:
+            self.health.register(BrokerSessionCheck(s.zerodha))
+        if s.redis.url:
+            self.health.register(RedisCheck(s.redis.url))
+
+    def pipeline_stages(self) -> dict[str, str]:
+        """Stage label -> consumer group, in pipeline order."""
+        stages = {"strategies": "strategy_runner"}
+        for ns in self.active_namespaces:
+            stages[f"risk ({ns.value})"] = f"risk.{ns.value}"
+        stages["paper execution"] = "execution.paper"
+        for ns in self.active_namespaces:
+            stages[f"portfolio ({ns.value})"] = f"portfolio.{ns.value}"
+        if self.writer is not None:
+            stages["storage"] = "storage"
+        return stages
+
+    # -- lifecycle --------------------------------------------------------------
+    async def start(self) -> None:
+        self.state = EngineState.STARTING
+        self.settings.ensure_dirs()
+        if self.db is not None:
+            await self.db.connect()
+        fills: dict[Namespace, list[OrderFilled]] = {}
+        for ns in self.active_namespaces:
+            fills[ns] = await load_fills(self.db, ns) if self.db is not None else []
+        for service in self.services:
+            await service.restore(self._fills_for(service, fills))
+        await self.bus.start()
+        for service in self.services:
+            await service.start()
+        self._started_at = time.monotonic()
+        self.state = EngineState.HALTED if self.halted else EngineState.RUNNING
+        if self.paced:
+            self._tasks.append(asyncio.create_task(self._publish_status_forever(), name="engine-status"))
+        log.info(
+            "engine started: feed %s, %d strategies, namespaces %s, database %s",
+            self.settings.feed.source.value,
+            len(self.strategy_runner.statuses()),
+            ",".join(ns.value for ns in self.active_namespaces),
+            "on" if self.db else "off",
+        )
+
+    @staticmethod
+    def _fills_for(service: Service, fills: dict[Namespace, list[OrderFilled]]) -> Sequence[OrderFilled]:
+        namespace = getattr(service, "namespace", Namespace.PAPER)
+        return fills.get(namespace, [])
+
+    async def stop(self) -> None:
+        """Stop the feed, let every queued event be handled, flush storage, close. Idempotent."""
+        async with self._stop_lock:
+            if self.state in (EngineState.STOPPED, EngineState.STOPPING):
+                return
+            self.state = EngineState.STOPPING
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks.clear()
+            await self.feed.stop()
+            if not await self.bus.drain(timeout=10.0):
+                log.warning("bus did not drain in time; %d events still queued", self.bus.backlog())
+            for service in reversed(self.services):
+                if service is self.feed:
+                    continue
+                try:
+                    await service.stop()
+                except Exception:
+                    log.exception("error stopping %s", service.name)
+            await self.bus.stop()
+            if self.db is not None:
+                await self.db.close()
+            self.state = EngineState.STOPPED
+            log.info("engine stopped")
+
+    async def pump(self, n: int) -> None:
+        """Push n feed ticks through the pipeline now (unpaced), and wait until handled."""
+        await self.feed.pump(n)
+        await self.bus.drain()
+
+    # -- status ---------------------------------------------------------------
+    @property
+    def halted(self) -> bool:
+        return any(r.halted for r in self.risk.values())
+
+    def status(self) -> EngineStatus:
+        published = self.bus.stats.published
+        counts = {"signals": 0, "orders": 0, "fills": 0, "rejections": 0}
+        for ns in self.active_namespaces:
+            topics = TopicMap(ns)
+            counts["signals"] += published.get(topics.signals_raw, 0)
+            counts["orders"] += published.get(topics.orders_placed, 0)
+            counts["fills"] += published.get(topics.orders_filled, 0)
+            counts["rejections"] += published.get(topics.signals_rejected, 0)
+        halt_reason = next((r.halt_reason for r in self.risk.values() if r.halted), "")
+        state = self.state
+        if state is EngineState.RUNNING and self.halted:
+            state = EngineState.HALTED
+        latches: list[str] = []
+        for ns, risk in self.risk.items():
+            latches.extend(f"{ns.value}:{name}" for name in risk.latches)
+        now = self.clock.now()
+        return EngineStatus(
+            state=state,
+            mode="LIVE" if self.settings.zerodha.live_orders else "PAPER",
+            halted_reason=halt_reason,
+            feed_paused=self.feed.paused,
+            feed_source=self.settings.feed.source.value,
+            tick_rate=self.feed.rate(),
+            market_status=self.calendar.describe(now),
+            session_ts=now,
+            ticks=self.feed.ticks_published,
+            dead_letters=self.bus.stats.dead_lettered,
+            conflated_ticks=sum(g.conflated for g in self.bus.stats.groups.values()),
+            strategies=self.strategy_runner.statuses(),
+            health=tuple(
+                HealthCheckView(name=r.name, status=r.status.value, message=r.message, critical=r.critical)
+                for r in self.last_health
+            ),
+            loss_latches=tuple(latches),
+            status_ts=time.time(),
+            **counts,
+        )
+
+    async def check_health(self) -> list[CheckResult]:
+        self.last_health = await self.health.run_all()
+        return self.last_health
+
+    async def publish_status(self) -> None:
+        status = self.status()
+        await self.bus.publish(
+            ENGINE_STATUS, make_event(status, namespace=Namespace.SHARED, source="engine", key="engine")
+        )
+
+    async def _publish_status_forever(self) -> None:
+        last_health = 0.0
+        while True:
+            try:
+                if time.monotonic() - last_health >= HEALTH_INTERVAL_S:
+                    last_health = time.monotonic()
+                    await self.check_health()
+                await self.publish_status()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("status publisher failed; retrying")
+            await asyncio.sleep(STATUS_INTERVAL_S)
