@@ -12,6 +12,7 @@ from alpha_panda_tui import __version__
 from alpha_panda_tui.control_client import EngineNotRunning, send
 from engine.events import CommandAction
 from engine.settings import ConfigError, Settings, load_settings
+from engine.strategies.errors import StrategyConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -61,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         return _dispatch(args, settings)
+    except StrategyConfigError as exc:
+        print(f"Invalid strategies configuration:\n  {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except EngineNotRunning as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED

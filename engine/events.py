@@ -235,6 +235,7 @@ class StrategyStatus(msgspec.Struct, frozen=True):
     instruments: tuple[int, ...]
     namespaces: tuple[Namespace, ...]
     signals: int = 0
+    params: tuple[tuple[str, str], ...] = ()  # (name, value as text), for display
 
 
 class HealthCheckView(msgspec.Struct, frozen=True):

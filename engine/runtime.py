@@ -35,6 +35,7 @@ from engine.health.checks import (
     MarketStatusCheck,
     PipelineFlowCheck,
     RedisCheck,
+    StorageWriterCheck,
 )
 from engine.health.registry import CheckResult, HealthRegistry
 from engine.instruments import InstrumentRegistry
@@ -52,6 +53,7 @@ from engine.state import MemoryStateStore, StateStore
 from engine.storage.database import Database
 from engine.storage.repository import DbStateStore, load_fills
 from engine.storage.writer import StorageWriter
+from engine.strategies.base import Strategy
 from engine.strategies.loader import load_strategies
 from engine.strategies.runner import StrategyRunner
 from engine.topics import ENGINE_STATUS, TopicMap
@@ -71,10 +73,13 @@ class Engine:
         bus: Bus | None = None,
         paced: bool = True,
         persist: bool = True,
+        instruments: InstrumentRegistry | None = None,
+        strategies: Sequence[Strategy] | None = None,
     ) -> None:
         self.settings = settings
         self.paced = paced
-        self.instruments = InstrumentRegistry.sample()
+        self.instruments = instruments or InstrumentRegistry.sample()
+        self._strategies = strategies
         self.calendar = MarketCalendar()
         self.clock: Clock = clock or self._default_clock()
         self.bus: Bus = bus or self._default_bus()
@@ -127,8 +132,12 @@ class Engine:
             ticks_per_second=feed_cfg.ticks_per_second,
             instruments=self.instruments,
             source_name=feed_cfg.source.value,
+            paced=self.paced,
         )
-        strategies, enabled = load_strategies(s, self.instruments)
+        if self._strategies is None:
+            strategies, enabled = load_strategies(s, self.instruments)
+        else:
+            strategies, enabled = list(self._strategies), {st.name: True for st in self._strategies}
         self.strategy_runner = StrategyRunner(
             self.bus, strategies, enabled, self.state_store, self.active_namespaces
         )
@@ -158,7 +167,7 @@ class Engine:
             self.services.append(self.writer)
         self.recorder: TickRecorder | None = None
         if feed_cfg.record:
-            self.recorder = TickRecorder(self.bus, s.recordings_dir, self.instruments)
+            self.recorder = TickRecorder(self.bus, s.recordings_dir, self.instruments, clock=self.clock)
             self.services.append(self.recorder)
         for service in self.services:
             service.wire()
@@ -181,8 +190,12 @@ class Engine:
         self.health.register(MarketStatusCheck(self.calendar, self.clock))
         if s.zerodha.enabled:
             self.health.register(BrokerSessionCheck(s.zerodha))
+        if self.writer is not None:
+            self.health.register(StorageWriterCheck(self.writer))
+        self.redis_check: RedisCheck | None = None
         if s.redis.url:
-            self.health.register(RedisCheck(s.redis.url))
+            self.redis_check = RedisCheck(s.redis.url)
+            self.health.register(self.redis_check)
 
     def pipeline_stages(self) -> dict[str, str]:
         """Stage label -> consumer group, in pipeline order."""
@@ -208,8 +221,11 @@ class Engine:
         for service in self.services:
             await service.restore(self._fills_for(service, fills))
         await self.bus.start()
+        # the feed last: every consumer has loaded its persisted state before the first tick
         for service in self.services:
-            await service.start()
+            if service is not self.feed:
+                await service.start()
+        await self.feed.start()
         self._started_at = time.monotonic()
         self.state = EngineState.HALTED if self.halted else EngineState.RUNNING
         if self.paced:
@@ -252,6 +268,8 @@ class Engine:
             await self.bus.stop()
             if self.db is not None:
                 await self.db.close()
+            if self.redis_check is not None:
+                await self.redis_check.close()
             self.state = EngineState.STOPPED
             log.info("engine stopped")
 

@@ -136,6 +136,11 @@ class Bus(ABC):
         """Events queued and not yet handled, across every group."""
         return 0
 
+    def group_backlog(self, group: str) -> int:
+        """Events queued for one consumer group and not yet handled (its lag)."""
+        stats = self.stats.groups.get(group)
+        return stats.backlog if stats is not None else 0
+
     async def drain(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued has been handled; True if it was."""
         return True

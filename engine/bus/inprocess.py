@@ -130,6 +130,9 @@ class InProcessBus(Bus):
     def backlog(self) -> int:
         return sum(q.backlog() for q in self._queues)
 
+    def group_backlog(self, group: str) -> int:
+        return sum(q.backlog() for q in self._queues if q.sub.group == group)
+
     async def drain(self, timeout: float = 10.0) -> bool:
         """Wait until every queue is empty (or the timeout); True if drained."""
         loop = asyncio.get_running_loop()

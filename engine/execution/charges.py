@@ -18,7 +18,7 @@ _CRORE = 10_000_000.0
 
 
 def to_paise(amount: float) -> float:
-    """Round half up to 2 dp; the epsilon keeps a float like 4.1549999999 that means 4.155 from rounding down."""
+    """Round half up to 2 dp (the epsilon: a float 4.15499999 that means 4.155 rounds up)."""
     return math.floor(amount * 100.0 + 0.5 + 1e-7) / 100.0
 
 

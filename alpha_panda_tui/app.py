@@ -1,0 +1,456 @@
+"""The trading console: a Textual app that sees the engine only through the bus.
+
+`make_app` builds it for the CLI and the tests alike; `run_console` is
+`alpha-panda-tui launch`: the engine and the app on one event loop, the
+engine stopped and flushed however the app ends (quit, SIGTERM, SIGHUP when
+the SSH session or terminal goes away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from functools import partial
+from time import perf_counter
+from typing import ClassVar, Protocol
+
+from textual.app import App
+from textual.binding import BindingType
+from textual.notifications import SeverityLevel
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from alpha_panda_tui.bridge import UiBridge
+from alpha_panda_tui.keymap import Debounce, Scope, bindings, palette_commands
+from alpha_panda_tui.messages import OrderTraceRequested, StrategyDetailRequested, StrategyToggleRequested
+from alpha_panda_tui.screens.confirm import ConfirmScreen
+from alpha_panda_tui.screens.dashboard import DashboardScreen
+from alpha_panda_tui.screens.help import HelpScreen
+from alpha_panda_tui.screens.live import LiveScreen
+from alpha_panda_tui.screens.login import LoginHandler, LoginScreen
+from alpha_panda_tui.screens.order_trace import OrderTraceScreen
+from alpha_panda_tui.screens.palette import ConsoleCommands, PaletteEntry
+from alpha_panda_tui.screens.strategy_detail import StrategyDetailScreen
+from alpha_panda_tui.ui_state import LogLevel, UiState
+from engine.bus.base import Bus
+from engine.events import CommandAction, Namespace
+from engine.instruments import InstrumentRegistry
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REFRESH_HZ = 10.0
+LIVE_MODE = "LIVE"
+
+SEVERITY: dict[LogLevel, SeverityLevel] = {
+    LogLevel.INFO: "information",
+    LogLevel.WARNING: "warning",
+    LogLevel.ERROR: "error",
+}
+
+
+class EngineHandle(Protocol):
+    """What the console needs from an engine running in this process."""
+
+    settings: Settings
+    bus: Bus
+    instruments: InstrumentRegistry
+    active_namespaces: tuple[Namespace, ...]
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class AlphaPandaApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Alpha Panda"
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(Scope.GLOBAL))
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    halted = reactive(False, bindings=True)
+    feed_paused = reactive(False, bindings=True)
+    has_latches = reactive(False, bindings=True)
+
+    def __init__(
+        self,
+        bridge: UiBridge,
+        *,
+        settings: Settings | None = None,
+        refresh_hz: float = DEFAULT_REFRESH_HZ,
+        login_handler: LoginHandler | None = None,
+        exit_after: float | None = None,
+        debounce_s: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.state: UiState = bridge.state
+        self.settings = settings
+        self.refresh_interval = 1.0 / refresh_hz
+        self.login_handler = login_handler
+        self.exit_after = exit_after
+        self.debounce = Debounce() if debounce_s is None else Debounce(debounce_s)
+        self.pulls = 0
+        self.pull_seconds = 0.0
+        self._live_prompted = False
+
+    def get_default_screen(self) -> Screen[None]:
+        return DashboardScreen()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._pull)
+        if self.exit_after is not None:
+            self.set_timer(self.exit_after, partial(self.exit, 0))
+
+    # -- the steady pull from UiState -----------------------------------------------
+    def _pull(self) -> None:
+        try:
+            self.pull_now()
+        finally:
+            self.set_timer(self.refresh_interval, self._pull)
+
+    def pull_now(self) -> None:
+        """Bring the app and the screen on top up to date with the UiState."""
+        started = perf_counter()
+        state = self.state
+        status = state.status
+        self.halted = state.halted
+        self.feed_paused = state.feed_paused
+        self.has_latches = bool(status is not None and status.loss_latches)
+        while state.notices:
+            notice = state.notices.popleft()
+            self.notify(notice.text, severity=SEVERITY[notice.level])
+        if status is not None and status.mode == LIVE_MODE and not self._live_prompted:
+            self._live_prompted = True
+            self._confirm_live_mode()
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        if isinstance(screen, LiveScreen) and screen.is_mounted:
+            screen.sync(state)
+        self.pull_seconds += perf_counter() - started
+        self.pulls += 1
+
+    # -- what the footer shows ------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "kill_switch":
+            return not self.halted
+        if action == "resume_trading":
+            return self.halted
+        if action == "pause_feed":
+            return not self.feed_paused
+        if action == "resume_feed":
+            return self.feed_paused
+        if action == "reset_latches":
+            return True if self.has_latches else None
+        if action in ("next_view", "previous_view"):
+            dashboard = self._dashboard()
+            return dashboard is not None and dashboard.compact
+        return True
+
+    def _dashboard(self) -> DashboardScreen | None:
+        screen = self.screen
+        return screen if isinstance(screen, DashboardScreen) else None
+
+    def _dialog_open(self) -> bool:
+        return isinstance(self.screen, ConfirmScreen | LoginScreen)
+
+    # -- trading controls -----------------------------------------------------------
+    async def send(self, action: CommandAction, target: str = "", reason: str = "") -> None:
+        await self.bridge.send(action, target=target, reason=reason)
+
+    def action_kill_switch(self) -> None:
+        if self.halted or not self.debounce.allow("kill_switch") or isinstance(self.screen, ConfirmScreen):
+            return
+
+        async def confirmed(ok: bool | None) -> None:
+            if ok:
+                await self.send(CommandAction.HALT, reason="kill switch in the console")
+
+        self.push_screen(
+            ConfirmScreen(
+                "KILL SWITCH",
+                "Halt all trading now?\n\nEvery new signal is rejected until you resume.",
+                confirm_label="Halt",
+                danger=True,
+                default_confirm=True,
+            ),
+            confirmed,
+        )
+
+    def action_resume_trading(self) -> None:
+        if not self.debounce.allow("resume_trading") or self._dialog_open():
+            return
+
+        async def confirmed(ok: bool | None) -> None:
+            if ok:
+                await self.send(CommandAction.RESUME, reason="resumed in the console")
+
+        reason = self.state.status.halted_reason if self.state.status else ""
+        self.push_screen(
+            ConfirmScreen(
+                "Resume trading",
+                f"Lift the halt{f' ({reason})' if reason else ''} and let signals through again?",
+                confirm_label="Resume",
+            ),
+            confirmed,
+        )
+
+    def action_reset_latches(self) -> None:
+        if not self.debounce.allow("reset_latches") or self._dialog_open():
+            return
+        latches = self.state.status.loss_latches if self.state.status else ()
+
+        async def confirmed(ok: bool | None) -> None:
+            if ok:
+                await self.send(CommandAction.RESET_LOSS_LATCH, reason="reset in the console")
+
+        self.push_screen(
+            ConfirmScreen(
+                "Reset daily-loss latches",
+                f"Reset {', '.join(latches) or 'every latch'} and let those strategies trade again today?",
+                confirm_label="Reset",
+            ),
+            confirmed,
+        )
+
+    async def action_pause_feed(self) -> None:
+        await self.send(CommandAction.FEED_PAUSE)
+
+    async def action_resume_feed(self) -> None:
+        await self.send(CommandAction.FEED_RESUME)
+
+    async def action_toggle_strategy(self, number: int) -> None:
+        rows = self.state.strategies
+        if not 1 <= number <= len(rows):
+            self.notify(f"There is no strategy {number}.", severity="warning")
+            return
+        row = rows[number - 1]
+        enabled = row.pending if row.pending is not None else row.status.enabled
+        await self.request_toggle(row.status.name, not enabled)
+
+    async def on_strategy_toggle_requested(self, message: StrategyToggleRequested) -> None:
+        await self.request_toggle(message.name, message.enable)
+
+    async def request_toggle(self, name: str, enable: bool) -> None:
+        if not self.debounce.allow(f"toggle:{name}"):
+            return
+        row = self.state.strategy(name)
+        status = self.state.status
+        live = (
+            enable
+            and status is not None
+            and status.mode == LIVE_MODE
+            and row is not None
+            and Namespace.ZERODHA in row.status.namespaces
+        )
+        if not live:
+            await self.bridge.set_strategy_enabled(name, enable)
+            return
+
+        async def confirmed(ok: bool | None) -> None:
+            if ok:
+                await self.bridge.set_strategy_enabled(name, True)
+
+        self.push_screen(
+            ConfirmScreen(
+                "LIVE orders",
+                f"Turn on {name}? It routes to Zerodha: its signals become REAL orders.",
+                confirm_label="Turn on",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    def _confirm_live_mode(self) -> None:
+        async def confirmed(ok: bool | None) -> None:
+            if not ok:
+                await self.send(CommandAction.HALT, reason="live mode not confirmed in the console")
+
+        self.push_screen(
+            ConfirmScreen(
+                "LIVE MODE",
+                "This engine sends REAL orders to Zerodha.\n\nContinue live? No halts all trading.",
+                confirm_label="Continue live",
+                cancel_label="Halt",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    def action_cancel_order(self) -> None:
+        dashboard = self._dashboard()
+        order_id = dashboard.selected_order() if dashboard else None
+        row = self.state.orders.get(order_id) if order_id else None
+        if row is None:
+            self.notify("Select an order in the orders pane first.", severity="warning")
+            return
+        if not row.is_open:
+            self.notify(f"Order {row.order_id} is {row.status.value}; nothing to cancel.", severity="warning")
+            return
+        if self.debounce.allow(f"cancel:{row.order_id}"):
+            self.run_worker(self.send(CommandAction.CANCEL_ORDER, target=row.order_id), group="commands")
+
+    # -- screens ------------------------------------------------------------------
+    def open_live_screen(self, screen: LiveScreen) -> None:
+        self.push_screen(screen)
+        self.call_after_refresh(self.pull_now)
+
+    def action_strategy_detail(self) -> None:
+        dashboard = self._dashboard()
+        name = dashboard.selected_strategy() if dashboard else None
+        if name is None and self.state.strategies:
+            name = self.state.strategies[0].status.name
+        if name is None:
+            self.notify("The engine has not reported any strategies yet.", severity="warning")
+            return
+        self.open_live_screen(StrategyDetailScreen(name))
+
+    def on_strategy_detail_requested(self, message: StrategyDetailRequested) -> None:
+        self.open_live_screen(StrategyDetailScreen(message.name))
+
+    def action_order_trace(self) -> None:
+        dashboard = self._dashboard()
+        order_id = dashboard.selected_order() if dashboard else None
+        if order_id is None:
+            self.notify("Select an order in the orders pane first.", severity="warning")
+            return
+        self.open_live_screen(OrderTraceScreen(order_id))
+
+    def on_order_trace_requested(self, message: OrderTraceRequested) -> None:
+        self.open_live_screen(OrderTraceScreen(message.order_id))
+
+    def action_broker_login(self) -> None:
+        if self._dialog_open():
+            return
+        api_key = ""
+        if self.settings is not None and self.settings.zerodha.api_key is not None:
+            api_key = self.settings.zerodha.api_key.get_secret_value()
+        self.push_screen(LoginScreen(api_key=api_key, handler=self.login_handler))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_next_view(self) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.cycle_view(1)
+            self.pull_now()
+
+    def action_previous_view(self) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.cycle_view(-1)
+            self.pull_now()
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    # -- command palette ------------------------------------------------------------
+    def palette_entries(self) -> list[PaletteEntry]:
+        entries: list[PaletteEntry] = []
+        for command in palette_commands():
+            if self.check_action(command.action, ()) is False:
+                continue
+            run = partial(self.run_action, command.action)
+            entries.append(PaletteEntry(command.help, f"key: {command.shown_keys}", run))
+        for row in self.state.strategies:
+            name = row.status.name
+            enabled = row.pending if row.pending is not None else row.status.enabled
+            key = f"key: {row.index}" if row.index <= 9 else "strategies pane, space"
+            verb = "Disable" if enabled else "Enable"
+            toggle = partial(self.request_toggle, name, not enabled)
+            entries.append(PaletteEntry(f"{verb} strategy {name}", key, toggle))
+            entries.append(
+                PaletteEntry(
+                    f"Open strategy {name}",
+                    "strategies pane, s",
+                    partial(self.open_live_screen, StrategyDetailScreen(name)),
+                )
+            )
+        return entries
+
+
+def make_app(
+    engine: EngineHandle | None = None,
+    *,
+    bus: Bus | None = None,
+    instruments: InstrumentRegistry | None = None,
+    settings: Settings | None = None,
+    namespaces: Sequence[Namespace] | None = None,
+    refresh_hz: float = DEFAULT_REFRESH_HZ,
+    login_handler: LoginHandler | None = None,
+    exit_after: float | None = None,
+    debounce_s: float | None = None,
+    animate: bool = True,
+) -> AlphaPandaApp:
+    """The console on a bus: an embedded engine's, or any bus carrying an engine's topics.
+
+    The UI's consumer group is subscribed here, before the app runs, so no
+    event published after this call is missed.
+    """
+    if engine is not None:
+        bus = bus or engine.bus
+        instruments = instruments or engine.instruments
+        settings = settings or engine.settings
+        namespaces = namespaces or engine.active_namespaces
+    if bus is None:
+        raise ValueError("make_app needs an engine or a bus")
+    instruments = instruments or InstrumentRegistry.sample()
+    bridge = UiBridge(bus, instruments, namespaces or (Namespace.PAPER,))
+    bridge.wire()
+    app = AlphaPandaApp(
+        bridge,
+        settings=settings,
+        refresh_hz=refresh_hz,
+        login_handler=login_handler,
+        exit_after=exit_after,
+        debounce_s=debounce_s,
+    )
+    if not animate:
+        app.animation_level = "none"
+    return app
+
+
+async def run_console(settings: Settings, *, duration: float | None = None) -> int:
+    """`alpha-panda-tui launch`: the embedded engine and the console; 0 on a clean exit."""
+    from alpha_panda_tui.headless import secrets_of
+    from alpha_panda_tui.logging_config import configure_logging
+    from engine.control import ControlServer
+    from engine.runtime import Engine
+
+    settings.ensure_dirs()
+    # the terminal belongs to the console: logs go to a file only
+    configure_logging(
+        level=settings.log.level,
+        fmt=settings.log.format,
+        stream=None,
+        log_file=settings.log_dir / "console.log",
+        secrets=secrets_of(settings),
+    )
+    engine = Engine(settings)
+    app = make_app(engine, exit_after=duration)
+    control = ControlServer(engine.bus, settings.control_socket, engine.status)
+    control.wire()
+    loop = asyncio.get_running_loop()
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    try:
+        try:
+            await engine.start()
+            await control.start()
+        except Exception as exc:  # e.g. database unreachable, another engine running
+            log.exception("engine failed to start")
+            print(f"alpha-panda-tui: the engine failed to start: {exc}", file=sys.stderr)
+            return 1
+        for sig in handled:
+            loop.add_signal_handler(sig, partial(app.exit, 0))
+        await app.run_async()
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        await control.stop()
+        await engine.stop()
+        log.info("console closed")
+    return app.return_code or 0

@@ -1,0 +1,74 @@
+"""The console's only link to the engine: bus events in, commands out.
+
+It is a bus consumer like any service, so a console on an engine embedded in
+this process and one attached to an engine elsewhere run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alpha_panda_tui.ui_state import UiState
+from engine.bus.base import Bus
+from engine.events import Command, CommandAction, Event, Namespace, make_event
+from engine.instruments import InstrumentRegistry
+from engine.service import Service
+from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS, TopicMap, dlq_topic
+
+UI_GROUP = "ui"
+UI_SOURCE = "tui"
+
+
+class UiBridge(Service):
+    name = "ui"
+
+    def __init__(
+        self,
+        bus: Bus,
+        instruments: InstrumentRegistry,
+        namespaces: Sequence[Namespace],
+        state: UiState | None = None,
+        *,
+        group: str = UI_GROUP,
+    ) -> None:
+        super().__init__(bus)
+        self.instruments = instruments
+        self.namespaces = tuple(namespaces)
+        self.state = state if state is not None else UiState(instruments)
+        self.group = group
+        self._wired = False
+
+    def topics(self) -> list[str]:
+        """Everything the console shows, and the dead-letter topic of each."""
+        topics = [MARKET_TICKS, ENGINE_STATUS, CONTROL_COMMANDS]
+        for namespace in self.namespaces:
+            topics.extend(TopicMap(namespace).namespaced_topics())
+        return topics + [dlq_topic(t) for t in topics]
+
+    def wire(self) -> None:
+        if self._wired:
+            return
+        self.bus.subscribe(self.topics(), self.group, self._on_event)
+        self._wired = True
+
+    async def _on_event(self, event: Event) -> None:
+        self.state.apply(event)
+
+    async def send(self, action: CommandAction, target: str = "", reason: str = "") -> str:
+        """Publish a command for the engine; returns its event id (CommandResults answer to it)."""
+        event = self._command_event(action, target, reason)
+        self.state.record_command(event.id, action)
+        await self.bus.publish(CONTROL_COMMANDS, event)
+        return event.id
+
+    async def set_strategy_enabled(self, name: str, enable: bool) -> str:
+        action = CommandAction.STRATEGY_ENABLE if enable else CommandAction.STRATEGY_DISABLE
+        event = self._command_event(action, name, "toggled in the console")
+        self.state.request_toggle(name, enable, event.id, action)
+        await self.bus.publish(CONTROL_COMMANDS, event)
+        return event.id
+
+    @staticmethod
+    def _command_event(action: CommandAction, target: str, reason: str) -> Event:
+        command = Command(action=action, target=target, reason=reason, issued_by=UI_SOURCE)
+        return make_event(command, namespace=Namespace.SHARED, source=UI_SOURCE, key=target or action.value)

@@ -1,0 +1,312 @@
+"""Every key of the console in one table; bindings, help and the command palette are built from it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from textual.binding import Binding
+
+
+class Scope(StrEnum):
+    """Where a key works; also the help screen's sections, in this order."""
+
+    GLOBAL = "Everywhere"
+    DASHBOARD = "Dashboard"
+    PANE = "Any list pane"
+    STRATEGIES = "Strategies pane"
+    ORDERS = "Orders pane"
+    DETAIL = "Strategy detail and order trace"
+    STRATEGY_DETAIL = "Strategy detail"
+    CONFIRM = "Confirmation dialogs"
+    LOGIN = "Broker login dialog"
+    HELP = "This help"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCommand:
+    id: str
+    keys: str  # Textual key names, comma separated
+    action: str  # an action string; "{key}" is replaced by the key when `per_key`
+    label: str  # short, for the footer
+    help: str  # one sentence, for the help screen and the command palette
+    scope: Scope
+    show: bool = True  # in the footer
+    priority: bool = False  # works even when a widget would take the key
+    palette: bool = False  # offered in the command palette (which runs the same app action)
+    per_key: bool = False  # one binding per key, the key filled into the action
+    display: str = ""  # how the keys read in help; default: the keys themselves
+    destructive: bool = False  # debounced, and confirmed before it acts
+
+    @property
+    def shown_keys(self) -> str:
+        if self.display:
+            return self.display
+        return " / ".join(_KEY_NAMES.get(k, k) for k in self.keys.split(","))
+
+
+_KEY_NAMES = {
+    "exclamation_mark": "!",
+    "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "space": "space",
+}
+
+KEYMAP: tuple[KeyCommand, ...] = (
+    # -- everywhere ---------------------------------------------------------------
+    KeyCommand(
+        "kill-switch",
+        "ctrl+k,exclamation_mark",
+        "kill_switch",
+        "Halt",
+        "Kill switch: halt all trading now (asks to confirm)",
+        Scope.GLOBAL,
+        priority=True,
+        palette=True,
+        destructive=True,
+    ),
+    KeyCommand(
+        "resume-trading",
+        "R",
+        "resume_trading",
+        "Resume",
+        "Resume trading after a halt (asks to confirm)",
+        Scope.GLOBAL,
+        palette=True,
+        destructive=True,
+    ),
+    KeyCommand(
+        "pause-feed", "p", "pause_feed", "Pause feed", "Pause the market feed", Scope.GLOBAL, palette=True
+    ),
+    KeyCommand(
+        "resume-feed", "p", "resume_feed", "Resume feed", "Resume the market feed", Scope.GLOBAL, palette=True
+    ),
+    KeyCommand(
+        "toggle-strategy",
+        "1,2,3,4,5,6,7,8,9",
+        "toggle_strategy({key})",
+        "Toggle",
+        "Turn strategy 1-9 (the strategies pane's # column) on or off",
+        Scope.GLOBAL,
+        show=False,
+        per_key=True,
+        display="1-9",
+    ),
+    KeyCommand(
+        "reset-latches",
+        "L",
+        "reset_latches",
+        "Reset latches",
+        "Reset every daily-loss latch (asks to confirm)",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+        destructive=True,
+    ),
+    KeyCommand(
+        "strategy-detail",
+        "s",
+        "strategy_detail",
+        "Strategy",
+        "Open the selected strategy: params, instruments, signals, P&L chart",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+    ),
+    KeyCommand(
+        "order-trace",
+        "t",
+        "order_trace",
+        "Trace",
+        "Trace the selected order: tick, signal, risk decision, order, fills",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+    ),
+    KeyCommand(
+        "cancel-order",
+        "c",
+        "cancel_order",
+        "Cancel order",
+        "Cancel the selected open order",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+        destructive=True,
+    ),
+    KeyCommand(
+        "broker-login",
+        "b",
+        "broker_login",
+        "Login",
+        "Zerodha login: API key, secret and request token",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+    ),
+    KeyCommand(
+        "next-view",
+        "right_square_bracket",
+        "next_view",
+        "Next view",
+        "Show the next view (small terminals show one group of panes at a time)",
+        Scope.GLOBAL,
+        palette=True,
+    ),
+    KeyCommand(
+        "previous-view",
+        "left_square_bracket",
+        "previous_view",
+        "Prev view",
+        "Show the previous view",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+    ),
+    KeyCommand("help", "question_mark,f1", "help", "Help", "List every key", Scope.GLOBAL, palette=True),
+    KeyCommand(
+        "command-palette",
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        "Search and run any command",
+        Scope.GLOBAL,
+        show=False,
+        priority=True,
+    ),
+    KeyCommand(
+        "quit",
+        "q",
+        "quit",
+        "Quit",
+        "Quit: stop the engine cleanly and exit",
+        Scope.GLOBAL,
+        palette=True,
+        display="q / ctrl+q",
+    ),
+    # -- dashboard ------------------------------------------------------------------
+    KeyCommand(
+        "next-pane", "tab", "next_pane", "Next pane", "Focus the next pane", Scope.DASHBOARD, show=False
+    ),
+    KeyCommand(
+        "previous-pane",
+        "shift+tab",
+        "previous_pane",
+        "Prev pane",
+        "Focus the previous pane",
+        Scope.DASHBOARD,
+        show=False,
+    ),
+    # -- list panes -------------------------------------------------------------------
+    KeyCommand("cursor-up", "up,k", "cursor_up", "Up", "Move up", Scope.PANE, show=False),
+    KeyCommand("cursor-down", "down,j", "cursor_down", "Down", "Move down", Scope.PANE, show=False),
+    KeyCommand("page-up", "pageup", "page_up", "Page up", "Page up", Scope.PANE, show=False),
+    KeyCommand("page-down", "pagedown", "page_down", "Page down", "Page down", Scope.PANE, show=False),
+    KeyCommand("first-row", "home", "first_row", "First", "First row", Scope.PANE, show=False),
+    KeyCommand("last-row", "end", "last_row", "Last", "Last row", Scope.PANE, show=False),
+    KeyCommand(
+        "choose-row", "enter", "choose", "Open", "Open the row under the cursor", Scope.PANE, show=False
+    ),
+    KeyCommand(
+        "toggle-selected",
+        "space,enter",
+        "toggle_selected",
+        "On/off",
+        "Turn the strategy under the cursor on or off",
+        Scope.STRATEGIES,
+    ),
+    KeyCommand(
+        "trace-selected", "enter", "choose", "Trace", "Trace the order under the cursor", Scope.ORDERS
+    ),
+    # -- detail screens ---------------------------------------------------------------
+    KeyCommand("back", "escape", "back", "Back", "Back to the dashboard", Scope.DETAIL),
+    KeyCommand(
+        "detail-toggle",
+        "space",
+        "toggle_this",
+        "On/off",
+        "Turn this strategy on or off",
+        Scope.STRATEGY_DETAIL,
+    ),
+    # -- dialogs ----------------------------------------------------------------------
+    KeyCommand("confirm-yes", "y", "confirm", "Yes", "Confirm", Scope.CONFIRM),
+    KeyCommand("confirm-no", "n,escape", "cancel", "No", "Cancel", Scope.CONFIRM),
+    KeyCommand(
+        "login-reveal",
+        "ctrl+r",
+        "toggle_secret",
+        "Show/hide secret",
+        "Show or hide the API secret",
+        Scope.LOGIN,
+    ),
+    KeyCommand("login-cancel", "escape", "cancel", "Cancel", "Close the dialog", Scope.LOGIN),
+    KeyCommand("help-close", "escape,q,question_mark,f1", "close", "Close", "Close this help", Scope.HELP),
+)
+
+BY_ID: dict[str, KeyCommand] = {c.id: c for c in KEYMAP}
+if len(BY_ID) != len(KEYMAP):
+    raise RuntimeError("duplicate key command ids in KEYMAP")
+
+
+def bindings(scope: Scope) -> list[Binding]:
+    """Textual bindings for one scope, with ids so users can remap them (`App.set_keymap`)."""
+    result: list[Binding] = []
+    for command in KEYMAP:
+        if command.scope is not scope:
+            continue
+        if command.per_key:
+            for key in command.keys.split(","):
+                result.append(
+                    Binding(
+                        key,
+                        command.action.format(key=key),
+                        command.label,
+                        show=command.show,
+                        priority=command.priority,
+                        id=f"{command.id}-{key}",
+                    )
+                )
+        else:
+            result.append(
+                Binding(
+                    command.keys,
+                    command.action,
+                    command.label,
+                    show=command.show,
+                    priority=command.priority,
+                    tooltip=command.help,
+                    id=command.id,
+                )
+            )
+    return result
+
+
+def palette_commands() -> list[KeyCommand]:
+    return [c for c in KEYMAP if c.palette]
+
+
+def help_sections() -> list[tuple[Scope, list[KeyCommand]]]:
+    return [(scope, [c for c in KEYMAP if c.scope is scope]) for scope in Scope]
+
+
+DEBOUNCE_S = 0.6
+
+
+class Debounce:
+    """Ignores a repeat of the same destructive key within a short window (a held or bounced key)."""
+
+    def __init__(self, window_s: float = DEBOUNCE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    def allow(self, name: str) -> bool:
+        now = self._clock()
+        last = self._last.get(name)
+        if last is not None and now - last < self.window_s:
+            return False
+        self._last[name] = now
+        return True

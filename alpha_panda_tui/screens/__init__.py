@@ -1,0 +1,1 @@
+"""The console's screens: dashboard, strategy detail, order trace, and the dialogs."""

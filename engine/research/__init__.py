@@ -1,0 +1,1 @@
+"""Research: replay recorded ticks through the live pipeline, report, and sweep parameters."""

@@ -1,0 +1,168 @@
+"""Schema versioning without Alembic: an ordered list of migrations and a `schema_version` table.
+
+How it runs
+    `await migrate(engine)` (called by `Database.connect`) creates `schema_version`
+    if missing, reads the highest version applied, and applies every newer
+    migration in order, each in its own transaction together with the row that
+    records it, so a failed migration leaves the schema at the previous
+    version. Re-running is a no-op. A database whose version is higher than the
+    newest migration here was written by a newer release: `migrate` refuses
+    (`SchemaTooNewError`) rather than run old code against a schema it does
+    not know. Concurrent starters are serialised by a lock taken inside each
+    transaction (a PostgreSQL advisory lock; SQLite's BEGIN IMMEDIATE) and the
+    version is re-read under it, so two processes never apply the same step.
+
+How to add a migration
+    1. Change the models in `models.py`.
+    2. Append `Migration(<last version + 1>, "<what changes>", <upgrade>)` to
+       `MIGRATIONS`. `upgrade` receives a synchronous `Connection` already in
+       the migration's transaction. Use the helpers below: `create_tables`,
+       `add_column`, `create_index`, or `conn.execute(text(...))` for data.
+    3. Make each step a no-op when its work is already there (the helpers do).
+       Migration 1 builds its tables from the *current* models, so on a fresh
+       database a later "add column" finds the column already present.
+    4. Never edit, renumber or remove a migration that has been released.
+    5. Add a test that applies it to a database at the previous version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Connection, Index, Table, func, insert, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.schema import CreateColumn
+
+from engine.storage import models
+from engine.storage.sqlite import IMMEDIATE
+
+# any fixed 64-bit number works; every process migrating one database takes the same lock
+_PG_LOCK_KEY = 0x41_6C_70_68_61_50_6E_64
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was migrated by a newer release than this one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    upgrade: Callable[[Connection], None]
+
+
+# -- idempotent DDL helpers for upgrade functions ----------------------------------
+
+
+def create_tables(conn: Connection, *tables: Table) -> None:
+    models.Base.metadata.create_all(conn, tables=list(tables), checkfirst=True)
+
+
+def add_column(conn: Connection, table: Table, column: Column[Any]) -> None:
+    """ALTER TABLE ... ADD COLUMN unless it exists. A NOT NULL column needs a server_default."""
+    if column.name in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        return
+    table_name = conn.dialect.identifier_preparer.format_table(table)
+    spec = CreateColumn(column).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {spec}")
+
+
+def create_index(conn: Connection, index: Index) -> None:
+    index.create(conn, checkfirst=True)
+
+
+# -- the migrations -------------------------------------------------------------
+
+
+def _initial_schema(conn: Connection) -> None:
+    create_tables(
+        conn,
+        models.orders,
+        models.fills,
+        models.risk_decisions,
+        models.pnl_snapshots,
+        models.engine_state,
+        models.event_log,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "orders, fills, risk decisions, P&L snapshots, engine state and the event log",
+        _initial_schema,
+    ),
+)
+
+
+# -- running them -----------------------------------------------------------------
+
+
+def _ensure_version_table(conn: Connection) -> None:
+    models.schema_version.create(conn, checkfirst=True)
+
+
+def _current_version(conn: Connection) -> int:
+    version = conn.execute(select(func.max(models.schema_version.c.version))).scalar_one()
+    return int(version or 0)
+
+
+async def _lock(conn: AsyncConnection) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
+def _check_sequence(migrations: Sequence[Migration]) -> None:
+    expected = list(range(1, len(migrations) + 1))
+    if [m.version for m in migrations] != expected:
+        raise ValueError(f"migration versions must be 1..{len(migrations)} in order")
+
+
+def _refuse_if_newer(current: int, latest: int) -> None:
+    if current > latest:
+        raise SchemaTooNewError(
+            f"the database schema is at version {current}, but this release of alpha-panda-tui "
+            f"knows versions up to {latest}; upgrade alpha-panda-tui, or point "
+            "ALPHA_PANDA_DATABASE__URL at another database"
+        )
+
+
+async def schema_version(engine: AsyncEngine) -> int:
+    """The highest migration applied (0 for a database never migrated)."""
+    async with engine.connect() as conn:
+        has_table = await conn.run_sync(lambda sync: inspect(sync).has_table(models.schema_version.name))
+        return await conn.run_sync(_current_version) if has_table else 0
+
+
+async def migrate(engine: AsyncEngine, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply pending migrations in order; returns the versions applied (empty when up to date)."""
+    _check_sequence(migrations)
+    latest = len(migrations)
+    applied: list[int] = []
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(**{IMMEDIATE: True})
+        async with conn.begin():
+            await _lock(conn)
+            await conn.run_sync(_ensure_version_table)
+            current = await conn.run_sync(_current_version)
+        _refuse_if_newer(current, latest)
+        for migration in migrations[current:]:
+            async with conn.begin():
+                await _lock(conn)
+                current = await conn.run_sync(_current_version)
+                _refuse_if_newer(current, latest)
+                if migration.version <= current:
+                    continue  # another process applied it while we waited for the lock
+                await conn.run_sync(migration.upgrade)
+                await conn.execute(
+                    insert(models.schema_version).values(
+                        version=migration.version,
+                        description=migration.description,
+                        applied_at=time.time(),
+                    )
+                )
+            applied.append(migration.version)
+    return applied

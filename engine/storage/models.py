@@ -1,0 +1,172 @@
+"""Database tables. Times are epoch seconds (UTC) as on the events; every write is keyed
+by a natural unique id (order id, trade id, event id) so a redelivered event never
+adds a second row."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Double, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class OrderStatus(StrEnum):
+    PLACED = "PLACED"
+    PARTIAL = "PARTIAL"
+    FILLED = "FILLED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+OPEN_ORDER_STATUSES: tuple[OrderStatus, ...] = (OrderStatus.PLACED, OrderStatus.PARTIAL)
+
+# unbounded: an over-long strategy name or broker id must never make a fill unwritable
+ID = String()
+NAME = String()
+# SQLite autoincrements only a column declared exactly INTEGER PRIMARY KEY
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {float: Double(), int: BigInteger(), dict[str, Any]: JSON()}
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("namespace", "order_id", name="uq_orders_namespace_order_id"),
+        Index("ix_orders_namespace_placed_ts", "namespace", "placed_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ID)
+    namespace: Mapped[str] = mapped_column(String(16))
+    strategy_id: Mapped[str] = mapped_column(NAME)
+    instrument_token: Mapped[int]
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int]
+    order_type: Mapped[str] = mapped_column(String(16))
+    product: Mapped[str] = mapped_column(String(8))
+    limit_price: Mapped[float | None]
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    filled_quantity: Mapped[int] = mapped_column(default=0)
+    placed_ts: Mapped[float]
+    updated_ts: Mapped[float]
+    correlation_id: Mapped[str] = mapped_column(ID)
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+    __table_args__ = (
+        UniqueConstraint("namespace", "trade_id", name="uq_fills_namespace_trade_id"),
+        Index("ix_fills_namespace_fill_ts", "namespace", "fill_ts"),
+        Index("ix_fills_order_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    trade_id: Mapped[str] = mapped_column(ID)
+    order_id: Mapped[str] = mapped_column(ID)
+    namespace: Mapped[str] = mapped_column(String(16))
+    strategy_id: Mapped[str] = mapped_column(NAME)
+    instrument_token: Mapped[int]
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int]
+    price: Mapped[float]
+    product: Mapped[str] = mapped_column(String(8))
+    brokerage: Mapped[float]
+    stt: Mapped[float]
+    exchange: Mapped[float]
+    sebi: Mapped[float]
+    gst: Mapped[float]
+    stamp_duty: Mapped[float]
+    charges_total: Mapped[float]
+    remaining_quantity: Mapped[int]
+    fill_ts: Mapped[float]
+    correlation_id: Mapped[str] = mapped_column(ID)
+    event_id: Mapped[str] = mapped_column(ID)
+
+
+class RiskDecisionRow(Base):
+    __tablename__ = "risk_decisions"
+    __table_args__ = (Index("ix_risk_decisions_namespace_ts", "namespace", "ts"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ID, unique=True)
+    namespace: Mapped[str] = mapped_column(String(16))
+    strategy_id: Mapped[str] = mapped_column(NAME)
+    instrument_token: Mapped[int]
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int]
+    accepted: Mapped[bool]
+    rule: Mapped[str] = mapped_column(NAME, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    ts: Mapped[float]
+    correlation_id: Mapped[str] = mapped_column(ID)
+
+
+class PnlSnapshotRow(Base):
+    __tablename__ = "pnl_snapshots"
+    __table_args__ = (Index("ix_pnl_snapshots_portfolio_ts", "portfolio_id", "snapshot_ts"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ID, unique=True)
+    namespace: Mapped[str] = mapped_column(String(16))
+    portfolio_id: Mapped[str] = mapped_column(NAME)
+    strategy_id: Mapped[str] = mapped_column(NAME)
+    realized_pnl: Mapped[float]
+    unrealized_pnl: Mapped[float]
+    charges: Mapped[float]
+    cash: Mapped[float]
+    equity: Mapped[float]
+    positions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    snapshot_ts: Mapped[float]
+
+
+class EngineStateRow(Base):
+    __tablename__ = "engine_state"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[float]
+
+
+class EventLogRow(Base):
+    """Every stored non-tick event, as its encoded JSON: the order-trace lineage."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (Index("ix_event_log_correlation_ts", "correlation_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ID, unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    namespace: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(NAME)
+    correlation_id: Mapped[str] = mapped_column(ID)
+    causation_id: Mapped[str] = mapped_column(ID)
+    ts: Mapped[float]
+    body: Mapped[str] = mapped_column(Text)
+
+
+class SchemaVersionRow(Base):
+    __tablename__ = "schema_version"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    description: Mapped[str] = mapped_column(Text)
+    applied_at: Mapped[float]
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+orders = _table(OrderRow)
+fills = _table(FillRow)
+risk_decisions = _table(RiskDecisionRow)
+pnl_snapshots = _table(PnlSnapshotRow)
+engine_state = _table(EngineStateRow)
+event_log = _table(EventLogRow)
+schema_version = _table(SchemaVersionRow)

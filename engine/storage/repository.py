@@ -1,0 +1,164 @@
+"""Reads from storage (and the small engine-state key/value writes)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from engine.events import (
+    Charges,
+    Event,
+    MalformedEvent,
+    Namespace,
+    OrderFilled,
+    OrderType,
+    Product,
+    Side,
+    decode_event,
+)
+from engine.storage import models
+from engine.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class DbStateStore:
+    """`engine.state.StateStore` on the `engine_state` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get_state(self, key: str) -> dict[str, Any] | None:
+        table = models.engine_state
+        async with self.db.engine.connect() as conn:
+            value = (await conn.execute(select(table.c.value).where(table.c.key == key))).scalar()
+        return dict(value) if value is not None else None
+
+    async def put_state(self, key: str, value: dict[str, Any]) -> None:
+        table = models.engine_state
+        now = time.time()
+        stmt = self.db.insert(table).values(key=key, value=dict(value), updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key], set_={"value": stmt.excluded.value, "updated_at": now}
+        )
+        async with self.db.engine.begin() as conn:
+            await conn.execute(stmt)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    order_id: str
+    namespace: Namespace
+    strategy_id: str
+    instrument_token: int
+    side: Side
+    quantity: int
+    order_type: OrderType
+    product: Product
+    limit_price: float | None
+    status: models.OrderStatus
+    status_reason: str
+    filled_quantity: int
+    placed_ts: float
+    updated_ts: float
+    correlation_id: str
+
+
+async def load_fills(db: Database, namespace: Namespace) -> list[OrderFilled]:
+    """Every stored fill of a namespace, in the order the pipeline handled them: what a restart
+    rebuilds positions from.
+
+    Storage order, not `fill_ts`: a simulated session clock restarts its day on every launch,
+    so feed times of two runs interleave, while the insert order is the order the portfolio
+    saw (per strategy even on a partitioned bus, as fills are keyed by strategy).
+    """
+    table = models.fills
+    stmt = select(table).where(table.c.namespace == namespace.value).order_by(table.c.id)
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).mappings().all()
+    return [
+        OrderFilled(
+            order_id=row["order_id"],
+            trade_id=row["trade_id"],
+            strategy_id=row["strategy_id"],
+            instrument_token=row["instrument_token"],
+            side=Side(row["side"]),
+            quantity=row["quantity"],
+            price=row["price"],
+            product=Product(row["product"]),
+            charges=Charges(
+                brokerage=row["brokerage"],
+                stt=row["stt"],
+                exchange=row["exchange"],
+                sebi=row["sebi"],
+                gst=row["gst"],
+                stamp_duty=row["stamp_duty"],
+            ),
+            remaining_quantity=row["remaining_quantity"],
+            fill_ts=row["fill_ts"],
+        )
+        for row in rows
+    ]
+
+
+async def fill_count(db: Database, namespace: Namespace) -> int:
+    table = models.fills
+    stmt = select(func.count()).select_from(table).where(table.c.namespace == namespace.value)
+    async with db.engine.connect() as conn:
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+async def recent_orders(db: Database, namespace: Namespace, limit: int = 50) -> list[OrderRecord]:
+    """The newest orders first."""
+    table = models.orders
+    stmt = (
+        select(table)
+        .where(table.c.namespace == namespace.value)
+        .order_by(table.c.placed_ts.desc(), table.c.id.desc())
+        .limit(limit)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).mappings().all()
+    return [
+        OrderRecord(
+            order_id=row["order_id"],
+            namespace=Namespace(row["namespace"]),
+            strategy_id=row["strategy_id"],
+            instrument_token=row["instrument_token"],
+            side=Side(row["side"]),
+            quantity=row["quantity"],
+            order_type=OrderType(row["order_type"]),
+            product=Product(row["product"]),
+            limit_price=row["limit_price"],
+            status=models.OrderStatus(row["status"]),
+            status_reason=row["status_reason"],
+            filled_quantity=row["filled_quantity"],
+            placed_ts=row["placed_ts"],
+            updated_ts=row["updated_ts"],
+            correlation_id=row["correlation_id"],
+        )
+        for row in rows
+    ]
+
+
+async def trace(db: Database, correlation_id: str) -> list[Event]:
+    """The stored lineage of one correlation id (signal -> risk -> order -> fills), oldest first."""
+    table = models.event_log
+    stmt = (
+        select(table.c.event_id, table.c.body)
+        .where(table.c.correlation_id == correlation_id)
+        .order_by(table.c.ts, table.c.id)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    events: list[Event] = []
+    for event_id, body in rows:
+        try:
+            events.append(decode_event(body))
+        except MalformedEvent as exc:
+            log.warning("event_log row %s is not a readable event: %s", event_id, exc)
+    return events

@@ -1,0 +1,191 @@
+"""StrategyRunner: ticks in, each strategy's signals out on its namespaces' raw-signal topics.
+
+Group "strategy_runner" consumes market ticks and control commands. The tick
+handler is the hot path: one dict lookup for the instrument's strategies, a
+flag check, `on_tick`, and a publish only when there is a signal.
+
+A second group, "strategy_runner.rejections", hears risk rejections so a
+strategy's intended position forgets a signal that never became an order
+(only for strategies that trade in a single active namespace; with two,
+one rejection cannot say which world the position is in).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from engine.bus.base import Bus
+from engine.events import (
+    Command,
+    CommandAction,
+    CommandResult,
+    Event,
+    MarketTick,
+    Namespace,
+    SignalRejected,
+    StrategyStatus,
+)
+from engine.service import Service
+from engine.state import StateStore
+from engine.strategies.base import Strategy
+from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS, TopicMap
+
+log = logging.getLogger(__name__)
+
+SOURCE = "strategy_runner"
+GROUP = "strategy_runner"
+REJECTIONS_GROUP = "strategy_runner.rejections"
+
+
+def state_key(name: str) -> str:
+    """The state-store key of a strategy's persisted enabled flag."""
+    return f"strategy:{name}"
+
+
+class UnknownStrategy(KeyError):
+    pass
+
+
+class _Slot:
+    """One strategy as the runner drives it: flag, counters, and its (namespace, topic) targets."""
+
+    __slots__ = ("enabled", "errors", "name", "signals", "strategy", "targets")
+
+    def __init__(self, strategy: Strategy, enabled: bool, targets: tuple[tuple[Namespace, str], ...]) -> None:
+        self.strategy = strategy
+        self.name = strategy.name
+        self.enabled = enabled
+        self.targets = targets
+        self.signals = 0
+        self.errors = 0
+
+
+class StrategyRunner(Service):
+    name = "strategy_runner"
+
+    def __init__(
+        self,
+        bus: Bus,
+        strategies: Sequence[Strategy],
+        enabled: Mapping[str, bool],
+        state_store: StateStore,
+        active_namespaces: tuple[Namespace, ...],
+    ) -> None:
+        super().__init__(bus)
+        self.state_store = state_store
+        self.active_namespaces = tuple(active_namespaces)
+        self._slots: dict[str, _Slot] = {}
+        self._by_token: dict[int, list[_Slot]] = {}
+        for strategy in strategies:
+            if strategy.name in self._slots:
+                raise ValueError(f"two strategies are named {strategy.name!r}; names must be unique")
+            targets = tuple(
+                (ns, TopicMap(ns).signals_raw) for ns in strategy.namespaces if ns in self.active_namespaces
+            )
+            slot = _Slot(strategy, enabled.get(strategy.name, True), targets)
+            self._slots[strategy.name] = slot
+            if not targets:
+                continue  # none of its namespaces runs here: it must not even see ticks
+            for token in strategy.instruments:
+                self._by_token.setdefault(token, []).append(slot)
+
+    # -- wiring -------------------------------------------------------------
+    def wire(self) -> None:
+        self.bus.subscribe([MARKET_TICKS, CONTROL_COMMANDS], GROUP, self._handle)
+        rejection_topics = [TopicMap(ns).signals_rejected for ns in self.active_namespaces]
+        if rejection_topics:
+            self.bus.subscribe(rejection_topics, REJECTIONS_GROUP, self._on_rejected)
+
+    async def start(self) -> None:
+        """Persisted enabled flags override the file's."""
+        for name, slot in self._slots.items():
+            stored = await self.state_store.get_state(state_key(name))
+            if stored is not None and isinstance(stored.get("enabled"), bool):
+                slot.enabled = stored["enabled"]
+
+    # -- handlers -----------------------------------------------------------
+    async def _handle(self, event: Event) -> None:
+        tick = event.payload
+        if type(tick) is not MarketTick:
+            command = event.payload
+            if type(command) is Command:
+                await self._on_command(event, command)
+            return
+        slots = self._by_token.get(tick.instrument_token)
+        if slots is None:
+            return
+        for slot in slots:
+            if not slot.enabled:
+                continue
+            try:
+                signal = slot.strategy.on_tick(tick)
+            except Exception:
+                # Caught here, not by the bus: a retry would feed this tick again
+                # to every strategy on the instrument.
+                slot.errors += 1
+                slot.enabled = False
+                log.exception("strategy %s raised on a tick and was disabled", slot.name)
+                continue
+            if signal is None:
+                continue
+            slot.signals += 1
+            for ns, topic in slot.targets:
+                await self.bus.publish(topic, event.child(signal, source=SOURCE, key=slot.name, namespace=ns))
+
+    async def _on_command(self, event: Event, command: Command) -> None:
+        action = command.action
+        if action is CommandAction.STRATEGY_ENABLE:
+            enable = True
+        elif action is CommandAction.STRATEGY_DISABLE:
+            enable = False
+        else:
+            return
+        name = command.target
+        if name in self._slots:
+            await self.set_enabled(name, enable)
+            ok, message = True, f"strategy {name} {'enabled' if enable else 'disabled'}"
+        else:
+            known = ", ".join(sorted(self._slots)) or "none"
+            ok, message = False, f"no strategy named {name!r}; known strategies: {known}"
+        result = CommandResult(command_id=event.id, action=action, ok=ok, message=message)
+        await self.bus.publish(
+            ENGINE_STATUS, event.child(result, source=SOURCE, key=name, namespace=Namespace.SHARED)
+        )
+
+    async def _on_rejected(self, event: Event) -> None:
+        payload = event.payload
+        if type(payload) is not SignalRejected:
+            return
+        slot = self._slots.get(payload.signal.strategy_id)
+        if slot is not None and len(slot.targets) == 1:
+            slot.strategy.undo(payload.signal)
+
+    # -- control ------------------------------------------------------------
+    async def set_enabled(self, name: str, enabled: bool) -> None:
+        """Turn a strategy on or off now, and persist the choice."""
+        slot = self._slots.get(name)
+        if slot is None:
+            raise UnknownStrategy(name)
+        slot.enabled = enabled
+        await self.state_store.put_state(state_key(name), {"enabled": enabled})
+
+    def is_enabled(self, name: str) -> bool:
+        return self._slots[name].enabled
+
+    @property
+    def strategies(self) -> tuple[Strategy, ...]:
+        return tuple(slot.strategy for slot in self._slots.values())
+
+    def statuses(self) -> tuple[StrategyStatus, ...]:
+        return tuple(
+            StrategyStatus(
+                name=slot.name,
+                kind=slot.strategy.kind,
+                enabled=slot.enabled,
+                instruments=slot.strategy.instruments,
+                namespaces=slot.strategy.namespaces,
+                signals=slot.signals,
+            )
+            for slot in self._slots.values()
+        )

@@ -1,0 +1,54 @@
+"""The console on the real engine: its keys change the engine's state, through the bus only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from textual.pilot import Pilot
+
+from alpha_panda_tui.app import AlphaPandaApp, make_app
+from engine.runtime import Engine
+from engine.settings import load_settings
+from tests.alpha_panda_tui.harness import WIDE, wait_for
+
+
+@asynccontextmanager
+async def running() -> AsyncIterator[tuple[Engine, AlphaPandaApp, Pilot[int]]]:
+    engine = Engine(load_settings(feed={"ticks_per_second": 200}), persist=False)
+    app = make_app(engine, debounce_s=0.0, animate=False)
+    await engine.start()
+    try:
+        async with app.run_test(size=WIDE) as pilot:
+            await wait_for(lambda: bool(app.state.strategies))  # the engine's first status arrived
+            yield engine, app, pilot
+    finally:
+        await engine.stop()
+
+
+async def test_a_digit_really_disables_the_engines_strategy() -> None:
+    async with running() as (engine, app, pilot):
+        first = app.state.strategies[0].status.name
+        assert engine.strategy_runner.is_enabled(first)
+        await pilot.press("1")
+        await wait_for(lambda: not engine.strategy_runner.is_enabled(first))
+        await wait_for(lambda: (row := app.state.strategy(first)) is not None and not row.status.enabled)
+
+
+async def test_kill_switch_halts_the_engine_and_resume_lifts_it() -> None:
+    async with running() as (engine, app, pilot):
+        await pilot.press("ctrl+k", "y")
+        await wait_for(lambda: engine.halted)
+        await wait_for(lambda: app.halted)  # the next status shows it, and the footer offers Resume
+        await pilot.press("R", "y")
+        await wait_for(lambda: not engine.halted)
+
+
+async def test_p_pauses_the_engines_feed() -> None:
+    async with running() as (engine, app, pilot):
+        await wait_for(lambda: app.state.ticks_seen > 0)
+        await pilot.press("p")
+        await wait_for(lambda: engine.feed.paused)
+        await wait_for(lambda: app.feed_paused)
+        await pilot.press("p")
+        await wait_for(lambda: not engine.feed.paused)

@@ -1,0 +1,156 @@
+"""UiState folds the engine's events into what the console shows; fed here through the real bridge and bus."""
+
+from __future__ import annotations
+
+import msgspec
+
+from alpha_panda_tui.bridge import UiBridge
+from alpha_panda_tui.ui_state import (
+    MAX_SIGNALS,
+    RECENT_TICKS,
+    SPARK_POINTS,
+    LogLevel,
+    OrderStatus,
+    UiState,
+)
+from engine.bus import DirectBus
+from engine.events import (
+    CommandAction,
+    CommandResult,
+    EngineState,
+    Namespace,
+    Side,
+    make_event,
+)
+from engine.topics import ENGINE_STATUS
+from tests.alpha_panda_tui.harness import INSTRUMENTS
+from tests.alpha_panda_tui.scenario import STRATEGIES, Scenario
+
+RELIANCE = 738561
+TCS = 2953217
+
+
+def wired() -> tuple[UiState, Scenario]:
+    bus = DirectBus()
+    bridge = UiBridge(bus, INSTRUMENTS, (Namespace.PAPER,))
+    bridge.wire()
+    return bridge.state, Scenario(bus, INSTRUMENTS)
+
+
+async def test_ticks_keep_latest_quote_direction_and_registry_order() -> None:
+    state, scenario = wired()
+    await scenario.tick(TCS, move=0.01)
+    await scenario.tick(RELIANCE, move=0.01)
+    await scenario.tick(RELIANCE, move=-0.01)
+    rows = {row.symbol: row for row in state.tick_rows}
+    # the registry's order, not the arrival order
+    assert [r.symbol for r in state.tick_rows] == ["RELIANCE", "TCS"]
+    assert rows["RELIANCE"].direction == -1
+    assert rows["RELIANCE"].last_price == scenario.prices[RELIANCE]
+    assert rows["RELIANCE"].bid < rows["RELIANCE"].last_price < rows["RELIANCE"].ask
+    assert rows["TCS"].direction == 0  # a first tick has no direction
+    assert state.ticks_seen == 3
+
+
+async def test_sparkline_samples_once_per_feed_second_and_stays_bounded() -> None:
+    state, scenario = wired()
+    for _ in range(4 * (SPARK_POINTS + 10)):  # ticks are 0.25 s apart
+        await scenario.tick(RELIANCE)
+    row = state.ticks[RELIANCE]
+    assert len(row.spark) == SPARK_POINTS
+    assert row.version == 4 * (SPARK_POINTS + 10)
+
+
+async def test_a_signal_remembers_the_tick_that_caused_it() -> None:
+    state, scenario = wired()
+    await scenario.filled_order(RELIANCE, "sma_fast", Side.BUY, 10, "O-1")
+    order, lineage, fills = state.lineage_for_order("O-1")
+    assert order is not None and lineage is not None
+    assert lineage.tick is scenario.last_tick[RELIANCE]
+    assert lineage.signal is not None and lineage.decision is not None
+    assert [f.payload.trade_id for f in fills] == ["O-1-T1", "O-1-T2"]  # type: ignore[union-attr]
+    assert order.status is OrderStatus.FILLED
+    assert order.filled_quantity == 10
+    assert order.charges > 0
+
+
+async def test_the_recent_tick_window_is_bounded() -> None:
+    state, scenario = wired()
+    first = await scenario.tick(RELIANCE)
+    for _ in range(RECENT_TICKS):
+        await scenario.tick(TCS)
+    await scenario.filled_order(RELIANCE, "sma_fast", Side.BUY, 1, "O-2")
+    assert first.id not in state._recent_ticks
+    assert len(state._recent_ticks) == RECENT_TICKS
+
+
+async def test_partial_fill_then_failure_and_rejection_are_logged() -> None:
+    state, scenario = wired()
+    await scenario.rejected_signal(341249, "rsi_revert")
+    await scenario.failed_order(408065, "rsi_revert", "O-9")
+    decisions = list(state.decisions)
+    assert [d.accepted for d in decisions] == [False, True]
+    assert decisions[0].rule == "max_quantity"
+    assert state.orders["O-9"].status is OrderStatus.FAILED
+    texts = [line.text for line in state.log]
+    assert any("rejected rsi_revert" in t and "max_quantity" in t for t in texts)
+    assert any("O-9 failed: stale quote" in t for t in texts)
+    assert {line.level for line in state.log} == {LogLevel.WARNING, LogLevel.ERROR}
+
+
+async def test_signals_are_bounded() -> None:
+    state, scenario = wired()
+    for n in range(MAX_SIGNALS + 5):
+        await scenario.rejected_signal(RELIANCE, f"s{n}")
+    assert len(state.signals) == MAX_SIGNALS
+    assert state.signals[-1].strategy_id == f"s{MAX_SIGNALS + 4}"
+
+
+async def test_pnl_series_and_strategy_pnl_are_net_of_charges() -> None:
+    state, scenario = wired()
+    await scenario.tick(RELIANCE)
+    await scenario.pnl("sma_fast", RELIANCE, 10, scenario.prices[RELIANCE] - 1.0, 50.0)
+    snapshot = state.portfolios["paper:sma_fast"]
+    net = snapshot.realized_pnl + snapshot.unrealized_pnl - snapshot.charges
+    assert state.strategy_pnl("sma_fast") == net
+    assert state.pnl_series[-1][1] == state.total_pnl()
+    rows = state.position_rows()
+    assert [r.is_total for r in rows] == [False, True]
+    assert rows[0].symbol == "RELIANCE" and rows[0].quantity == 10
+
+
+async def test_status_builds_strategy_rows_and_logs_halts() -> None:
+    state, scenario = wired()
+    await scenario.status()
+    assert [r.status.name for r in state.strategies] == [s.name for s in STRATEGIES]
+    assert [r.index for r in state.strategies] == [1, 2, 3]
+    await scenario.status(state=EngineState.HALTED, halted_reason="kill switch")
+    assert state.halted
+    assert any("HALTED: kill switch" in line.text for line in state.log)
+
+
+async def test_a_toggle_is_pending_until_the_engine_reports_it() -> None:
+    state, scenario = wired()
+    await scenario.status()
+    state.request_toggle("sma_fast", False, "cmd-1", CommandAction.STRATEGY_DISABLE)
+    assert state.strategy("sma_fast").pending is False  # type: ignore[union-attr]
+    await scenario.status()  # the engine has not applied it yet
+    assert state.strategy("sma_fast").pending is False  # type: ignore[union-attr]
+    flipped = tuple(
+        msgspec.structs.replace(s, enabled=False) if s.name == "sma_fast" else s for s in STRATEGIES
+    )
+    await scenario.status(strategies=flipped)
+    row = state.strategy("sma_fast")
+    assert row is not None and row.pending is None and not row.status.enabled
+
+
+async def test_only_the_consoles_own_command_results_become_notices() -> None:
+    state, scenario = wired()
+    await scenario.command_result(CommandAction.HALT, "halted by cli")
+    assert not state.notices
+    state.record_command("mine", CommandAction.HALT)
+    result = CommandResult(command_id="mine", action=CommandAction.HALT, ok=True, message="halted")
+    await scenario.bus.publish(
+        ENGINE_STATUS, make_event(result, namespace=Namespace.SHARED, source="risk", key="k")
+    )
+    assert [n.text for n in state.notices] == ["halted"]

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from engine.bus import InProcessBus
+from engine.events import Event, Namespace, Side, TradingSignal, make_event
+from engine.health.checks import PipelineFlowCheck
+from engine.health.registry import CheckStatus
+from engine.topics import TopicMap
+
+SIGNALS = TopicMap(Namespace.PAPER).signals_raw
+FILLS = TopicMap(Namespace.PAPER).orders_filled
+
+
+def sig() -> Event:
+    payload = TradingSignal("sma", 738561, Side.BUY, 1, 2500.0)
+    return make_event(payload, namespace=Namespace.PAPER, source="test", key="sma")
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Gate:
+    """A handler that blocks until opened."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.handled = 0
+
+    async def __call__(self, event: Event) -> None:
+        await self.open.wait()
+        self.handled += 1
+
+
+async def noop(event: Event) -> None:
+    return None
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5.0):
+        while not condition():  # noqa: ASYNC110 - the bus exposes counters, not events
+            await asyncio.sleep(0.001)
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[InProcessBus]:
+    bus = InProcessBus(max_retries=0, retry_backoff_s=0.0)
+    yield bus
+    await bus.stop()
+
+
+async def test_a_blocked_stage_with_a_backlog_over_the_limit_fails(bus: InProcessBus) -> None:
+    gate = Gate()
+    bus.subscribe([SIGNALS], "strategy", noop)
+    bus.subscribe([SIGNALS], "risk", gate)
+    await bus.start()
+    check = PipelineFlowCheck(bus, {"strategies": "strategy", "risk": "risk"}, max_backlog=5)
+    for _ in range(10):
+        await bus.publish(SIGNALS, sig())
+    await wait_for(lambda: bus.stats.groups["strategy"].delivered == 10)
+
+    result = await check.check()
+    assert result.status is CheckStatus.FAIL
+    assert result.message == (
+        "risk: backlog 9 over the limit of 5; "  # the tenth is stuck in the handler
+        "risk: never handled an event while 10 events arrived"
+    )
+    assert result.details["risk"]["backlog"] == 9
+    assert result.details["strategies"]["backlog"] == 0
+    assert result.details["strategies"]["delivered"] == 10
+
+    gate.open.set()
+    assert await bus.drain()
+    result = await check.check()
+    assert result.status is CheckStatus.OK, result.message
+    assert result.details["risk"]["delivered"] == 10
+
+
+async def test_a_stage_silent_while_its_input_flows_warns(bus: InProcessBus) -> None:
+    clock = Monotonic()
+    gate = Gate()
+    bus.subscribe([SIGNALS], "risk", gate)
+    await bus.start()
+    check = PipelineFlowCheck(bus, {"risk": "risk"}, monotonic=clock, max_silence_s=30.0, max_backlog=100)
+    for _ in range(3):
+        await bus.publish(SIGNALS, sig())
+    result = await check.check()
+    assert result.status is CheckStatus.WARN
+    assert result.message == "risk: never handled an event while 3 events arrived"
+
+    gate.open.set()
+    assert await bus.drain()
+    clock.now = bus.stats.groups["risk"].last_event_at + 60.0
+    await bus.publish(SIGNALS, sig())  # arrives, and is handled at once: not silent
+    assert await bus.drain()
+    clock.now = bus.stats.groups["risk"].last_event_at + 1.0
+    assert (await check.check()).status is CheckStatus.OK
+
+
+async def test_quiet_topics_and_a_quiet_stage_are_fine(bus: InProcessBus) -> None:
+    clock = Monotonic()
+    bus.subscribe([FILLS], "portfolio", noop)
+    await bus.start()
+    check = PipelineFlowCheck(bus, {"portfolio": "portfolio"}, monotonic=clock, max_silence_s=1.0)
+    clock.now += 3_600.0
+    result = await check.check()
+    assert result.status is CheckStatus.OK
+    assert result.details["portfolio"]["last_event_age_s"] is None
+
+
+async def test_new_dead_letters_fail_once(bus: InProcessBus) -> None:
+    async def broken(event: Event) -> None:
+        raise RuntimeError("bug")
+
+    bus.subscribe([SIGNALS], "risk", broken)
+    await bus.start()
+    check = PipelineFlowCheck(bus, {"risk": "risk"})
+    await bus.publish(SIGNALS, sig())
+    assert await bus.drain()
+    result = await check.check()
+    assert result.status is CheckStatus.FAIL
+    assert result.message == "risk: 1 new dead letters (1 in all)"
+    assert result.details["risk"]["dead_letters"] == 1
+    assert (await check.check()).status is CheckStatus.OK  # not growing any more
+
+
+async def test_a_stage_nobody_subscribed_fails(bus: InProcessBus) -> None:
+    await bus.start()
+    result = await PipelineFlowCheck(bus, {"risk": "risk.paper"}).check()
+    assert result.status is CheckStatus.FAIL
+    assert result.message == "risk: consumer group 'risk.paper' is not subscribed"

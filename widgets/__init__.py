@@ -1,0 +1,1 @@
+"""Textual widgets for the console, one concern each."""

@@ -1,0 +1,84 @@
+"""One line of engine state: mode, running or HALTED, feed, market, tick rate and the IST clock.
+
+One widget that renders one line (no child widgets to lay out), repainted
+only when what it shows changed.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from engine.events import EngineState, EngineStatus
+from widgets.format import ist_hms
+
+STATE_CLASSES = {
+    EngineState.RUNNING: "header-bar--running",
+    EngineState.HALTED: "header-bar--halted",
+    EngineState.STARTING: "header-bar--waiting",
+    EngineState.STOPPING: "header-bar--waiting",
+    EngineState.STOPPED: "header-bar--waiting",
+}
+
+
+class HeaderBar(Widget):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "header-bar--title",
+        "header-bar--mode",
+        "header-bar--live",
+        "header-bar--running",
+        "header-bar--halted",
+        "header-bar--waiting",
+        "header-bar--paused",
+        "header-bar--open",
+        "header-bar--dim",
+        "header-bar--clock",
+    }
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.status: EngineStatus | None = None
+        self.session_ts = 0.0
+        self._shown: tuple[object, ...] = ()
+
+    def show_status(self, status: EngineStatus | None, session_ts: float) -> None:
+        shown = (status, int(session_ts))
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.status = status
+        self.session_ts = session_ts
+        self.refresh()
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)
+
+    def render(self) -> Text:
+        status = self.status
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" Alpha Panda ", self._style("header-bar--title"))
+        clock = f" {ist_hms(self.session_ts)} IST "
+        if status is None:
+            line.append(" STARTING ", self._style("header-bar--waiting"))
+            line.append(" waiting for the engine's status ", self._style("header-bar--dim"))
+        else:
+            live = status.mode != "PAPER"
+            line.append(f" {status.mode} ", self._style("header-bar--live" if live else "header-bar--mode"))
+            state = status.state.value.upper()
+            if status.state is EngineState.HALTED and status.halted_reason:
+                state = f"HALTED: {status.halted_reason}"
+            line.append(f" {state} ", self._style(STATE_CLASSES[status.state]))
+            paused = " PAUSED" if status.feed_paused else ""
+            feed_style = "header-bar--paused" if status.feed_paused else "header-bar--dim"
+            line.append(f" feed {status.feed_source or '-'}{paused} ", self._style(feed_style))
+            market_style = "header-bar--open" if status.market_status == "open" else "header-bar--dim"
+            line.append(f" market {status.market_status or '-'} ", self._style(market_style))
+            rate = f" {status.tick_rate:,.0f} t/s "
+            gap = self.size.width - line.cell_len - len(rate) - len(clock)
+            line.append(" " * max(gap, 1))
+            line.append(rate, self._style("header-bar--dim"))
+        line.append(clock, self._style("header-bar--clock"))
+        return line
