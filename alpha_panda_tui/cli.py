@@ -10,6 +10,7 @@ from typing import Any
 
 from alpha_panda_tui import __version__
 from alpha_panda_tui.control_client import EngineNotRunning, send
+from alpha_panda_tui.replay_cli import add_replay_parser
 from engine.events import CommandAction
 from engine.settings import ConfigError, Settings, load_settings
 from engine.strategies.errors import StrategyConfigError
@@ -29,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
 
     launch = sub.add_parser("launch", help="start the console (or --headless engine)")
     launch.add_argument("--headless", action="store_true", help="run the engine without a UI")
-    launch.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+    launch.add_argument(
+        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
+    )
     launch.add_argument("--log-format", choices=["text", "json"], default=None, help="log line format")
     launch.add_argument("--ticks-per-second", type=float, default=None, help="simulated feed rate")
     launch.add_argument("--seed", type=int, default=None, help="simulated feed seed")
@@ -50,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("name", nargs="?", default="")
 
     sub.add_parser("doctor", help="validate config and run every health check")
+    add_replay_parser(sub)
     return parser
 
 
@@ -102,7 +106,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.strategy_command == "list":
             return _print_strategies(settings)
         action = (
-            CommandAction.STRATEGY_ENABLE if args.strategy_command == "enable" else CommandAction.STRATEGY_DISABLE
+            CommandAction.STRATEGY_ENABLE
+            if args.strategy_command == "enable"
+            else CommandAction.STRATEGY_DISABLE
         )
         return _command(settings, action, target=args.name)
     if command == "halt":
@@ -111,6 +117,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _command(settings, CommandAction.RESUME)
     if command == "reset-latch":
         return _command(settings, CommandAction.RESET_LOSS_LATCH, target=args.name)
+    if command == "replay":
+        from alpha_panda_tui.replay_cli import run_replay_command
+
+        return run_replay_command(args, settings)
     if command == "doctor":
         from alpha_panda_tui.doctor import run_doctor
 
@@ -149,8 +159,10 @@ def _print_status(settings: Settings) -> int:
     state = status["state"].upper()
     if status.get("halted_reason"):
         state += f" ({status['halted_reason']})"
-    print(f"engine     {state}   mode {status['mode']}   feed {status['feed_source']}"
-          f"{' (paused)' if status['feed_paused'] else ''}")
+    print(
+        f"engine     {state}   mode {status['mode']}   feed {status['feed_source']}"
+        f"{' (paused)' if status['feed_paused'] else ''}"
+    )
     print(f"market     {status['market_status']}")
     print(
         f"flow       {status['tick_rate']:.0f} ticks/s   ticks {status['ticks']}   signals {status['signals']}"

@@ -1,49 +1,94 @@
-"""`doctor`: validate config and run every health check, printed; non-zero when a critical one fails."""
+"""`doctor`: validate config and run every health check, printed; exit 1 when a critical one fails.
+
+With an engine running (its control socket answers), the live engine's own
+checks are shown, pipeline flow included; otherwise the checks that need no
+running engine are run here and the pipeline is reported as not checked.
+"""
 
 from __future__ import annotations
 
-from engine.health.registry import CheckStatus
-from engine.runtime import Engine
+from alpha_panda_tui.control_client import EngineNotRunning, request
+from engine.clock import WallClock
+from engine.health.checks import (
+    BrokerSessionCheck,
+    ConfigCheck,
+    DatabaseCheck,
+    DiskSpaceCheck,
+    MarketStatusCheck,
+    RedisCheck,
+)
+from engine.health.registry import CheckResult, CheckStatus, HealthRegistry
+from engine.instruments import InstrumentRegistry
+from engine.market.calendar import MarketCalendar
 from engine.settings import Settings
+from engine.storage.database import Database
+from engine.storage.url import redact_url
+from engine.strategies.errors import StrategyConfigError
+from engine.strategies.loader import load_strategies, strategies_file
 
-MARKS = {
-    CheckStatus.OK: "ok  ",
-    CheckStatus.WARN: "warn",
-    CheckStatus.FAIL: "FAIL",
-    CheckStatus.SKIPPED: "skip",
-}
+MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
+
+
+def _line(name: str, status: str, message: str, critical: bool) -> str:
+    crit = " (critical)" if critical else ""
+    return f"[{MARKS.get(status, status)}] {name}{crit}: {message}"
 
 
 async def run_doctor(settings: Settings) -> int:
-    print(f"config file   {settings.config_file} ({'found' if settings.config_file.exists() else 'not present; defaults'})")
+    found = "found" if settings.config_file.exists() else "not present; defaults apply"
+    print(f"config file   {settings.config_file} ({found})")
     print(f"data dir      {settings.data_dir}")
-    print(f"database      {_safe_url(settings.database_url)}")
-    settings.ensure_dirs()
-    engine = Engine(settings)
-    failed_critical = False
+    print(f"database      {redact_url(settings.database_url)}")
+    print(f"strategies    {strategies_file(settings)}")
     try:
-        if engine.db is not None:
-            try:
-                await engine.db.connect()
-            except Exception as exc:
-                print(f"FAIL database: cannot open {_safe_url(settings.database_url)}: {exc}")
-        for result in await engine.check_health():
-            crit = " (critical)" if result.critical else ""
-            print(f"[{MARKS[result.status]}] {result.name}{crit}: {result.message}")
-            if result.critical and result.status is CheckStatus.FAIL:
-                failed_critical = True
+        reply = await request(settings.control_socket, {"op": "status"})
+    except EngineNotRunning:
+        reply = None
+    if reply and reply.get("ok"):
+        print("engine        running: its live health checks follow")
+        failed = False
+        for check in reply["status"].get("health", []):
+            print(_line(check["name"], check["status"], check["message"], check["critical"]))
+            failed = failed or (check["critical"] and check["status"] == CheckStatus.FAIL.value)
+        return _verdict(failed)
+    print("engine        not running: checks that need no engine follow")
+    return _verdict(await _offline_checks(settings))
+
+
+async def _offline_checks(settings: Settings) -> bool:
+    """Run the checks here; True when a critical one failed."""
+    failed = False
+    try:
+        strategies, enabled = load_strategies(settings, InstrumentRegistry.sample())
+        on = sum(1 for name in enabled.values() if name)
+        print(_line("strategies", "ok", f"{len(strategies)} loaded, {on} enabled", True))
+    except StrategyConfigError as exc:
+        print(_line("strategies", "fail", str(exc), True))
+        failed = True
+    db = Database(settings.database_url)
+    registry = HealthRegistry()
+    registry.register(ConfigCheck(settings))
+    registry.register(DatabaseCheck(db))
+    registry.register(DiskSpaceCheck(settings.data_dir, settings.health.min_free_disk_mb))
+    registry.register(MarketStatusCheck(MarketCalendar(), WallClock()))
+    if settings.zerodha.enabled:
+        registry.register(BrokerSessionCheck(settings.zerodha))
+    redis_check = RedisCheck(settings.redis.url) if settings.redis.url else None
+    if redis_check is not None:
+        registry.register(redis_check)
+    try:
+        results: list[CheckResult] = await registry.run_all()
     finally:
-        if engine.db is not None:
-            await engine.db.close()
-    print("doctor: a critical check failed" if failed_critical else "doctor: all critical checks passed")
-    return 1 if failed_critical else 0
+        await db.close()
+        if redis_check is not None:
+            await redis_check.close()
+    for result in results:
+        print(_line(result.name, result.status.value, result.message, result.critical))
+        failed = failed or (result.critical and result.status is CheckStatus.FAIL)
+    print(_line("pipeline", "skipped", "not checked: no engine is running", False))
+    return failed
 
 
-def _safe_url(url: str) -> str:
-    """The URL without any password."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
+def _verdict(failed: bool) -> int:
+    print("doctor: a critical check failed" if failed else "doctor: all critical checks passed")
+    return 1 if failed else 0

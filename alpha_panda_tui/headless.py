@@ -35,7 +35,9 @@ def status_line(status: EngineStatus, pnl: float) -> str:
 
 def total_pnl(engine: Engine) -> float:
     return sum(
-        p.equity - p.starting_cash for manager in engine.portfolios.values() for p in manager.portfolios.values()
+        p.equity - p.starting_cash
+        for manager in engine.portfolios.values()
+        for p in manager.portfolios.values()
     )
 
 
@@ -57,10 +59,12 @@ async def run_headless(settings: Settings, *, duration: float | None = None) -> 
     try:
         await engine.start()
         await control.start()
-        log.info("control socket %s (use `alpha-panda-tui status` from another terminal)", settings.control_socket)
+        log.info(
+            "control socket %s (use `alpha-panda-tui status` from another terminal)", settings.control_socket
+        )
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(engine.feed.finished.wait())]
         reporter = asyncio.create_task(_report(engine, settings.status_interval_s))
-        done, pending = await asyncio.wait(waiters, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+        _, pending = await asyncio.wait(waiters, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
         for task in (*pending, reporter):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -107,7 +107,9 @@ class Engine:
     def _default_bus(self) -> Bus:
         cfg = self.settings.bus
         if cfg.kind is BusKind.KAFKA:
-            raise NotImplementedError("the Kafka bus is not available in this build; use bus.kind = 'inprocess'")
+            raise NotImplementedError(
+                "the Kafka bus is not available in this build; use bus.kind = 'inprocess'"
+            )
         if not self.paced:
             return DirectBus(max_retries=cfg.max_retries)
         return InProcessBus(

@@ -69,9 +69,7 @@ class FeedSettings(Section):
         default_factory=list, description="trading symbols to stream; empty = every sample instrument"
     )
     replay_file: Path | None = None
-    session_speed: float = Field(
-        default=1.0, gt=0, description="simulated session seconds per real second"
-    )
+    session_speed: float = Field(default=1.0, gt=0, description="simulated session seconds per real second")
     session_start: dtime = dtime(9, 15)
     record: bool = Field(default=False, description="record every tick to a CSV in the data dir")
 
@@ -279,7 +277,9 @@ def explain_validation_error(exc: ValidationError) -> str:
                 f" or the environment variable {_env_name(loc)}"
             )
         else:
-            lines.append(f"    fix: check {default_config_dir() / CONFIG_FILE_NAME} and ALPHA_PANDA_* variables")
+            lines.append(
+                f"    fix: check {default_config_dir() / CONFIG_FILE_NAME} and ALPHA_PANDA_* variables"
+            )
     return "\n".join(lines)
 
 

@@ -6,6 +6,12 @@ changed; a line is rebuilt only when its row's version, the width or the
 cursor moved. Repainting a DataTable costs the same whatever changed; this
 costs what changed (see notes/textual.md: 1-5% of a core against ~30%).
 
+The table scrolls itself (a window of rows moved by the cursor, the keys and
+the mouse wheel) instead of through a scrolling container: a container's
+virtual size changes whenever a row is added, and each change costs Textual
+a full layout and repaint of the screen. Where the window is shows in the
+border subtitle.
+
 Columns have a drop priority: on a narrow pane the least important go first,
 so the same pane reads well at 80 columns and at 200.
 """
@@ -20,10 +26,10 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Region
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from alpha_panda_tui.keymap import Scope, bindings
 from widgets.format import fit
@@ -31,6 +37,8 @@ from widgets.format import fit
 RowT = TypeVar("RowT")
 
 Cell = tuple[str, Style | None]
+
+WHEEL_ROWS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +51,7 @@ class Column:
     tail: bool = False  # when cut, keep the end (sparklines: the newest points)
 
 
-class RowTable(ScrollView, Generic[RowT], can_focus=True):
+class RowTable(Widget, Generic[RowT], can_focus=True):
     """Subclasses set COLUMNS and implement `row_key`, `row_version` and `cells`."""
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
@@ -55,7 +63,6 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
         "row-table--cursor",
         "row-table--cursor-blurred",
         "row-table--empty",
-        "row-table--dim",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(Scope.PANE))
@@ -76,15 +83,18 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self._rows: list[RowT] = []
         self._strips: dict[Hashable, tuple[int, int, Strip]] = {}  # key -> (version, cursor state, strip)
-        self._painted: dict[int, tuple[Hashable, int, int]] = {}  # viewport line -> what it showed
+        self._painted: dict[int, tuple[Hashable, int, int]] = {}  # screen line -> what it showed
         self._header: Strip | None = None
         self._base: Style | None = None  # the widget's own style, looked up once per style change
         self._combined: dict[tuple[Style, Style | None], Style] = {}
         self._layout_width = -1
         self._layout: list[tuple[int, int]] = []  # (column index, width)
+        self.top = 0  # index of the first row in view
         self.cursor = 0
         self._cursor_key: Hashable | None = None
-        self.strips_built = 0  # for benchmarks: how much rendering work was really done
+        self.hint = ""  # shown in the border subtitle, before the scroll position
+        self._subtitle = ""
+        self.strips_built = 0  # for tests and benchmarks: rendering work really done
 
     # -- what subclasses provide ----------------------------------------------
     def row_key(self, row: RowT) -> Hashable:
@@ -111,21 +121,24 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
             return self._rows[self.cursor]
         return None
 
+    @property
+    def visible_rows(self) -> int:
+        return max(self.size.height - 1, 0)
+
     def set_rows(self, rows: Sequence[RowT]) -> None:
         """Show these rows; repaint only the visible lines that now show something else."""
         self._rows = list(rows)
         if self.SHOW_CURSOR:
             self._follow_cursor_key()
-        height = len(self._rows) + 1
-        if self.virtual_size.height != height:
-            self.virtual_size = Size(0, height)
+        self._clamp_top()
         if len(self._strips) > 2 * len(self._rows) + 64:
             live = {self.row_key(r) for r in self._rows}
             self._strips = {k: v for k, v in self._strips.items() if k in live}
+        self._update_subtitle()
         self._refresh_changed_lines()
 
     def _follow_cursor_key(self) -> None:
-        """Keep the cursor on the same row when rows are inserted above it."""
+        """Keep the cursor (and the window) on the same row when rows are inserted above it."""
         rows = self._rows
         if not rows:
             self.cursor = 0
@@ -135,10 +148,24 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
         if key is not None and not (0 <= self.cursor < len(rows) and self.row_key(rows[self.cursor]) == key):
             for index, row in enumerate(rows):
                 if self.row_key(row) == key:
+                    if self.top:
+                        self.top += index - self.cursor
                     self.cursor = index
                     break
         self.cursor = min(max(self.cursor, 0), len(rows) - 1)
         self._cursor_key = self.row_key(rows[self.cursor])
+
+    def _clamp_top(self) -> None:
+        self.top = min(max(self.top, 0), max(len(self._rows) - self.visible_rows, 0))
+
+    def _update_subtitle(self) -> None:
+        count = len(self._rows)
+        shown = self.visible_rows
+        position = f"{self.top + 1}-{min(self.top + shown, count)} of {count}" if count > shown else ""
+        subtitle = " · ".join(part for part in (self.hint, position) if part)
+        if subtitle != self._subtitle:
+            self._subtitle = subtitle
+            self.border_subtitle = subtitle
 
     def _line_signature(self, index: int) -> tuple[Hashable, int, int]:
         if index >= len(self._rows):
@@ -150,7 +177,7 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
         height = self.size.height
         if height <= 1:
             return
-        top = round(self.scroll_y)
+        top = self.top
         first = last = -1
         painted = self._painted
         for y in range(1, height):
@@ -205,9 +232,9 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
             layout.append((i, column.width + (spare if column.flex else 0)))
             if column.flex:
                 spare = 0
+        self._invalidate()
         self._layout_width = width
         self._layout = layout
-        self._invalidate()
         return layout
 
     def _line(self, texts: Sequence[Cell], base: Style, width: int) -> Strip:
@@ -234,31 +261,29 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
+        self._columns_for(width)
         base = self._base
         if base is None:
             base = self._base = self.rich_style
         if y == 0:
-            if self._header is None or self._header.cell_length != width:
-                header_style = base + self.get_component_rich_style("row-table--header")
+            if self._header is None:
+                header_style = self._combine(base, self.get_component_rich_style("row-table--header"))
                 self._header = self._line([(c.title, None) for c in self.COLUMNS], header_style, width)
             return self._header
-        index = round(self.scroll_y) + y - 1
+        index = self.top + y - 1
         signature = self._line_signature(index)
         self._painted[y] = signature
         if index >= len(self._rows):
             if index == 0 and self.EMPTY_TEXT:
-                style = base + self.get_component_rich_style("row-table--empty")
+                style = self._combine(base, self.get_component_rich_style("row-table--empty"))
                 return Strip([Segment(fit(" " + self.EMPTY_TEXT, width), style)], width)
             return Strip.blank(width, base)
         key, version, cursor_state = signature
         cached = self._strips.get(key)
         if cached is not None and cached[0] == version and cached[1] == cursor_state:
-            strip = cached[2]
-            if strip.cell_length == width:
-                return strip
+            return cached[2]
         row = self._rows[index]
-        line_base = self._combine(base, self.row_style(row))
-        strip = self._line(self.cells(row), line_base, width)
+        strip = self._line(self.cells(row), self._combine(base, self.row_style(row)), width)
         if cursor_state:
             name = "row-table--cursor" if cursor_state == 2 else "row-table--cursor-blurred"
             strip = strip.apply_style(self.get_component_rich_style(name))
@@ -269,46 +294,54 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._layout_width = -1
         self._invalidate()
+        self._clamp_top()
+        self._update_subtitle()
         self.refresh()
 
     def on_focus(self, event: events.Focus) -> None:
-        self.refresh()
+        self._refresh_changed_lines()
 
     def on_blur(self, event: events.Blur) -> None:
-        self.refresh()
+        self._refresh_changed_lines()
 
-    # -- cursor -----------------------------------------------------------------
+    # -- moving around ------------------------------------------------------------
+    def scroll_rows(self, delta: int) -> None:
+        old = self.top
+        self.top += delta
+        self._clamp_top()
+        if self.top != old:
+            self._update_subtitle()
+            self.refresh()
+
     def move_cursor(self, index: int) -> None:
         if not self.SHOW_CURSOR:
-            self.scroll_to(y=max(index, 0), animate=False)
+            self.scroll_rows(index - self.top)
             return
         if not self._rows:
             return
-        old = self.cursor
         self.cursor = min(max(index, 0), len(self._rows) - 1)
         self._cursor_key = self.row_key(self._rows[self.cursor])
-        visible = max(self.size.height - 1, 1)
-        top = round(self.scroll_y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-        if old != self.cursor:
-            self._refresh_changed_lines()
+        shown = max(self.visible_rows, 1)
+        if self.cursor < self.top:
+            self.scroll_rows(self.cursor - self.top)
+        elif self.cursor >= self.top + shown:
+            self.scroll_rows(self.cursor - shown + 1 - self.top)
+        self._refresh_changed_lines()
+
+    def _position(self) -> int:
+        return self.cursor if self.SHOW_CURSOR else self.top
 
     def action_cursor_up(self) -> None:
-        self.move_cursor(self.cursor - 1 if self.SHOW_CURSOR else round(self.scroll_y) - 1)
+        self.move_cursor(self._position() - 1)
 
     def action_cursor_down(self) -> None:
-        self.move_cursor(self.cursor + 1 if self.SHOW_CURSOR else round(self.scroll_y) + 1)
+        self.move_cursor(self._position() + 1)
 
     def action_page_up(self) -> None:
-        step = max(self.size.height - 2, 1)
-        self.move_cursor((self.cursor if self.SHOW_CURSOR else round(self.scroll_y)) - step)
+        self.move_cursor(self._position() - max(self.visible_rows - 1, 1))
 
     def action_page_down(self) -> None:
-        step = max(self.size.height - 2, 1)
-        self.move_cursor((self.cursor if self.SHOW_CURSOR else round(self.scroll_y)) + step)
+        self.move_cursor(self._position() + max(self.visible_rows - 1, 1))
 
     def action_first_row(self) -> None:
         self.move_cursor(0)
@@ -317,19 +350,24 @@ class RowTable(ScrollView, Generic[RowT], can_focus=True):
         self.move_cursor(len(self._rows) - 1)
 
     def action_choose(self) -> None:
-        self.choose()
-
-    def choose(self) -> None:
         row = self.cursor_row
         if row is not None:
             self.post_message(self.RowChosen(self, self.row_key(row)))  # type: ignore[arg-type]
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.scroll_rows(WHEEL_ROWS)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.scroll_rows(-WHEEL_ROWS)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None or offset.y < 1:
             return
-        index = round(self.scroll_y) + offset.y - 1
+        index = self.top + offset.y - 1
         if index < len(self._rows):
             self.move_cursor(index)
             if event.chain >= 2:
-                self.choose()
+                self.action_choose()

@@ -49,7 +49,10 @@ def test_root_event_correlates_with_itself_and_child_inherits() -> None:
 
 
 def test_ids_are_unique_and_uuid_shaped() -> None:
-    ids = {make_event(_tick_event().payload, namespace=Namespace.SHARED, source="t", key="k").id for _ in range(1000)}
+    ids = {
+        make_event(_tick_event().payload, namespace=Namespace.SHARED, source="t", key="k").id
+        for _ in range(1000)
+    }
     assert len(ids) == 1000
     sample = next(iter(ids))
     assert [len(part) for part in sample.split("-")] == [8, 4, 4, 4, 12]

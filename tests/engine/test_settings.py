@@ -51,5 +51,5 @@ def test_secrets_are_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_live_orders_need_zerodha_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHA_PANDA_ZERODHA__LIVE_ORDERS", "true")
-    with pytest.raises(ConfigError, match="live_orders needs zerodha.enabled"):
+    with pytest.raises(ConfigError, match=r"live_orders needs zerodha\.enabled"):
         load_settings()

@@ -179,7 +179,9 @@ async def test_direct_bus_is_depth_first() -> None:
 
     async def on_tick(event: Event) -> None:
         order.append("tick")
-        await bus.publish(PAPER.signals_raw, event.child(signal().payload, source="s", key="s", namespace=Namespace.PAPER))
+        await bus.publish(
+            PAPER.signals_raw, event.child(signal().payload, source="s", key="s", namespace=Namespace.PAPER)
+        )
         order.append("tick done")
 
     async def on_signal(event: Event) -> None:
