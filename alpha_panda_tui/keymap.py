@@ -217,9 +217,16 @@ KEYMAP: tuple[KeyCommand, ...] = (
         "On/off",
         "Turn the strategy under the cursor on or off",
         Scope.STRATEGIES,
+        show=False,  # the pane's border says so: the footer stays the same from pane to pane
     ),
     KeyCommand(
-        "trace-selected", "enter", "choose", "Trace", "Trace the order under the cursor", Scope.ORDERS
+        "trace-selected",
+        "enter",
+        "choose",
+        "Trace",
+        "Trace the order under the cursor",
+        Scope.ORDERS,
+        show=False,  # the pane's border says so
     ),
     # -- detail screens ---------------------------------------------------------------
     KeyCommand("back", "escape", "back", "Back", "Back to the dashboard", Scope.DETAIL),

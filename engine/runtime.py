@@ -40,7 +40,7 @@ from engine.health.checks import (
 from engine.health.registry import CheckResult, HealthRegistry
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import MarketCalendar
-from engine.market.feed_service import MarketFeedService
+from engine.market.feed_service import MarketFeedService, TickSource
 from engine.market.recorder import TickRecorder
 from engine.market.session_clock import SimulatedSessionClock
 from engine.market.simulated import SimulatedFeed
@@ -123,6 +123,7 @@ class Engine:
         s = self.settings
         feed_cfg = s.feed
         selected = self.instruments.select(feed_cfg.symbols)
+        source: TickSource
         if feed_cfg.source is FeedSource.REPLAY:
             assert feed_cfg.replay_file is not None
             source = ReplayTickSource(feed_cfg.replay_file, self.instruments)

@@ -138,22 +138,26 @@ class RowTable(Widget, Generic[RowT], can_focus=True):
         self._refresh_changed_lines()
 
     def _follow_cursor_key(self) -> None:
-        """Keep the cursor (and the window) on the same row when rows are inserted above it."""
+        """Once the user has picked a row, keep the cursor on it (and in view) as rows come and go.
+
+        Until then the cursor stays on the first row, so a newest-first list keeps showing the newest.
+        """
         rows = self._rows
-        if not rows:
-            self.cursor = 0
-            self._cursor_key = None
-            return
         key = self._cursor_key
         if key is not None and not (0 <= self.cursor < len(rows) and self.row_key(rows[self.cursor]) == key):
             for index, row in enumerate(rows):
                 if self.row_key(row) == key:
-                    if self.top:
-                        self.top += index - self.cursor
                     self.cursor = index
                     break
-        self.cursor = min(max(self.cursor, 0), len(rows) - 1)
-        self._cursor_key = self.row_key(rows[self.cursor])
+            else:
+                self._cursor_key = None  # the row is gone
+        self.cursor = min(max(self.cursor, 0), max(len(rows) - 1, 0))
+        if self._cursor_key is not None:
+            shown = max(self.visible_rows, 1)
+            if self.cursor < self.top:
+                self.top = self.cursor
+            elif self.cursor >= self.top + shown:
+                self.top = self.cursor - shown + 1
 
     def _clamp_top(self) -> None:
         self.top = min(max(self.top, 0), max(len(self._rows) - self.visible_rows, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from textual import events, on
@@ -9,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Grid
 from textual.widget import Widget
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Tab, Tabs
 
 from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.messages import OrderTraceRequested
@@ -21,6 +22,7 @@ from widgets.fill_list import FillList
 from widgets.format import money
 from widgets.header_bar import HeaderBar
 from widgets.health_panel import HealthPanel
+from widgets.key_footer import KeyFooter
 from widgets.order_list import OrderList
 from widgets.positions_table import PositionsTable
 from widgets.risk_list import RiskList
@@ -54,6 +56,19 @@ PANES: tuple[tuple[str, str, str], ...] = (
 )
 PANE_VIEW = {pane: view for pane, view, _ in PANES}
 
+# Least seconds between repaints of a pane whose data keeps moving. The quotes repaint at the
+# pull rate; lists whose every line shifts with each new row repaint less often, which keeps the
+# cost of a busy market down (see benchmarks/tui.py).
+PANE_INTERVAL_S: dict[str, float] = {
+    "signals": 0.25,
+    "risk": 0.25,
+    "orders": 0.25,
+    "log": 0.25,
+    "positions": 0.5,
+    "strategies": 0.5,
+    "health": 1.0,
+}
+
 
 class DashboardScreen(LiveScreen):
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(Scope.DASHBOARD))
@@ -63,6 +78,7 @@ class DashboardScreen(LiveScreen):
         self.compact = False
         self.view = VIEWS[0][0]
         self._seen: dict[str, object] = {}
+        self._painted_at: dict[str, float] = {}
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -84,13 +100,13 @@ class DashboardScreen(LiveScreen):
                 yield StrategyList(id="strategies", classes="pane")
                 yield HealthPanel(id="health", classes="pane")
                 yield EventLog(id="log", classes="pane")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         for pane, _, title in PANES:
             self.query_one(f"#{pane}").border_title = title
-        self.query_one("#strategies").border_subtitle = "1-9 / space: on/off"
-        self.query_one("#orders").border_subtitle = "enter: trace"
+        self.query_one(StrategyList).hint = "1-9 / space: on/off"
+        self.query_one(OrderList).hint = "enter: trace"
         self._apply_layout(self.app.size.width, self.app.size.height)
         self.query_one("#ticks").focus()
 
@@ -161,36 +177,43 @@ class DashboardScreen(LiveScreen):
     def _visible(self, pane: str) -> bool:
         return not self.compact or PANE_VIEW[pane] == self.view
 
-    def _changed(self, name: str, version: object) -> bool:
+    def _changed(self, name: str, version: object, now: float = 0.0, force: bool = True) -> bool:
+        """True (and remembered) if the pane's data moved and the pane is due for a repaint."""
         if self._seen.get(name) == version:
             return False
+        if not force and now - self._painted_at.get(name, float("-inf")) < PANE_INTERVAL_S.get(name, 0.0):
+            return False
         self._seen[name] = version
+        self._painted_at[name] = now
         return True
 
-    def sync(self, state: UiState) -> None:
+    def _due(self, pane: str, version: object, now: float, force: bool) -> bool:
+        return self._visible(pane) and self._changed(pane, version, now, force)
+
+    def sync(self, state: UiState, *, force: bool = False) -> None:
+        now = time.monotonic()
         if self._changed("header", (state.status_version, int(state.session_ts))):
             self.query_one(HeaderBar).show_status(state.status, state.session_ts)
-        if self._visible("ticks") and self._changed("ticks", state.tick_version):
+        if self._due("ticks", state.tick_version, now, force):
             ticks = self.query_one(TickTable)
+            ticks.hint = f"{len(state.tick_rows)} instruments"
             ticks.set_rows(state.tick_rows)
-            if self._changed("instruments", len(state.tick_rows)):
-                ticks.border_subtitle = f"{len(state.tick_rows)} instruments"
-        if self._visible("signals") and self._changed("signals", state.signal_version):
+        if self._due("signals", state.signal_version, now, force):
             self.query_one(SignalList).set_rows(list(reversed(state.signals)))
-        if self._visible("risk") and self._changed("risk", state.decision_version):
+        if self._due("risk", state.decision_version, now, force):
             self.query_one(RiskList).set_rows(list(reversed(state.decisions)))
-        if self._visible("orders") and self._changed("orders", state.order_version):
+        if self._due("orders", state.order_version, now, force):
             self.query_one(OrderList).set_rows(list(reversed(state.orders.values())))
             self.query_one(FillList).set_rows(list(reversed(state.fills)))
-        if self._visible("positions") and self._changed("positions", state.pnl_version):
+        if self._due("positions", state.pnl_version, now, force):
             self.query_one(PositionsTable).set_rows(state.position_rows())
         if self._visible("positions"):
             self._sync_chart(state)
-        if self._visible("strategies") and self._changed("strategies", state.strategy_version):
+        if self._due("strategies", state.strategy_version, now, force):
             self.query_one(StrategyList).set_rows(state.strategies)
-        if self._visible("health") and self._changed("health", state.health_version):
+        if self._due("health", state.health_version, now, force):
             self.query_one(HealthPanel).show_checks(state.health, state.health_version)
-        if self._visible("log") and self._changed("log", state.log_version):
+        if self._due("log", state.log_version, now, force):
             self.query_one(EventLog).set_rows(list(reversed(state.log)))
 
     def _sync_chart(self, state: UiState) -> None:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.screens.live import LiveScreen
@@ -28,6 +28,7 @@ from engine.events import (
 )
 from widgets.format import ist_hms_ms, money, price, volume
 from widgets.header_bar import HeaderBar
+from widgets.key_footer import KeyFooter
 
 NOT_SEEN = "not seen by the console (it attached later, or the event left its recent window)"
 
@@ -165,12 +166,12 @@ class OrderTraceScreen(LiveScreen):
         yield HeaderBar(id="header")
         yield Label(f"Order {self.order_id}", id="trace-title", classes="screen-title")
         yield VerticalScroll(id="trace-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#trace-body").focus()
 
-    def sync(self, state: UiState) -> None:
+    def sync(self, state: UiState, *, force: bool = False) -> None:
         header_version = (state.status_version, int(state.session_ts))
         if header_version != self._header_seen:
             self._header_seen = header_version

@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid, Vertical
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.messages import StrategyToggleRequested
@@ -16,6 +16,7 @@ from alpha_panda_tui.ui_state import StrategyRow, UiState
 from widgets.equity_chart import EquityChart
 from widgets.format import money
 from widgets.header_bar import HeaderBar
+from widgets.key_footer import KeyFooter
 from widgets.signal_list import SignalList
 from widgets.tick_table import TickTable
 
@@ -59,7 +60,7 @@ class StrategyDetailScreen(LiveScreen):
             yield TickTable(id="detail-ticks", classes="pane")
             yield EquityChart(id="detail-chart", classes="chart", empty_title="no P&L for this strategy yet")
             yield SignalList(id="detail-signals", classes="pane")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#detail-params").border_title = "Params"
@@ -73,7 +74,7 @@ class StrategyDetailScreen(LiveScreen):
         self._seen[name] = version
         return True
 
-    def sync(self, state: UiState) -> None:
+    def sync(self, state: UiState, *, force: bool = False) -> None:
         row = self._row = state.strategy(self.strategy)
         if self._changed("header", (state.status_version, int(state.session_ts))):
             self.query_one(HeaderBar).show_status(state.status, state.session_ts)

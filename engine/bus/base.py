@@ -76,10 +76,6 @@ class SeenIds:
         return False
 
 
-# Ticks are idempotent (last price wins) and far too many to remember.
-_NOT_DEDUPLICATED = frozenset({EventType.MARKET_TICK, EventType.ENGINE_STATUS})
-
-
 @dataclass(slots=True)
 class Subscription:
     group: str
@@ -111,6 +107,11 @@ class Bus(ABC):
     # -- interface ----------------------------------------------------------
     @abstractmethod
     async def publish(self, topic: str, event: Event) -> None: ...
+
+    async def publish_many(self, topic: str, events: Sequence[Event]) -> None:
+        """Publish events in order; a queued bus overrides it to route a batch at once."""
+        for event in events:
+            await self.publish(topic, event)
 
     def subscribe(self, topics: Sequence[str], group: str, handler: Handler) -> None:
         if group in self._subscriptions:
@@ -147,30 +148,53 @@ class Bus(ABC):
 
     # -- shared delivery logic ----------------------------------------------
     async def _deliver(self, sub: Subscription, topic: str, event: Event) -> None:
-        """Run the handler with redelivery guard, retries and dead-lettering."""
+        """Run the handler with redelivery guard, retries and dead-lettering.
+
+        Ticks take the short path (no id memory, no clock read: the queued bus
+        stamps `last_event_at` once per batch); everything else is de-duplicated.
+        """
         stats = sub.stats
-        if event.type not in _NOT_DEDUPLICATED and sub.seen.seen(event.id):
+        kind = event.type
+        if (
+            kind is not EventType.MARKET_TICK
+            and kind is not EventType.ENGINE_STATUS
+            and sub.seen.seen(event.id)
+        ):
             stats.duplicates += 1
             return
-        attempt = 0
-        while True:
+        try:
+            await sub.handler(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a handler bug must not kill the consumer
+            await self._retry(sub, topic, event, exc)
+            return
+        stats.delivered += 1
+        if event.type is not EventType.MARKET_TICK:
+            stats.last_event_at = time.monotonic()
+
+    async def _retry(self, sub: Subscription, topic: str, event: Event, exc: Exception) -> None:
+        """The handler raised: retry with backoff, then dead-letter and carry on."""
+        stats = sub.stats
+        attempt = 1
+        stats.failed += 1
+        while attempt <= self.max_retries:
+            stats.retried += 1
+            if self.retry_backoff_s:
+                await asyncio.sleep(self.retry_backoff_s * attempt)
             try:
                 await sub.handler(event)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a handler bug must not kill the consumer
+            except Exception as again:
                 attempt += 1
                 stats.failed += 1
-                if attempt > self.max_retries:
-                    await self._dead_letter(sub, topic, event, exc, attempt)
-                    return
-                stats.retried += 1
-                if self.retry_backoff_s:
-                    await asyncio.sleep(self.retry_backoff_s * attempt)
+                exc = again
                 continue
             stats.delivered += 1
             stats.last_event_at = time.monotonic()
             return
+        await self._dead_letter(sub, topic, event, exc, attempt)
 
     async def _dead_letter(
         self, sub: Subscription, topic: str, event: Event, exc: BaseException, attempts: int

@@ -197,13 +197,23 @@ class MarketFeedService(Service):
         clock = self._replay_clock
         shared = Namespace.SHARED
         source = self.name
-        for tick in batch:
+        if clock is None:
+            events = []
+            for tick in batch:
+                token = tick.instrument_token
+                key = keys.get(token)
+                if key is None:
+                    key = keys[token] = str(token)
+                events.append(make_event(tick, namespace=shared, source=source, key=key))
+            await self.bus.publish_many(MARKET_TICKS, events)
+            self.ticks_published += len(events)
+            return
+        for tick in batch:  # a replay clock follows each tick, so publish one by one
             token = tick.instrument_token
             key = keys.get(token)
             if key is None:
                 key = keys[token] = str(token)
-            if clock is not None:
-                clock.set(tick.exchange_ts)
+            clock.set(tick.exchange_ts)
             await publish(MARKET_TICKS, make_event(tick, namespace=shared, source=source, key=key))
             self.ticks_published += 1
 

@@ -1,8 +1,10 @@
 """Keeps one Portfolio per strategy of a namespace, from its fills, marked by the feed.
 
-A P&L snapshot goes out on every fill (a child of the fill, so the order
-trace reaches it) and, as prices move, for the strategies whose marks
-changed at most once per `snapshot_interval_s` of feed time.
+A fill publishes a P&L snapshot at once (a child of the fill, so the order
+trace reaches it) unless that portfolio already published one within
+`snapshot_interval_s` of feed time; then, as for moving marks, the next
+periodic snapshot carries it. So a quiet book reports every fill, and a
+busy one at most once per interval per strategy, whatever the fill rate.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class PortfolioManager(Service):
         self._snapshot_topic = self.topics.pnl_snapshots
         self._trade_ids: set[str] = set()
         self._holders: dict[int, list[Portfolio]] = {}  # instrument -> portfolios with an open position
-        self._marked: dict[str, Portfolio] = {}  # marks moved since their last snapshot
+        self._marked: dict[str, Portfolio] = {}  # changed since their last snapshot
+        self._last_snapshot: dict[str, float] = {}  # portfolio id -> feed time of its last snapshot
         self._next_mark_snapshot = 0.0
 
     def wire(self) -> None:
@@ -88,8 +91,13 @@ class PortfolioManager(Service):
             book = self._apply(payload)
             if book is None:
                 return  # redelivered fill
+            ts = payload.fill_ts or self.clock.now()
+            if ts - self._last_snapshot.get(book.portfolio_id, -1e18) < self.snapshot_interval_s:
+                self._marked[book.portfolio_id] = book
+                return
             self._marked.pop(book.portfolio_id, None)
-            snapshot = book.snapshot(payload.fill_ts or self.clock.now())
+            self._last_snapshot[book.portfolio_id] = ts
+            snapshot = book.snapshot(ts)
             await self.bus.publish(
                 self._snapshot_topic, event.child(snapshot, source=self.name, key=book.portfolio_id)
             )
@@ -118,6 +126,7 @@ class PortfolioManager(Service):
         self._marked.clear()
         self._next_mark_snapshot = ts + self.snapshot_interval_s
         for portfolio in marked:
+            self._last_snapshot[portfolio.portfolio_id] = ts
             event = make_event(
                 portfolio.snapshot(ts),
                 namespace=self.namespace,

@@ -87,6 +87,9 @@ class Portfolio:
         self.charges = 0.0
         self.fills = 0
         self.positions: dict[int, Position] = {}
+        # kept incrementally so a snapshot costs O(open positions), not O(every position ever held)
+        self._open: dict[int, Position] = {}
+        self._realized = 0.0
         self.equity_curve: deque[tuple[float, float]] = deque(maxlen=curve_points)
 
     @classmethod
@@ -100,7 +103,13 @@ class Portfolio:
         if position is None:
             position = self.positions[fill.instrument_token] = Position(fill.instrument_token)
         signed = fill.side.sign * fill.quantity
+        realized_before = position.realized_pnl
         position.apply(signed, fill.price)
+        self._realized += position.realized_pnl - realized_before
+        if position.quantity:
+            self._open[fill.instrument_token] = position
+        else:
+            self._open.pop(fill.instrument_token, None)
         charges = fill.charges.total
         self.charges += charges
         self.cash -= signed * fill.price + charges
@@ -109,23 +118,23 @@ class Portfolio:
 
     def mark(self, instrument_token: int, price: float) -> bool:
         """Set a position's last price; True if it held the instrument and the price moved."""
-        position = self.positions.get(instrument_token)
-        if position is None or not position.quantity or position.last_price == price or price <= 0:
+        position = self._open.get(instrument_token)
+        if position is None or position.last_price == price or price <= 0:
             return False
         position.last_price = price
         return True
 
     @property
     def realized_pnl(self) -> float:
-        return sum(p.realized_pnl for p in self.positions.values())
+        return self._realized
 
     @property
     def unrealized_pnl(self) -> float:
-        return sum(p.unrealized_pnl for p in self.positions.values())
+        return sum(p.quantity * (p.last_price - p.average_price) for p in self._open.values())
 
     @property
     def market_value(self) -> float:
-        return sum(p.market_value for p in self.positions.values())
+        return sum(p.quantity * p.last_price for p in self._open.values())
 
     @property
     def equity(self) -> float:
@@ -133,21 +142,27 @@ class Portfolio:
 
     @property
     def open_positions(self) -> int:
-        return sum(1 for p in self.positions.values() if p.quantity)
+        return len(self._open)
 
     def snapshot(self, ts: float) -> PnlSnapshot:
-        """The current P&L, also appended to the equity curve."""
-        equity = self.equity
+        """The current P&L (open positions itemised), also appended to the equity curve."""
+        views = tuple(p.view() for p in self._open.values())
+        market_value = 0.0
+        unrealized = 0.0
+        for view in views:
+            market_value += view.quantity * view.last_price
+            unrealized += view.unrealized_pnl
+        equity = self.cash + market_value
         self.equity_curve.append((ts, equity))
         return PnlSnapshot(
             portfolio_id=self.portfolio_id,
             strategy_id=self.strategy_id,
-            realized_pnl=self.realized_pnl,
-            unrealized_pnl=self.unrealized_pnl,
+            realized_pnl=self._realized,
+            unrealized_pnl=unrealized,
             charges=self.charges,
             cash=self.cash,
             equity=equity,
-            positions=tuple(p.view() for p in self.positions.values()),
+            positions=views,
             snapshot_ts=ts,
         )
 

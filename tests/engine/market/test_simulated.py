@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import itertools
-
 from collections import defaultdict
 from itertools import pairwise
 
