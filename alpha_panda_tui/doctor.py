@@ -7,6 +7,8 @@ running engine are run here and the pipeline is reported as not checked.
 
 from __future__ import annotations
 
+import contextlib
+
 from alpha_panda_tui.control_client import EngineNotRunning, request
 from engine.clock import WallClock
 from engine.health.checks import (
@@ -77,6 +79,8 @@ async def _offline_checks(settings: Settings) -> bool:
     if redis_check is not None:
         registry.register(redis_check)
     try:
+        with contextlib.suppress(Exception):  # the database check below reports why
+            await db.connect()  # what launch does first: creates or migrates the schema
         results: list[CheckResult] = await registry.run_all()
     finally:
         await db.close()

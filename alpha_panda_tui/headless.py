@@ -57,8 +57,13 @@ async def run_headless(settings: Settings, *, duration: float | None = None) -> 
     control = ControlServer(engine.bus, settings.control_socket, engine.status)
     control.wire()
     try:
-        await engine.start()
-        await control.start()
+        try:
+            await engine.start()
+            await control.start()
+        except Exception as exc:
+            reason = engine.db.redact(str(exc)) if engine.db is not None else str(exc)
+            log.error("cannot start the engine: %s (run `alpha-panda-tui doctor` for details)", reason)
+            return 1
         log.info(
             "control socket %s (use `alpha-panda-tui status` from another terminal)", settings.control_socket
         )

@@ -63,7 +63,7 @@ class Section(BaseModel):
 
 class FeedSettings(Section):
     source: FeedSource = FeedSource.SIMULATED
-    ticks_per_second: float = Field(default=50.0, gt=0, le=1_000_000)
+    ticks_per_second: float = Field(default=200.0, gt=0, le=1_000_000)
     seed: int = 42
     symbols: list[str] = Field(
         default_factory=list, description="trading symbols to stream; empty = every sample instrument"
