@@ -13,7 +13,7 @@ from textual.binding import Binding
 class Scope(StrEnum):
     """Where a key works; also the help screen's sections, in this order."""
 
-    GLOBAL = "Everywhere"
+    GLOBAL = "Everywhere (a dialog takes only ctrl+k, ! and ctrl+p)"
     DASHBOARD = "Dashboard"
     PANE = "Any list pane"
     STRATEGIES = "Strategies pane"
@@ -89,7 +89,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         "1,2,3,4,5,6,7,8,9",
         "toggle_strategy({key})",
         "Toggle",
-        "Turn strategy 1-9 (the strategies pane's # column) on or off",
+        "Turn strategy 1-9 (the strategies pane's #) on or off; turning on a LIVE one asks first",
         Scope.GLOBAL,
         show=False,
         per_key=True,
@@ -299,6 +299,35 @@ def help_sections() -> list[tuple[Scope, list[KeyCommand]]]:
     return [(scope, [c for c in KEYMAP if c.scope is scope]) for scope in Scope]
 
 
+def keys_markdown() -> str:
+    """docs/keys.md, from the same table (regenerate it with `python -m alpha_panda_tui.keymap`)."""
+    lines = [
+        "# Keys",
+        "",
+        "Every key of the console, by where it works. The help screen (`?` or F1) and the command",
+        "palette (ctrl+p) are built from the same table (`alpha_panda_tui/keymap.py`); commands marked",
+        "*palette* can also be searched and run from the palette. Destructive commands ask to confirm",
+        "and ignore a repeat within 0.6 s.",
+    ]
+    for scope, commands in help_sections():
+        if not commands:
+            continue
+        lines += ["", f"## {scope.value}", "", "| Keys | Does | |", "|---|---|---|"]
+        for command in commands:
+            keys = " / ".join(f"`{k.strip()}`" for k in command.shown_keys.split(" / "))
+            notes = ", ".join(
+                note
+                for note, flag in (
+                    ("palette", command.palette),
+                    ("confirms", command.destructive and command.action != "cancel_order"),
+                    ("works in dialogs too", command.priority),
+                )
+                if flag
+            )
+            lines.append(f"| {keys} | {command.help} | {notes} |")
+    return "\n".join(lines) + "\n"
+
+
 DEBOUNCE_S = 0.6
 
 
@@ -317,3 +346,7 @@ class Debounce:
             return False
         self._last[name] = now
         return True
+
+
+if __name__ == "__main__":
+    print(keys_markdown(), end="")

@@ -337,10 +337,6 @@ class Event(msgspec.Struct, kw_only=True, gc=False):
     causation_id: str = ""
     version: int = SCHEMA_VERSION
 
-    def __post_init__(self) -> None:
-        if not self.correlation_id:
-            self.correlation_id = self.id
-
     def child(
         self,
         payload: Payload,
@@ -362,13 +358,16 @@ class Event(msgspec.Struct, kw_only=True, gc=False):
 
 
 def make_event(payload: Payload, *, namespace: Namespace, source: str, key: str) -> Event:
-    """A root event: its correlation id is its own id."""
+    """A root event: its correlation id is its own id. Build root events with this."""
+    event_id = new_event_id()
     return Event(
         type=PAYLOAD_TYPES[type(payload)],
         payload=payload,
         namespace=namespace,
         source=source,
         key=key,
+        id=event_id,
+        correlation_id=event_id,
     )
 
 

@@ -21,6 +21,7 @@ from engine.events import (
     EventType,
     Namespace,
     encode_event,
+    make_event,
 )
 from engine.topics import dlq_topic, topic_namespace
 
@@ -232,15 +233,10 @@ class Bus(ABC):
         correlation_id: str = "",
         causation_id: str = "",
     ) -> None:
-        event = Event(
-            type=EventType.DEAD_LETTER,
-            payload=letter,
-            namespace=namespace,
-            source="bus",
-            key=letter.group,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-        )
+        event = make_event(letter, namespace=namespace, source="bus", key=letter.group)
+        if correlation_id:
+            event.correlation_id = correlation_id
+        event.causation_id = causation_id
         await self.publish(dlq_topic(topic), event)
 
     def _count_published(self, topic: str) -> None:

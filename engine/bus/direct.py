@@ -12,6 +12,7 @@ import asyncio
 
 from engine.bus.base import Bus, Subscription, check_namespace
 from engine.events import Event, EventType
+from engine.topics import MARKET_TICKS
 
 
 class DirectBus(Bus):
@@ -24,12 +25,14 @@ class DirectBus(Bus):
             self._routes.setdefault(topic, []).append(sub)
 
     async def publish(self, topic: str, event: Event) -> None:
-        try:
-            check_namespace(topic, event)
-        except Exception:
-            self.stats.rejected_segregation += 1
-            raise
-        self._count_published(topic)
+        if topic is not MARKET_TICKS:  # ticks are shared: nothing to segregate
+            try:
+                check_namespace(topic, event)
+            except Exception:
+                self.stats.rejected_segregation += 1
+                raise
+        published = self.stats.published
+        published[topic] = published.get(topic, 0) + 1
         subs = self._routes.get(topic)
         if not subs:
             return
