@@ -7,7 +7,6 @@ caught at the edge and dead-lettered instead of crashing a service.
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from enum import StrEnum
@@ -316,11 +315,30 @@ SCHEMA_VERSION = 1
 # --------------------------------------------------------------------------
 
 _ID_PREFIX = str(uuid.uuid4())[:24]
-_id_counter = itertools.count(1)
+_LOW_HEX = [f"{n:04x}" for n in range(0x10000)]  # the last 4 hex digits, looked up, not formatted
+
+
+class _IdCounter:
+    __slots__ = ("head", "high", "low")
+
+    def __init__(self) -> None:
+        self.high = 0
+        self.low = 0
+        self.head = f"{_ID_PREFIX}{0:08x}"
+
+
+_ids = _IdCounter()
 
 
 def new_event_id() -> str:
-    return f"{_ID_PREFIX}{next(_id_counter):012x}"
+    ids = _ids
+    low = ids.low + 1
+    if low == 0x10000:
+        low = 0
+        ids.high += 1
+        ids.head = f"{_ID_PREFIX}{ids.high:08x}"
+    ids.low = low
+    return ids.head + _LOW_HEX[low]
 
 
 class Event(msgspec.Struct, kw_only=True, gc=False):

@@ -164,7 +164,7 @@ class RiskManager(Service):
     async def _on_event(self, event: Event) -> None:
         payload = event.payload
         if type(payload) is MarketTick:
-            self._market.update(payload)
+            self._market.ticks[payload.instrument_token] = payload
         elif isinstance(payload, TradingSignal):
             await self._on_signal(event, payload)
         elif isinstance(payload, OrderFilled):
@@ -251,11 +251,11 @@ class RiskManager(Service):
             instrument_token=token,
             side=Side.SELL if position.quantity > 0 else Side.BUY,
             quantity=quantity,
-            reference_price=self._market.last_price.get(token, 0.0),
+            reference_price=self._market.last_price(token),
             order_type=OrderType.MARKET,
             product=position.product,
             reason=FLATTEN_REASON,
-            signal_ts=self._market.tick_ts.get(token, 0.0),
+            signal_ts=self._market.tick_ts(token) or 0.0,
         )
         self._flattened += 1
         await self.bus.publish(

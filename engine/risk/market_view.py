@@ -6,21 +6,29 @@ from engine.events import MarketTick
 
 
 class MarketView:
-    """Last price, last tick time and previous close per instrument token.
+    """The latest tick per instrument token.
 
-    Updated on every tick, so it does three dict stores and nothing else.
+    Updated on every tick, so it does one dict store and nothing else; the
+    rules read last price, tick time and previous close from the stored tick.
     """
 
-    __slots__ = ("last_price", "prev_close", "tick_ts")
+    __slots__ = ("ticks",)
 
     def __init__(self) -> None:
-        self.last_price: dict[int, float] = {}
-        self.tick_ts: dict[int, float] = {}  # exchange time of the last tick, epoch seconds
-        self.prev_close: dict[int, float] = {}
+        self.ticks: dict[int, MarketTick] = {}
 
     def update(self, tick: MarketTick) -> None:
-        token = tick.instrument_token
-        self.last_price[token] = tick.last_price
-        self.tick_ts[token] = tick.exchange_ts
-        if tick.close:
-            self.prev_close[token] = tick.close
+        self.ticks[tick.instrument_token] = tick
+
+    def last_price(self, token: int) -> float:
+        tick = self.ticks.get(token)
+        return tick.last_price if tick is not None else 0.0
+
+    def tick_ts(self, token: int) -> float | None:
+        """Exchange time of the last tick (epoch seconds), or None if none arrived."""
+        tick = self.ticks.get(token)
+        return tick.exchange_ts if tick is not None else None
+
+    def prev_close(self, token: int) -> float:
+        tick = self.ticks.get(token)
+        return tick.close if tick is not None else 0.0

@@ -31,7 +31,7 @@ def order_price(signal: TradingSignal, market: MarketView) -> float:
         return signal.limit_price
     if signal.reference_price > 0:
         return signal.reference_price
-    return market.last_price.get(signal.instrument_token, 0.0)
+    return market.last_price(signal.instrument_token)
 
 
 def _price_label(signal: TradingSignal) -> str:
@@ -112,7 +112,7 @@ class StaleFeedRule(Rule):
         self.instruments = instruments
 
     def check(self, signal: TradingSignal, now: float) -> str | None:
-        tick_ts = self.market.tick_ts.get(signal.instrument_token)
+        tick_ts = self.market.tick_ts(signal.instrument_token)
         if tick_ts is None:
             return f"no tick received for {self.instruments.symbol(signal.instrument_token)}"
         age = now - tick_ts
@@ -187,7 +187,7 @@ class PriceBandRule(Rule):
         self.market = market
 
     def check(self, signal: TradingSignal, now: float) -> str | None:
-        last = self.market.last_price.get(signal.instrument_token, 0.0)
+        last = self.market.last_price(signal.instrument_token)
         if last <= 0:
             return None  # stale_feed runs first and rejects a signal with no price to compare
         price = order_price(signal, self.market)
@@ -211,7 +211,7 @@ class CircuitLimitRule(Rule):
         self.market = market
 
     def check(self, signal: TradingSignal, now: float) -> str | None:
-        close = self.market.prev_close.get(signal.instrument_token, 0.0)
+        close = self.market.prev_close(signal.instrument_token)
         if close <= 0:
             return None  # the feed has not told us the previous close
         price = order_price(signal, self.market)
