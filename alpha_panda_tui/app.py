@@ -9,8 +9,10 @@ the SSH session or terminal goes away).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -26,7 +28,7 @@ from textual.screen import Screen
 
 from alpha_panda_tui.bridge import UiBridge
 from alpha_panda_tui.keymap import Debounce, Scope, bindings, palette_commands
-from alpha_panda_tui.messages import OrderTraceRequested, StrategyDetailRequested, StrategyToggleRequested
+from alpha_panda_tui.messages import OrderTraceRequested, StrategyToggleRequested
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
 from alpha_panda_tui.screens.help import HelpScreen
@@ -99,6 +101,7 @@ class AlphaPandaApp(App[int]):
         self.debounce = Debounce() if debounce_s is None else Debounce(debounce_s)
         self.pulls = 0
         self.pull_seconds = 0.0
+        self._no_more_frames = contextlib.ExitStack()
         self._live_prompted = False
 
     def get_default_screen(self) -> Screen[None]:
@@ -110,6 +113,10 @@ class AlphaPandaApp(App[int]):
             self.set_timer(self.exit_after, partial(self.exit, 0))
         if self.freeze_gc:
             self.set_timer(GC_FREEZE_AFTER_S, self._freeze_gc)
+
+    def stop_drawing(self) -> None:
+        """The terminal is gone: draw nothing more (a frame written to it would fail or block)."""
+        self._no_more_frames.enter_context(self.batch_update())
 
     @staticmethod
     def _freeze_gc() -> None:
@@ -142,7 +149,7 @@ class AlphaPandaApp(App[int]):
         if status is not None and status.mode == LIVE_MODE and not self._live_prompted:
             self._live_prompted = True
             self._confirm_live_mode()
-        screen = self.screen_stack[-1] if self.screen_stack else None
+        screen = self._top()
         if isinstance(screen, LiveScreen) and screen.is_mounted:
             screen.sync(state, force=force)
         self.pull_seconds += perf_counter() - started
@@ -163,14 +170,20 @@ class AlphaPandaApp(App[int]):
         if action in ("next_view", "previous_view"):
             dashboard = self._dashboard()
             return dashboard is not None and dashboard.compact
+        if action in ("strategy_detail", "order_trace", "cancel_order"):
+            return self._dashboard() is not None  # they act on the dashboard's selection
         return True
 
+    def _top(self) -> Screen[object] | None:
+        """The screen on top, or None while the app starts or shuts down."""
+        return self.screen_stack[-1] if self.screen_stack else None
+
     def _dashboard(self) -> DashboardScreen | None:
-        screen = self.screen
+        screen = self._top()
         return screen if isinstance(screen, DashboardScreen) else None
 
     def _dialog_open(self) -> bool:
-        return isinstance(self.screen, ConfirmScreen | LoginScreen)
+        return isinstance(self._top(), ConfirmScreen | LoginScreen)
 
     # -- trading controls -----------------------------------------------------------
     async def send(self, action: CommandAction, target: str = "", reason: str = "") -> None:
@@ -178,7 +191,7 @@ class AlphaPandaApp(App[int]):
         self.pull_now(force=True)
 
     def action_kill_switch(self) -> None:
-        if self.halted or not self.debounce.allow("kill_switch") or isinstance(self.screen, ConfirmScreen):
+        if self.halted or not self.debounce.allow("kill_switch") or isinstance(self._top(), ConfirmScreen):
             return
 
         async def confirmed(ok: bool | None) -> None:
@@ -298,7 +311,7 @@ class AlphaPandaApp(App[int]):
             confirmed,
         )
 
-    def action_cancel_order(self) -> None:
+    async def action_cancel_order(self) -> None:
         dashboard = self._dashboard()
         order_id = dashboard.selected_order() if dashboard else None
         row = self.state.orders.get(order_id) if order_id else None
@@ -309,7 +322,7 @@ class AlphaPandaApp(App[int]):
             self.notify(f"Order {row.order_id} is {row.status.value}; nothing to cancel.", severity="warning")
             return
         if self.debounce.allow(f"cancel:{row.order_id}"):
-            self.run_worker(self.send(CommandAction.CANCEL_ORDER, target=row.order_id), group="commands")
+            await self.send(CommandAction.CANCEL_ORDER, target=row.order_id, reason="console")
 
     # -- screens ------------------------------------------------------------------
     def open_live_screen(self, screen: LiveScreen) -> None:
@@ -325,9 +338,6 @@ class AlphaPandaApp(App[int]):
             self.notify("The engine has not reported any strategies yet.", severity="warning")
             return
         self.open_live_screen(StrategyDetailScreen(name))
-
-    def on_strategy_detail_requested(self, message: StrategyDetailRequested) -> None:
-        self.open_live_screen(StrategyDetailScreen(message.name))
 
     def action_order_trace(self) -> None:
         dashboard = self._dashboard()
@@ -349,7 +359,7 @@ class AlphaPandaApp(App[int]):
         self.push_screen(LoginScreen(api_key=api_key, handler=self.login_handler))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if not isinstance(self._top(), HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_next_view(self) -> None:
@@ -436,7 +446,13 @@ def make_app(
 
 
 async def run_console(settings: Settings, *, duration: float | None = None) -> int:
-    """`alpha-panda-tui launch`: the embedded engine and the console; 0 on a clean exit."""
+    """`alpha-panda-tui launch`: the embedded engine and the console; 0 on a clean exit.
+
+    Quit and SIGTERM end the app normally (the terminal is restored). SIGHUP means the
+    terminal (or the SSH session) is gone: nothing can be drawn or restored, and the UI's own
+    shutdown would block writing to it, so the engine is stopped and flushed and the process
+    exits without the UI's shutdown.
+    """
     from alpha_panda_tui.headless import secrets_of
     from alpha_panda_tui.logging_config import configure_logging
     from engine.control import ControlServer
@@ -456,7 +472,12 @@ async def run_console(settings: Settings, *, duration: float | None = None) -> i
     control = ControlServer(engine.bus, settings.control_socket, engine.status)
     control.wire()
     loop = asyncio.get_running_loop()
-    handled = (signal.SIGTERM, signal.SIGHUP)
+    terminal_lost = asyncio.Event()
+
+    def hang_up() -> None:
+        app.stop_drawing()
+        terminal_lost.set()
+
     try:
         try:
             await engine.start()
@@ -465,13 +486,19 @@ async def run_console(settings: Settings, *, duration: float | None = None) -> i
             log.exception("engine failed to start")
             print(f"alpha-panda-tui: the engine failed to start: {exc}", file=sys.stderr)
             return 1
-        for sig in handled:
-            loop.add_signal_handler(sig, partial(app.exit, 0))
-        await app.run_async()
+        loop.add_signal_handler(signal.SIGTERM, partial(app.exit, 0))
+        loop.add_signal_handler(signal.SIGHUP, hang_up)
+        running = asyncio.ensure_future(app.run_async())
+        lost = asyncio.ensure_future(terminal_lost.wait())
+        await asyncio.wait((running, lost), return_when=asyncio.FIRST_COMPLETED)
+        lost.cancel()
     finally:
-        for sig in handled:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await control.stop()
         await engine.stop()
-        log.info("console closed")
+        log.info("console closed%s", " (terminal gone)" if terminal_lost.is_set() else "")
+    if terminal_lost.is_set():
+        logging.shutdown()
+        os._exit(0)
     return app.return_code or 0

@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from alpha_panda_tui import __version__
 from alpha_panda_tui.control_client import EngineNotRunning, send
 from alpha_panda_tui.replay_cli import add_replay_parser
 from engine.events import CommandAction
+from engine.market.tick_files import TickFileError
 from engine.settings import ConfigError, Settings, load_settings
 from engine.strategies.errors import StrategyConfigError
 
@@ -36,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--log-format", choices=["text", "json"], default=None, help="log line format")
     launch.add_argument("--ticks-per-second", type=float, default=None, help="simulated feed rate")
     launch.add_argument("--seed", type=int, default=None, help="simulated feed seed")
+    launch.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="feed the engine from a recorded tick file (CSV/Parquet) at --ticks-per-second",
+    )
+    launch.add_argument("--record", action="store_true", help="record every tick to the data dir")
 
     sub.add_parser("status", help="show the running engine's status")
 
@@ -69,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StrategyConfigError as exc:
         print(f"Invalid strategies configuration:\n  {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except TickFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except EngineNotRunning as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
@@ -83,6 +96,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         feed["ticks_per_second"] = args.ticks_per_second
     if getattr(args, "seed", None) is not None:
         feed["seed"] = args.seed
+    if getattr(args, "replay", None) is not None:
+        feed["source"] = "replay"
+        feed["replay_file"] = args.replay
+    if getattr(args, "record", False):
+        feed["record"] = True
     if feed:
         overrides["feed"] = feed
     if getattr(args, "log_format", None):

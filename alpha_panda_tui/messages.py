@@ -20,9 +20,3 @@ class OrderTraceRequested(Message):
     def __init__(self, order_id: str) -> None:
         super().__init__()
         self.order_id = order_id
-
-
-class StrategyDetailRequested(Message):
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name

@@ -239,7 +239,6 @@ class UiState:
         # trading
         self.signals: deque[SignalRow] = deque(maxlen=MAX_SIGNALS)
         self.signal_version = 0
-        self.signal_counts: dict[str, int] = {}
         self.decisions: deque[DecisionRow] = deque(maxlen=MAX_DECISIONS)
         self.decision_version = 0
         self.orders: OrderedDict[str, OrderRow] = OrderedDict()
@@ -266,7 +265,6 @@ class UiState:
         self._log_seq = 0
         self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)
         self.issued_commands: dict[str, CommandAction] = {}
-        self.events_seen = 0
 
     # ------------------------------------------------------------------
     # ingestion
@@ -277,7 +275,6 @@ class UiState:
         if type(payload) is MarketTick:
             self._apply_tick(event, payload)
             return
-        self.events_seen += 1
         handler = _HANDLERS.get(type(payload))
         if handler is not None:
             handler(self, event)
@@ -356,7 +353,6 @@ class UiState:
                 ts=signal.signal_ts or self.session_ts,
             )
         )
-        self.signal_counts[signal.strategy_id] = self.signal_counts.get(signal.strategy_id, 0) + 1
 
     def _on_decision(self, event: Event) -> None:
         payload = event.payload
@@ -590,10 +586,6 @@ class UiState:
         self._log_seq += 1
         self.log.append(LogLine(self._log_seq, self.session_ts, level, text))
         self.log_version += 1
-
-    def note(self, text: str, level: LogLevel = LogLevel.INFO) -> None:
-        """A line from the console itself (e.g. a command it sent)."""
-        self._log(level, text)
 
     def total_pnl(self) -> float:
         """Net P&L of every portfolio: realized + unrealized - charges (= equity - starting cash)."""

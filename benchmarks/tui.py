@@ -159,6 +159,7 @@ class FrameClock:
 
 async def console_child(seconds: float, rate: float, data_dir: Path, out: Path) -> None:
     from alpha_panda_tui.app import make_app
+    from alpha_panda_tui.screens.dashboard import PANE_VIEW, DashboardScreen
     from engine.runtime import Engine
     from widgets.strategy_list import StrategyList
 
@@ -168,7 +169,13 @@ async def console_child(seconds: float, rate: float, data_dir: Path, out: Path) 
 
     async def measure() -> None:
         await asyncio.sleep(0.5)
+        dashboard = app.screen
+        if isinstance(dashboard, DashboardScreen) and dashboard.compact:
+            dashboard.show_view(PANE_VIEW["strategies"])  # a small terminal shows one view at a time
+            await asyncio.sleep(0.2)
         app.screen.query_one(StrategyList).focus()
+        await asyncio.sleep(0.1)
+        results["focus_ok"] = isinstance(app.focused, StrategyList)
         clock = FrameClock(app)
         await asyncio.sleep(WARMUP_S - 0.5)
         cpu0, wall0, ticks0 = time.process_time(), time.perf_counter(), engine.feed.ticks_published
@@ -292,6 +299,8 @@ def report(alone: dict[str, Any], ui: dict[str, Any], rate: float) -> bool:
                 f"max {max(values, default=float('nan')) * 1000:.1f} ms   (n={len(values)})",
             )
         )
+    if not ui.get("focus_ok", False):
+        lines.append(("", "the strategies pane did not take focus: the key figures are not valid"))
     if ui["unanswered_keys"]:
         lines.append(("", f"{ui['unanswered_keys']} key(s) had no visible effect before the run ended"))
     print()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 
 from engine.bus import Bus, DirectBus, InProcessBus
-from engine.clock import Clock, WallClock
+from engine.clock import Clock, ManualClock, WallClock
 from engine.events import (
     EngineState,
     EngineStatus,
@@ -102,6 +102,8 @@ class Engine:
                 session_start=self.settings.feed.session_start,
                 speed=self.settings.feed.session_speed,
             )
+        if self.settings.feed.source is FeedSource.REPLAY:
+            return ManualClock(0.0)  # set to each replayed tick's exchange time by the feed
         return WallClock()
 
     def _default_bus(self) -> Bus:
@@ -136,6 +138,7 @@ class Engine:
             instruments=self.instruments,
             source_name=feed_cfg.source.value,
             paced=self.paced,
+            replay_clock=self.clock if isinstance(self.clock, ManualClock) else None,
         )
         if self._strategies is None:
             strategies, enabled = load_strategies(s, self.instruments)

@@ -24,12 +24,6 @@ def ist_hms_ms(ts: float) -> str:
     return f"{ist_hms(ts)}.{int(ts * 1000) % 1000:03d}"
 
 
-def ist_datetime(ts: float) -> str:
-    if ts <= 0:
-        return "--"
-    return time.strftime("%a %d %b %H:%M:%S IST", time.gmtime(ts + IST_OFFSET_S))
-
-
 def group_indian(whole: int) -> str:
     """12,34,567: thousands, then lakhs and crores in pairs."""
     digits = str(abs(whole))

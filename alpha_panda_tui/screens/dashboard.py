@@ -9,7 +9,6 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Grid
-from textual.widget import Widget
 from textual.widgets import Tab, Tabs
 
 from alpha_panda_tui.keymap import Scope, bindings
@@ -222,6 +221,3 @@ class DashboardScreen(LiveScreen):
             return
         title = f"Net P&L {money(state.total_pnl(), signed=True)}  equity {money(state.total_equity())}"
         chart.show_series(state.pnl_series, state.pnl_version, title)
-
-    def pane(self, pane_id: str) -> Widget:
-        return self.query_one(f"#{pane_id}")

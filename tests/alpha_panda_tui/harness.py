@@ -51,10 +51,10 @@ class Console:
     probe: Probe
 
     async def settle(self) -> None:
-        """Let the bus deliver everything, pull it into the screen, and let the screen repaint."""
+        """Let the bus deliver everything, pull all of it into the screen, and let the screen repaint."""
         await self.bus.drain()
         await self.pilot.pause()
-        self.app.pull_now()
+        self.app.pull_now(force=True)
         await self.pilot.pause()
 
     async def press(self, *keys: str) -> None:

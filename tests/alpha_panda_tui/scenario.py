@@ -233,6 +233,34 @@ class Scenario:
             await self.child(PAPER.orders_filled, order_event, fill)
         return order_id
 
+    async def open_order(self, token: int, strategy: str, order_id: str) -> None:
+        """A limit order that rests: placed, not filled."""
+        tick = await self.tick(token)
+        signal = TradingSignal(
+            strategy_id=strategy,
+            instrument_token=token,
+            side=Side.BUY,
+            quantity=2,
+            reference_price=self.prices[token],
+            order_type=OrderType.LIMIT,
+            limit_price=round(self.prices[token] * 0.99, 2),
+            signal_ts=self.clock.now(),
+        )
+        signal_event = await self.child(PAPER.signals_raw, tick, signal)
+        validated = await self.child(PAPER.signals_validated, signal_event, SignalValidated(signal, 2))
+        placed = OrderPlaced(
+            order_id=order_id,
+            strategy_id=strategy,
+            instrument_token=token,
+            side=Side.BUY,
+            quantity=2,
+            order_type=OrderType.LIMIT,
+            product=Product.MIS,
+            limit_price=signal.limit_price,
+            placed_ts=self.clock.now(),
+        )
+        await self.child(PAPER.orders_placed, validated, placed)
+
     async def rejected_signal(self, token: int, strategy: str) -> None:
         tick = await self.tick(token)
         signal = TradingSignal(

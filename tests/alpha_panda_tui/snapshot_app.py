@@ -33,6 +33,7 @@ def seeded_app() -> AlphaPandaApp:
 
 async def settle(pilot: Pilot[int]) -> None:
     await pilot.pause()
+    assert isinstance(pilot.app, AlphaPandaApp)
     pilot.app.pull_now(force=True)
     await pilot.pause()
     for field in pilot.app.screen.query(Input):

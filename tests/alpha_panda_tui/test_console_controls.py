@@ -7,6 +7,7 @@ import msgspec
 from engine.events import CommandAction
 from tests.alpha_panda_tui.harness import console
 from tests.alpha_panda_tui.scenario import STRATEGIES
+from widgets.order_list import OrderList
 from widgets.strategy_list import StrategyList
 
 
@@ -56,4 +57,19 @@ async def test_p_pauses_then_resumes_the_feed() -> None:
         assert [cmd.action for cmd in c.probe.commands] == [
             CommandAction.FEED_PAUSE,
             CommandAction.FEED_RESUME,
+        ]
+
+
+async def test_c_cancels_the_selected_open_order_only() -> None:
+    async with console() as c:
+        await c.scenario.open_order(738561, "sma_fast", "PAPER-000009")
+        await c.settle()
+        orders = c.app.screen.query_one(OrderList)
+        orders.focus()
+        await c.press("down")  # the second row: a filled order
+        await c.press("c")
+        assert c.probe.commands == []
+        await c.press("up", "c")  # the open one, newest, on top
+        assert [(cmd.action, cmd.target) for cmd in c.probe.commands] == [
+            (CommandAction.CANCEL_ORDER, "PAPER-000009")
         ]

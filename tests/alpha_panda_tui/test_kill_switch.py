@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alpha_panda_tui.screens.confirm import ConfirmScreen
-from engine.events import CommandAction, EngineState
+from engine.events import CommandAction, EngineState, Namespace, StrategyStatus
 from tests.alpha_panda_tui.harness import SMALL, console
 
 
@@ -46,3 +46,35 @@ async def test_destructive_keys_are_debounced() -> None:
         c.app.debounce.window_s = 60.0
         await c.press("ctrl+k", "n", "ctrl+k")
         assert not isinstance(c.app.screen, ConfirmScreen)  # the second press came too soon
+
+
+async def test_a_live_engine_asks_to_continue_and_no_halts_it() -> None:
+    async with console(SMALL) as c:
+        await c.scenario.status(mode="LIVE")
+        await c.settle()
+        screen = c.app.screen
+        assert isinstance(screen, ConfirmScreen) and screen.title_text == "LIVE MODE"
+        await c.press("n")
+        assert [cmd.action for cmd in c.probe.commands] == [CommandAction.HALT]
+
+
+async def test_turning_on_a_live_strategy_asks_first() -> None:
+    live = StrategyStatus(
+        name="live_one",
+        kind="sma_crossover",
+        enabled=False,
+        instruments=(738561,),
+        namespaces=(Namespace.ZERODHA,),
+    )
+    async with console(SMALL) as c:
+        await c.scenario.status(mode="LIVE", strategies=(live,))
+        await c.settle()
+        await c.press("y")  # continue live: nothing is sent
+        assert c.probe.commands == []
+        await c.press("1")
+        assert isinstance(c.app.screen, ConfirmScreen)
+        assert c.probe.commands == []
+        await c.press("y")
+        assert [(cmd.action, cmd.target) for cmd in c.probe.commands] == [
+            (CommandAction.STRATEGY_ENABLE, "live_one")
+        ]

@@ -54,7 +54,8 @@ async def test_submitting_empty_fields_keeps_the_dialog_open_with_every_error() 
         screen = c.app.screen
         assert isinstance(screen, LoginScreen)
         await c.press("enter")
-        assert c.app.screen is screen
+        assert c.app.screen is screen, "the dialog stays open"
+        assert isinstance(screen, LoginScreen)
         shown = errors(screen)
         assert "API key is required" in shown["api-key"]
         assert "secret is required" in shown["api-secret"]
@@ -110,6 +111,7 @@ async def test_a_plugged_in_handler_logs_in_or_shows_why_not() -> None:
         await c.settle()
         assert "token expired" in str(screen.query_one("#login-status", Static).render())
         assert c.app.screen is screen
+        assert isinstance(screen, LoginScreen)
         screen.query_one("#request-token", Input).value = TOKEN
         screen.submit()
         await c.pilot.app.workers.wait_for_complete()
