@@ -112,7 +112,9 @@ class Engine:
             raise NotImplementedError(
                 "the Kafka bus is not available in this build; use bus.kind = 'inprocess'"
             )
-        if not self.paced:
+        if not self.paced or self.settings.feed.source is FeedSource.REPLAY:
+            # a replay runs every handler inline on tick time, exactly as the research
+            # driver does: the clock never runs ahead of the tick being handled
             return DirectBus(max_retries=cfg.max_retries)
         return InProcessBus(
             queue_size=cfg.queue_size,

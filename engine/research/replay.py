@@ -27,10 +27,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 
+from engine.bus.base import Bus
 from engine.bus.direct import DirectBus
 from engine.clock import ManualClock
 from engine.events import (
@@ -64,6 +65,9 @@ RECORDER_GROUP = "research.recorder"
 DEFAULT_SAMPLE_INTERVAL_S = 60.0
 
 REPLAY_GC_THRESHOLD = 50_000
+DEFAULT_PROGRESS_EVERY = 2_000
+
+ProgressCallback = Callable[[int], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -106,7 +110,9 @@ class ReplayDriver:
 
     `strategies` are fresh Strategy objects (they keep state); all are enabled.
     `sample_interval_s` is the feed-time spacing of equity samples, which is
-    also the Sharpe interval of the report.
+    also the Sharpe interval of the report. `bus_hook`, if given, is called
+    with the run's bus once the pipeline is wired and before the first tick,
+    so an observer (the TUI's replay screen) can subscribe to it.
     """
 
     def __init__(
@@ -117,6 +123,7 @@ class ReplayDriver:
         *,
         sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
         calendar: MarketCalendar | None = None,
+        bus_hook: Callable[[Bus], None] | None = None,
     ) -> None:
         if sample_interval_s <= 0:
             raise ValueError(f"sample_interval_s must be positive, got {sample_interval_s}")
@@ -127,6 +134,7 @@ class ReplayDriver:
         self.instruments = instruments
         self.calendar = calendar or MarketCalendar()
         self.sample_interval_s = sample_interval_s
+        self.bus_hook = bus_hook
         names = tuple(s.name for s in self.strategies)
         self.result = ReplayResult(
             strategies=names,
@@ -137,8 +145,21 @@ class ReplayDriver:
         self._sampled: set[tuple[str, int]] = set()  # (strategy, instrument) with a curve
         self._sample_times: list[float] = []
 
-    async def run(self, ticks: Iterable[MarketTick]) -> ReplayResult:
-        """Replay every tick (in the order given) and return the results. Call once."""
+    async def run(
+        self,
+        ticks: Iterable[MarketTick],
+        *,
+        on_progress: ProgressCallback | None = None,
+        progress_every: int = DEFAULT_PROGRESS_EVERY,
+    ) -> ReplayResult:
+        """Replay every tick (in the order given) and return the results. Call once.
+
+        `on_progress`, if given, is awaited with the number of ticks replayed so
+        far after every `progress_every` ticks (and after the last): a caller on
+        the same event loop can yield there, or cancel the run.
+        """
+        if progress_every < 1:
+            raise ValueError(f"progress_every must be at least 1, got {progress_every}")
         iterator = iter(ticks)
         first = next(iterator, None)
         if first is None:
@@ -173,6 +194,8 @@ class ReplayDriver:
             RECORDER_GROUP,
             self._record,
         )
+        if self.bus_hook is not None:
+            self.bus_hook(bus)
         await bus.start()
         for service in services:
             await service.start()
@@ -181,7 +204,7 @@ class ReplayDriver:
         thresholds = gc.get_threshold()
         gc.set_threshold(REPLAY_GC_THRESHOLD, *thresholds[1:])
         try:
-            await self._pump(chain((first,), iterator), bus, clock, portfolio)
+            await self._pump(chain((first,), iterator), bus, clock, portfolio, on_progress, progress_every)
         finally:
             gc.set_threshold(*thresholds)
         for service in reversed(services):
@@ -196,6 +219,8 @@ class ReplayDriver:
         bus: DirectBus,
         clock: ManualClock,
         portfolio: PortfolioManager,
+        on_progress: ProgressCallback | None = None,
+        progress_every: int = DEFAULT_PROGRESS_EVERY,
     ) -> None:
         result = self.result
         publish = bus.publish
@@ -207,21 +232,28 @@ class ReplayDriver:
         sampled_at = -math.inf
         count = 0
         ts = 0.0
-        for tick in ticks:
-            ts = tick.exchange_ts
-            set_time(ts)
-            token = tick.instrument_token
-            key = keys.get(token)
-            if key is None:
-                key = keys[token] = str(token)
-            await publish(MARKET_TICKS, make_event(tick, namespace=shared, source=SOURCE, key=key))
-            count += 1
-            if ts >= next_sample:
-                if count == 1:
-                    result.first_ts = ts
-                self._sample(ts, portfolio)
-                sampled_at = ts
-                next_sample = (math.floor(ts / interval) + 1) * interval
+        # without a progress callback the whole run is one batch: the per-tick loop is the same
+        batches: Iterable[Iterable[MarketTick]] = (
+            (ticks,) if on_progress is None else _batches(ticks, progress_every)
+        )
+        for batch in batches:
+            for tick in batch:
+                ts = tick.exchange_ts
+                set_time(ts)
+                token = tick.instrument_token
+                key = keys.get(token)
+                if key is None:
+                    key = keys[token] = str(token)
+                await publish(MARKET_TICKS, make_event(tick, namespace=shared, source=SOURCE, key=key))
+                count += 1
+                if ts >= next_sample:
+                    if count == 1:
+                        result.first_ts = ts
+                    self._sample(ts, portfolio)
+                    sampled_at = ts
+                    next_sample = (math.floor(ts / interval) + 1) * interval
+            if on_progress is not None:
+                await on_progress(count)
         result.ticks = count
         result.last_ts = ts
         if count and sampled_at != ts:
@@ -267,6 +299,12 @@ class ReplayDriver:
             result.rejections.append(payload)
         elif type(payload) is OrderFailed:
             result.failures.append(payload)
+
+
+def _batches(ticks: Iterable[MarketTick], size: int) -> Iterator[list[MarketTick]]:
+    iterator = iter(ticks)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def run_replay(

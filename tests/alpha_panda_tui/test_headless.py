@@ -124,3 +124,41 @@ def test_second_terminal_controls_a_headless_engine_and_sigterm_loses_no_fill(
             await db.close()
 
     assert asyncio.run(stored()) == published
+
+
+def test_headless_replay_of_a_recorded_file_runs_to_the_end(isolated_dirs: Path) -> None:
+    from engine.clock import ManualClock
+    from engine.instruments import InstrumentRegistry
+    from engine.market.session_clock import SimulatedSessionClock
+    from engine.market.simulated import SimulatedFeed
+    from engine.market.tick_files import write_ticks
+
+    (isolated_dirs / "config" / "strategies.toml").write_text(STRATEGIES_TOML, encoding="utf-8")
+    registry = InstrumentRegistry.sample()
+    clock = ManualClock(SimulatedSessionClock().now())
+    feed = SimulatedFeed(list(registry), clock=clock, seed=5)
+    ticks = []
+    for _ in range(150):
+        clock.advance(1.0)
+        ticks.extend(feed.next_batch(len(registry)))
+    path = isolated_dirs / "session.csv"
+    write_ticks(path, ticks, registry)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "alpha_panda_tui", "launch", "--headless", "--replay", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_env(isolated_dirs), "ALPHA_PANDA_FEED__TICKS_PER_SECOND": "20000"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "feed finished" in result.stderr
+    assert f"ticks {len(ticks):,}" in result.stderr
+    fills = re.search(r"final: .*\| fills ([\d,]+) \|", result.stderr)
+    assert fills and int(fills.group(1).replace(",", "")) > 0, result.stderr[-600:]
+
+
+def test_launch_with_a_missing_replay_file_says_so(isolated_dirs: Path) -> None:
+    result = _cli(isolated_dirs, "launch", "--headless", "--replay", str(isolated_dirs / "nope.csv"))
+    assert result.returncode == 2
+    assert "nope.csv: no such file" in result.stderr and "Traceback" not in result.stderr
