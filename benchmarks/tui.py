@@ -40,8 +40,11 @@ if str(ROOT) not in sys.path:
 
 WARMUP_S = 2.0
 KEY_INTERVAL_S = 0.15
-CURSOR_KEYS = (b"j", b"k")  # move the strategies pane's cursor down and up
-FOCUS_KEYS = (b"\t", b"\x1b[Z")  # tab and shift+tab: focus moves to the next pane and back
+# (name, the two keys pressed in turn, Textual's names for them)
+CURSOR_KEYS = ("cursor", (b"j", b"k"), ("j", "k"))  # the strategies pane's cursor down and up
+FOCUS_KEYS = ("focus", (b"\t", b"\x1b[Z"), ("tab", "shift+tab"))  # to the next pane and back
+VIEW_KEYS = ("view", (b"]", b"["), ("right_square_bracket", "left_square_bracket"))  # small terminals
+KEY_KINDS = {name: kind for kind, _, names in (CURSOR_KEYS, FOCUS_KEYS, VIEW_KEYS) for name in names}
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -110,24 +113,26 @@ class FrameClock:
         for name in ("_refresh_layout", "_compositor_refresh"):
             setattr(Screen, name, self._timed(getattr(Screen, name)))
         self.pending: list[tuple[str, float, Any]] = []  # key, when the driver handed it over, state before
-        self.latencies: dict[str, list[float]] = {"cursor": [], "focus": []}
+        self.latencies: dict[str, list[float]] = {"cursor": [], "focus": [], "view": []}
+        self._last_key: Any = None
         self._display = app._display
         self._post = app.post_message
         app._display = self.display
         app.post_message = self.post_message
 
-    def observed(self) -> tuple[Any, int]:
+    def observed(self) -> tuple[Any, int, str]:
         from widgets.strategy_list import StrategyList
 
-        strategies = self.app.screen.query_one(StrategyList)
-        return self.app.focused, strategies.cursor
+        screen = self.app.screen
+        return self.app.focused, screen.query_one(StrategyList).cursor, getattr(screen, "view", "")
 
     def post_message(self, message: Any) -> bool:
         from textual import events
 
-        if isinstance(message, events.Key) and message.key in ("j", "k", "tab", "shift+tab"):
-            kind = "cursor" if message.key in ("j", "k") else "focus"
-            self.pending.append((kind, time.perf_counter(), self.observed()))
+        # the driver's thread hands a key over; the app posts the same message again on its own loop
+        if isinstance(message, events.Key) and message.key in KEY_KINDS and message is not self._last_key:
+            self._last_key = message
+            self.pending.append((KEY_KINDS[message.key], time.perf_counter(), self.observed()))
         return bool(self._post(message))
 
     def _timed(self, method: Any) -> Any:
@@ -212,6 +217,10 @@ async def console_child(seconds: float, rate: float, data_dir: Path, out: Path) 
 
 
 def run_console_in_pty(seconds: float, rate: float, size: tuple[int, int], data_dir: Path) -> dict[str, Any]:
+    from alpha_panda_tui.screens.dashboard import COMPACT_BELOW_HEIGHT, COMPACT_BELOW_WIDTH
+
+    compact = size[0] < COMPACT_BELOW_WIDTH or size[1] < COMPACT_BELOW_HEIGHT
+    phases = (CURSOR_KEYS, FOCUS_KEYS, VIEW_KEYS) if compact else (CURSOR_KEYS, FOCUS_KEYS)
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     pid, master = pty.fork()
     if pid == 0:  # the child: the console, on the pseudo-terminal's slave side
@@ -224,16 +233,23 @@ def run_console_in_pty(seconds: float, rate: float, size: tuple[int, int], data_
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
     started = time.monotonic()
     keys_from = started + WARMUP_S + 0.5
-    switch_at = keys_from + seconds / 2
-    next_key, sent = keys_from, 0
+    phase_s = (seconds - 0.5) / len(phases)
+    next_key, sent, phase_sent = keys_from, 0, 0
+    current = 0
     written = 0
     try:
         while True:
             now = time.monotonic()
             if keys_from <= now < keys_from + seconds - 0.5 and now >= next_key:
-                pair = CURSOR_KEYS if now < switch_at else FOCUS_KEYS
-                os.write(master, pair[sent % 2])
-                sent += 1
+                phase = min(int((now - keys_from) / phase_s), len(phases) - 1)
+                if phase != current:  # each phase starts with its first key, and ends where it began
+                    current, phase_sent = phase, 0
+                # a key that leaves the phase's start needs time for its return key
+                room = phase_sent % 2 or now + KEY_INTERVAL_S < keys_from + (phase + 1) * phase_s
+                if room:
+                    os.write(master, phases[phase][1][phase_sent % 2])
+                    sent += 1
+                    phase_sent += 1
                 next_key = now + KEY_INTERVAL_S
             ready, _, _ = select.select([master], [], [], 0.01)
             if ready:
@@ -262,7 +278,7 @@ def report(alone: dict[str, Any], ui: dict[str, Any], rate: float) -> bool:
     wall = ui["wall_s"]
     ui_cpu = ui["cpu_s"] - alone["cpu_s"] * (wall / alone["wall_s"])
     render = ui["pull_s"] + ui["display_s"]
-    cursor, focus = ui["latencies"]["cursor"], ui["latencies"]["focus"]
+    latencies: dict[str, list[float]] = ui["latencies"]
     lines = [
         (
             "feed",
@@ -290,11 +306,19 @@ def report(alone: dict[str, Any], ui: dict[str, Any], rate: float) -> bool:
             f"({ui['terminal_bytes'] / wall / 1024:,.0f} KiB/s to the terminal)",
         ),
     ]
-    for name, values in (("cursor key", cursor), ("focus key", focus)):
+    described = {
+        "cursor": "cursor key (j/k, strategies pane)",
+        "focus": "focus key (tab/shift+tab)",
+        "view": "view key (] / [, a new view)",
+    }
+    for kind, values in latencies.items():
+        if not values:
+            continue
+        name = described[kind]
         lines.append(
             (
                 "keypress",
-                f"{name:10} p50 {_percentile(values, 50) * 1000:.1f} ms   "
+                f"{name:34} p50 {_percentile(values, 50) * 1000:.1f} ms   "
                 f"p99 {_percentile(values, 99) * 1000:.1f} ms   "
                 f"max {max(values, default=float('nan')) * 1000:.1f} ms   (n={len(values)})",
             )
@@ -306,7 +330,7 @@ def report(alone: dict[str, Any], ui: dict[str, Any], rate: float) -> bool:
     print()
     for name, text in lines:
         print(f"{name:15} {text}")
-    everything = cursor + focus
+    everything = [v for values in latencies.values() for v in values]
     targets = {
         "feed sustained, no tick backlog": ui["feed_rate"] >= 0.95 * rate and ui["backlog_end"] < rate / 10,
         "keypress p99 < 100 ms": bool(everything) and _percentile(everything, 99) < 0.100,

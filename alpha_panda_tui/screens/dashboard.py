@@ -9,7 +9,6 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Grid
-from textual.widgets import Tab, Tabs
 
 from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.messages import OrderTraceRequested
@@ -29,6 +28,7 @@ from widgets.row_table import RowTable
 from widgets.signal_list import SignalList
 from widgets.strategy_list import StrategyList
 from widgets.tick_table import TickTable
+from widgets.view_bar import ViewBar
 
 # Below either size the dashboard shows one view (group of panes) at a time, chosen with [ and ].
 COMPACT_BELOW_WIDTH = 120
@@ -81,9 +81,7 @@ class DashboardScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
-        tabs = Tabs(*(Tab(label, id=f"tab-{view}") for view, label in VIEWS), id="views")
-        tabs.can_focus = False
-        yield tabs
+        yield ViewBar(VIEWS, hint="[ ] switch", id="views")
         with Grid(id="board"):
             with Container(id="view-market", classes="view"):
                 yield TickTable(id="ticks", classes="pane")
@@ -125,7 +123,7 @@ class DashboardScreen(LiveScreen):
         self.view = view
         for name, _ in VIEWS:
             self.query_one(f"#view-{name}").set_class(name == view, "-active")
-        self.query_one("#views", Tabs).active = f"tab-{view}"
+        self.query_one(ViewBar).show(view)
         self._seen.clear()  # panes that were hidden are brought up to date on the next sync
 
     def cycle_view(self, step: int) -> None:
@@ -135,11 +133,10 @@ class DashboardScreen(LiveScreen):
         first = next(pane for pane, pane_view, _ in PANES if pane_view == view)
         self.call_after_refresh(self.query_one(f"#{first}").focus)
 
-    @on(Tabs.TabActivated)
-    def _tab_clicked(self, event: Tabs.TabActivated) -> None:
-        view = (event.tab.id or "").removeprefix("tab-")
-        if view and view != self.view:
-            self.show_view(view)
+    @on(ViewBar.Chosen)
+    def _view_clicked(self, event: ViewBar.Chosen) -> None:
+        if event.view != self.view:
+            self.show_view(event.view)
 
     def _cycle_pane(self, step: int) -> None:
         names = [pane for pane, _, _ in PANES]

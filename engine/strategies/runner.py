@@ -186,6 +186,7 @@ class StrategyRunner(Service):
                 instruments=slot.strategy.instruments,
                 namespaces=slot.strategy.namespaces,
                 signals=slot.signals,
+                params=tuple((key, str(value)) for key, value in slot.strategy.p.items()),
             )
             for slot in self._slots.values()
         )
