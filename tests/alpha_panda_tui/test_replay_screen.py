@@ -36,7 +36,7 @@ from engine.research.replay import REPLAY_GC_THRESHOLD, ReplayDriver, ReplayResu
 from engine.research.report import ALL_INSTRUMENTS
 from engine.research.report_files import SUMMARY_FILE, money
 from engine.research.selection import select_strategies
-from engine.research.session import default_report_dir
+from engine.research.session import ResearchOptions, default_report_dir
 from engine.settings import Settings, load_settings
 from widgets.fill_list import FillList
 from widgets.replay_progress import Phase, Progress, progress_parts
@@ -188,6 +188,33 @@ async def test_moving_down_the_summary_charts_that_row(tick_file: Path) -> None:
         token = INSTRUMENTS.by_symbol("HDFCBANK").instrument_token
         assert table.selected == (STRATEGY, token)
         assert "ema_5_20 HDFCBANK: equity" in screen_text(pilot.app)
+
+
+async def test_the_clis_switches_apply_time_window_research_options_and_folder(
+    tick_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "elsewhere"
+    screen = ReplayScreen(
+        tick_file,
+        load_settings(),
+        STRATEGY,
+        options=ResearchOptions(charges=False),
+        start=OPEN + 600,
+        end=OPEN + 1800,
+        out_dir=out,
+    )
+    async with Host(screen).run_test(size=(160, 48)) as pilot:
+        await until_over(pilot, screen)
+        assert screen.phase is Phase.FINISHED, screen.error
+        shown = screen.query_one(ReportSummary).cell_texts()
+        details = str(screen.query_one("#report-details", Static).render())
+    assert screen.outcome is not None
+    result = screen.outcome.result
+    assert result.ticks == int((1800 - 600) / STEP_S) * len(SYMBOLS)
+    assert result.first_ts == OPEN + 600 and result.last_ts < OPEN + 1800
+    assert {row[4] for row in shown} == {"0.00"}  # charges
+    assert "charges off" in details
+    assert (out / SUMMARY_FILE).is_file()
 
 
 # ---------------------------------------------------------------------------------------------
