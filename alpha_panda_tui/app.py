@@ -36,6 +36,7 @@ from alpha_panda_tui.screens.live import LiveScreen
 from alpha_panda_tui.screens.login import LoginHandler, LoginScreen
 from alpha_panda_tui.screens.order_trace import OrderTraceScreen
 from alpha_panda_tui.screens.palette import ConsoleCommands, PaletteEntry
+from alpha_panda_tui.screens.replay import ReplayFileDialog, ReplayRequest, replay_screen_for
 from alpha_panda_tui.screens.strategy_detail import StrategyDetailScreen
 from alpha_panda_tui.ui_state import LogLevel, UiState
 from engine.bus.base import Bus
@@ -357,6 +358,22 @@ class AlphaPandaApp(App[int]):
         if self.settings is not None and self.settings.zerodha.api_key is not None:
             api_key = self.settings.zerodha.api_key.get_secret_value()
         self.push_screen(LoginScreen(api_key=api_key, handler=self.login_handler))
+
+    def action_replay_file(self) -> None:
+        if self._dialog_open():
+            return
+        settings = self.settings
+        if settings is None:
+            self.notify(
+                "Replay needs the engine's settings (not available when attached).", severity="warning"
+            )
+            return
+
+        def chosen(request: ReplayRequest | None) -> None:
+            if request is not None:
+                self.push_screen(replay_screen_for(request.path, settings, request.strategy, request.params))
+
+        self.push_screen(ReplayFileDialog(), chosen)
 
     def action_help(self) -> None:
         if not isinstance(self._top(), HelpScreen):

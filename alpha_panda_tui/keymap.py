@@ -22,6 +22,7 @@ class Scope(StrEnum):
     STRATEGY_DETAIL = "Strategy detail"
     CONFIRM = "Confirmation dialogs"
     LOGIN = "Broker login dialog"
+    REPLAY = "Replay screen"
     HELP = "This help"
 
 
@@ -148,6 +149,16 @@ KEYMAP: tuple[KeyCommand, ...] = (
         palette=True,
     ),
     KeyCommand(
+        "replay-file",
+        "ctrl+o",
+        "replay_file",
+        "Replay",
+        "Replay a tick file through the pipeline and show its report",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+    ),
+    KeyCommand(
         "next-view",
         "right_square_bracket",
         "next_view",
@@ -250,6 +261,17 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.LOGIN,
     ),
     KeyCommand("login-cancel", "escape", "cancel", "Cancel", "Close the dialog", Scope.LOGIN),
+    KeyCommand(
+        "replay-back",
+        "escape,q",
+        "back",
+        "Back",
+        "Stop the replay (if it runs) and go back",
+        Scope.REPLAY,
+    ),
+    KeyCommand(
+        "replay-view", "v", "toggle_view", "Panes/report", "Show the panes or the report", Scope.REPLAY
+    ),
     KeyCommand("help-close", "escape,q,question_mark,f1", "close", "Close", "Close this help", Scope.HELP),
 )
 

@@ -85,6 +85,9 @@ def add_replay_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="equity sampling interval in feed time, also the Sharpe interval (default 60)",
     )
     parser.add_argument("--no-charts", action="store_true", help="do not print the terminal charts")
+    parser.add_argument(
+        "--tui", action="store_true", help="run it in the console: panes as it goes, then the report"
+    )
     return parser
 
 
@@ -131,6 +134,22 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         charges=not args.no_charges,
         fill_price=FillPrice(args.fill) if args.fill else None,
     )
+    if args.tui:
+        if is_sweep(grid):
+            raise ReplaySetupError("--tui replays one parameter set; run sweeps without --tui")
+        from alpha_panda_tui.screens.replay import run_replay_tui
+
+        return run_replay_tui(
+            path,
+            settings,
+            args.strategy,
+            {name: values[0] for name, values in grid.items()},
+            options=options,
+            start=start,
+            end=end,
+            out_dir=args.out,
+            sample_interval_s=args.interval,
+        )
     research = options.apply(settings)
     job = ReplayJob(path=path, strategy=args.strategy, start=start, end=end, sample_interval_s=args.interval)
     if is_sweep(grid):

@@ -34,6 +34,7 @@ from textual.widgets import Button, ContentSwitcher, DataTable, Input, Label, St
 from textual.worker import Worker
 
 from alpha_panda_tui.bridge import UiBridge
+from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.ui_state import UiState
 from engine.bus.base import Bus
 from engine.events import Namespace
@@ -185,12 +186,7 @@ class ReplayScreen(Screen[None]):
     wall-clock figures (ticks/s, elapsed), for reproducible screenshots."""
 
     CSS_PATH = "replay.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape,q", "back", "Back", tooltip="Stop the replay (if it runs) and go back", id="replay-back"
-        ),
-        Binding("v", "toggle_view", "Panes/report", tooltip="Show the panes or the report", id="replay-view"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(Scope.REPLAY))
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ from alpha_panda_tui.screens.dashboard import DashboardScreen
 from alpha_panda_tui.screens.help import HelpScreen
 from alpha_panda_tui.screens.login import LoginScreen
 from alpha_panda_tui.screens.order_trace import OrderTraceScreen
+from alpha_panda_tui.screens.replay import ReplayScreen
 from alpha_panda_tui.screens.strategy_detail import StrategyDetailScreen
 from engine.events import CommandAction
 from tests.alpha_panda_tui.harness import console
@@ -28,6 +29,7 @@ HANDLERS: dict[Scope, tuple[type[object], ...]] = {
     Scope.STRATEGY_DETAIL: (StrategyDetailScreen,),
     Scope.CONFIRM: (ConfirmScreen,),
     Scope.LOGIN: (LoginScreen,),
+    Scope.REPLAY: (ReplayScreen,),
     Scope.HELP: (HelpScreen,),
 }
 
