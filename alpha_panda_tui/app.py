@@ -36,7 +36,8 @@ from alpha_panda_tui.screens.live import LiveScreen
 from alpha_panda_tui.screens.login import LoginHandler, LoginScreen
 from alpha_panda_tui.screens.order_trace import OrderTraceScreen
 from alpha_panda_tui.screens.palette import ConsoleCommands, PaletteEntry
-from alpha_panda_tui.screens.replay import ReplayFileDialog, ReplayRequest, replay_screen_for
+from alpha_panda_tui.screens.replay import replay_screen_for
+from alpha_panda_tui.screens.replay_dialog import ReplayFileDialog, ReplayRequest
 from alpha_panda_tui.screens.strategy_detail import StrategyDetailScreen
 from alpha_panda_tui.ui_state import LogLevel, UiState
 from engine.bus.base import Bus

@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.tui:
         if is_sweep(grid):
             raise ReplaySetupError("--tui replays one parameter set; run sweeps without --tui")
-        from alpha_panda_tui.screens.replay import run_replay_tui
+        from alpha_panda_tui.screens.replay_app import run_replay_tui
 
         return run_replay_tui(
             path,

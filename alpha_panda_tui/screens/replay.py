@@ -20,17 +20,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Button, ContentSwitcher, DataTable, Input, Label, Static
+from textual.widgets import ContentSwitcher, DataTable, Label, Static
 from textual.worker import Worker
 
 from alpha_panda_tui.bridge import UiBridge
@@ -41,7 +41,7 @@ from engine.events import Namespace
 from engine.instruments import InstrumentRegistry
 from engine.market.tick_files import PARQUET_SUFFIXES, TickFileError, read_ticks
 from engine.research.charts import downsample, with_drawdown
-from engine.research.params_grid import ParamArgError, describe, is_sweep, parse_param_args
+from engine.research.params_grid import describe
 from engine.research.replay import DEFAULT_SAMPLE_INTERVAL_S, ReplayDriver, ReplayResult
 from engine.research.report import ALL_INSTRUMENTS, Report
 from engine.research.report_files import (
@@ -502,98 +502,6 @@ class ReplayScreen(Screen[None]):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayRequest:
-    """What the "Replay a file" dialog asks for."""
-
-    path: Path
-    strategy: str | None = None
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-def parse_params_text(text: str) -> dict[str, str]:
-    """`fast=5 slow=20` -> {"fast": "5", "slow": "20"}; ParamArgError for anything else."""
-    grid = parse_param_args(text.split())
-    if is_sweep(grid):
-        raise ParamArgError(
-            "one value per param here; a sweep runs from the shell "
-            "(alpha-panda-tui replay FILE --param k=v1,v2)"
-        )
-    return {name: values[0] for name, values in grid.items()}
-
-
-class ReplayFileDialog(ModalScreen[ReplayRequest | None]):
-    """Asks for a tick file (and optionally a strategy and its params); the file must exist."""
-
-    CSS_PATH = "replay.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="replay-dialog-cancel"),
-    ]
-
-    def __init__(self, path: str = "", strategy: str = "") -> None:
-        super().__init__()
-        self.initial_path = path
-        self.initial_strategy = strategy
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="replay-dialog", classes="dialog"):
-            yield Label("Replay a file", classes="dialog-title")
-            yield Label("Tick file (.csv or .parquet)", classes="field-label")
-            yield Input(self.initial_path, placeholder="path/to/ticks.csv", id="replay-path")
-            yield Static("", id="replay-path-error", classes="field-error")
-            yield Label("Strategy: a name or a kind (blank: every enabled one)", classes="field-label")
-            yield Input(self.initial_strategy, placeholder="ema_5_20", id="replay-strategy")
-            yield Label("Params (blank: the strategy's own)", classes="field-label")
-            yield Input(placeholder="fast=5 slow=20", id="replay-params")
-            yield Static("", id="replay-params-error", classes="field-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Replay", id="replay-go", variant="primary")
-                yield Button("Cancel", id="replay-cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#replay-path", Input).focus()
-
-    def _field(self, name: str) -> str:
-        return self.query_one(f"#replay-{name}", Input).value.strip()
-
-    def _show_error(self, name: str, error: str) -> None:
-        self.query_one(f"#replay-{name}-error", Static).update(error)
-        self.query_one(f"#replay-{name}", Input).set_class(bool(error), "-invalid")
-
-    def request(self) -> ReplayRequest | None:
-        """The request as typed, or None (with the problems shown under their fields)."""
-        path_error = params_error = ""
-        path = Path(self._field("path")).expanduser()
-        if not self._field("path"):
-            path_error = "Type the path of a tick file."
-        elif not path.is_file():
-            path_error = f"{display_path(path)} is not a file."
-        params: dict[str, str] = {}
-        try:
-            params = parse_params_text(self._field("params"))
-        except ParamArgError as exc:
-            params_error = str(exc).replace("--param ", "")
-        strategy = self._field("strategy") or None
-        if params and strategy is None:
-            params_error = "Params need a strategy."
-        self._show_error("path", path_error)
-        self._show_error("params", params_error)
-        if path_error or params_error:
-            return None
-        return ReplayRequest(path, strategy, params)
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#replay-go")
-    def action_submit(self) -> None:
-        request = self.request()
-        if request is not None:
-            self.dismiss(request)
-
-    @on(Button.Pressed, "#replay-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
 def replay_screen_for(
     path: Path | str,
     settings: Settings,
@@ -602,50 +510,3 @@ def replay_screen_for(
 ) -> ReplayScreen:
     """The replay screen for a path as typed (`~` expanded); push it to run the replay."""
     return ReplayScreen(Path(path).expanduser(), settings, strategy or None, params)
-
-
-class ReplayApp(App[int]):
-    """`alpha-panda-tui replay FILE --tui`: the replay screen on its own; exits with 0 when the
-    replay finished, 1 otherwise, once the user leaves it."""
-
-    CSS_PATH = APP_CSS_PATH
-    TITLE = "Alpha Panda replay"
-
-    def __init__(self, screen: ReplayScreen) -> None:
-        super().__init__()
-        self.replay_screen = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.replay_screen, self._left)
-
-    def _left(self, _: None) -> None:
-        self.exit(0 if self.replay_screen.phase is Phase.FINISHED else 1)
-
-
-def run_replay_tui(
-    path: Path | str,
-    settings: Settings,
-    strategy: str | None = None,
-    params: Mapping[str, str] | None = None,
-    *,
-    options: ResearchOptions | None = None,
-    start: float | None = None,
-    end: float | None = None,
-    out_dir: Path | None = None,
-    sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
-) -> int:
-    """`alpha-panda-tui replay FILE --tui`: the replay screen as the whole app (blocking), with the
-    CLI's switches; returns ReplayApp's exit code."""
-    screen = ReplayScreen(
-        Path(path).expanduser(),
-        settings,
-        strategy or None,
-        params,
-        options=options,
-        start=start,
-        end=end,
-        out_dir=out_dir,
-        sample_interval_s=sample_interval_s,
-    )
-    code = ReplayApp(screen).run()
-    return code if code is not None else 1

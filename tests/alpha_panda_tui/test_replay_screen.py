@@ -18,13 +18,12 @@ from textual.worker import WorkerState
 
 from alpha_panda_tui.screens.replay import (
     APP_CSS_PATH,
-    ReplayApp,
-    ReplayFileDialog,
-    ReplayRequest,
     ReplayScreen,
     count_ticks,
     replay_screen_for,
 )
+from alpha_panda_tui.screens.replay_app import ReplayApp
+from alpha_panda_tui.screens.replay_dialog import ReplayFileDialog, ReplayRequest
 from engine.bus.base import Bus
 from engine.bus.direct import DirectBus
 from engine.clock import ManualClock
