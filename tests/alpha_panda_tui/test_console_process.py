@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import signal
 import sys
@@ -17,15 +18,21 @@ GIVE_UP_S = 30.0
 FIRST_FRAME = b"Alpha Panda"
 
 
-def run_in_terminal(args: list[str], after_first_frame: Callable[[int, int], bool] | None = None) -> int:
+def run_in_terminal(
+    args: list[str],
+    after_first_frame: Callable[[int, int], bool] | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     """Run the CLI on a pseudo-terminal; `after_first_frame(pid, fd)` may act once the console shows.
 
-    Returns the exit code. `after_first_frame` returns True if it closed the terminal.
+    Returns the exit code and what the console wrote. `after_first_frame` returns True if it
+    closed the terminal.
     """
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(ROOT)
         os.environ["TERM"] = "xterm-256color"
+        os.environ.update(env or {})
         os.execv(sys.executable, [sys.executable, "-m", "alpha_panda_tui", *args])
     output = b""
     acted = closed = False
@@ -51,7 +58,7 @@ def run_in_terminal(args: list[str], after_first_frame: Callable[[int, int], boo
     if not closed:
         os.close(fd)
     assert FIRST_FRAME in output, "the console never drew its first frame"
-    return os.waitstatus_to_exitcode(status)
+    return os.waitstatus_to_exitcode(status), output
 
 
 def console_log() -> str:
@@ -66,8 +73,27 @@ def assert_stopped_cleanly() -> None:
 
 
 def test_launch_runs_then_exits_cleanly() -> None:
-    assert run_in_terminal(["launch", "--duration", "1.5"]) == 0
+    code, output = run_in_terminal(["launch", "--duration", "1.5"])
+    assert code == 0
     assert_stopped_cleanly()
+    assert palette_colours(output) - GREYS, "a 256-colour terminal gets colours, not only greys"
+
+
+def test_no_color_draws_in_greys_only() -> None:
+    code, output = run_in_terminal(["launch", "--duration", "1.5"], env={"NO_COLOR": "1"})
+    assert code == 0
+    assert_stopped_cleanly()
+    used = palette_colours(output)
+    assert used, "the console drew nothing"
+    assert used <= GREYS, f"hues despite NO_COLOR: {sorted(used - GREYS)}"
+
+
+GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}  # black, white and the 256-colour grey ramp
+
+
+def palette_colours(output: bytes) -> set[int]:
+    """Every 256-colour palette index the console used (foreground and background)."""
+    return {int(n) for n in re.findall(rb"[34]8;5;(\d+)", output)}
 
 
 def test_sigterm_stops_the_engine_and_exits() -> None:
@@ -75,7 +101,7 @@ def test_sigterm_stops_the_engine_and_exits() -> None:
         os.kill(pid, signal.SIGTERM)
         return False
 
-    assert run_in_terminal(["launch"], terminate) == 0
+    assert run_in_terminal(["launch"], terminate)[0] == 0
     assert_stopped_cleanly()
 
 
@@ -84,5 +110,5 @@ def test_a_vanished_terminal_stops_the_engine_and_exits() -> None:
         os.close(fd)  # the terminal is gone: the console gets SIGHUP
         return True
 
-    assert run_in_terminal(["launch"], hang_up) == 0
+    assert run_in_terminal(["launch"], hang_up)[0] == 0
     assert_stopped_cleanly()
