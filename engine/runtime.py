@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from engine.bus import Bus, DirectBus, InProcessBus
+from engine.bus import Bus, DirectBus, InProcessBus, KafkaBus
 from engine.clock import Clock, ManualClock, WallClock
 from engine.events import (
     EngineState,
@@ -109,8 +109,11 @@ class Engine:
     def _default_bus(self) -> Bus:
         cfg = self.settings.bus
         if cfg.kind is BusKind.KAFKA:
-            raise NotImplementedError(
-                "the Kafka bus is not available in this build; use bus.kind = 'inprocess'"
+            return KafkaBus(
+                bootstrap=cfg.kafka_bootstrap,
+                group_prefix=cfg.kafka_group_prefix,
+                max_retries=cfg.max_retries,
+                retry_backoff_s=cfg.retry_backoff_ms / 1000,
             )
         if not self.paced or self.settings.feed.source is FeedSource.REPLAY:
             # a replay runs every handler inline on tick time, exactly as the research

@@ -3,14 +3,17 @@
 from engine.bus.base import Bus, BusStats, GroupStats, Handler, SegregationError
 from engine.bus.direct import DirectBus
 from engine.bus.inprocess import InProcessBus, TickOverflow
+from engine.bus.kafka import BusUnavailable, KafkaBus
 
 __all__ = [
     "Bus",
     "BusStats",
+    "BusUnavailable",
     "DirectBus",
     "GroupStats",
     "Handler",
     "InProcessBus",
+    "KafkaBus",
     "SegregationError",
     "TickOverflow",
 ]
