@@ -34,11 +34,7 @@ def status_line(status: EngineStatus, pnl: float) -> str:
 
 
 def total_pnl(engine: Engine) -> float:
-    return sum(
-        p.equity - p.starting_cash
-        for manager in engine.portfolios.values()
-        for p in manager.portfolios.values()
-    )
+    return sum(manager.totals().net_pnl for manager in engine.portfolios.values())
 
 
 async def run_headless(settings: Settings, *, duration: float | None = None) -> int:

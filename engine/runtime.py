@@ -251,8 +251,7 @@ class Engine:
 
     @staticmethod
     def _fills_for(service: Service, fills: dict[Namespace, list[OrderFilled]]) -> Sequence[OrderFilled]:
-        namespace = getattr(service, "namespace", Namespace.PAPER)
-        return fills.get(namespace, [])
+        return fills.get(service.namespace, []) if service.namespace is not None else []
 
     async def stop(self) -> None:
         """Stop the feed, let every queued event be handled, flush storage, close. Idempotent."""

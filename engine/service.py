@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from engine.bus.base import Bus
-from engine.events import OrderFilled
+from engine.events import Namespace, OrderFilled
 
 
 class Service(ABC):
@@ -17,6 +17,7 @@ class Service(ABC):
     """
 
     name: str = "service"
+    namespace: Namespace | None = None  # the broker namespace whose fills `restore` receives
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus

@@ -52,6 +52,8 @@ PositionKey = tuple[str, int, Product]  # (strategy_id, instrument_token, produc
 
 
 class PaperExecution(Service):
+    namespace: Namespace
+
     name = "execution.paper"
 
     def __init__(

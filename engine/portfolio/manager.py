@@ -20,6 +20,8 @@ from engine.topics import MARKET_TICKS, TopicMap
 
 
 class PortfolioManager(Service):
+    namespace: Namespace
+
     def __init__(
         self,
         bus: Bus,

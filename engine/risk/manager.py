@@ -48,6 +48,8 @@ ORDER_RATE_WINDOW_S = 60.0
 
 
 class RiskManager(Service):
+    namespace: Namespace
+
     def __init__(
         self,
         bus: Bus,
