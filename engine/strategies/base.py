@@ -113,8 +113,15 @@ class Strategy(ABC):
 
     def undo(self, signal: TradingSignal) -> None:
         """Forget a signal that was rejected downstream, so the intended position matches reality."""
-        token = signal.instrument_token
-        self._positions[token] = self._positions.get(token, 0) - signal.side.sign * signal.quantity
+        self.forget(signal.instrument_token, signal.side, signal.quantity)
+
+    def forget(self, token: int, side: Side, quantity: int) -> None:
+        """Take back `quantity` intended on `side` (an order the broker refused)."""
+        self._positions[token] = self._positions.get(token, 0) - side.sign * quantity
+
+    def new_session(self) -> None:
+        """A new trading day: intraday (MIS) positions were squared off by the broker, so flat."""
+        self._positions.clear()
 
     def _signal(self, tick: MarketTick, side: Side, quantity: int, reason: str) -> TradingSignal:
         if quantity <= 0:

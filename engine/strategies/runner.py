@@ -23,6 +23,7 @@ from engine.events import (
     Event,
     MarketTick,
     Namespace,
+    OrderFailed,
     SignalRejected,
     StrategyStatus,
 )
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 SOURCE = "strategy_runner"
 GROUP = "strategy_runner"
 REJECTIONS_GROUP = "strategy_runner.rejections"
+IST_OFFSET_S = 19_800  # +05:30, no daylight saving
+SECONDS_PER_DAY = 86_400
 
 
 def state_key(name: str) -> str:
@@ -76,6 +79,7 @@ class StrategyRunner(Service):
         self.state_store = state_store
         self.active_namespaces = tuple(active_namespaces)
         self._slots: dict[str, _Slot] = {}
+        self._day = 0  # IST calendar day (days since the epoch) of the last tick
         self._by_token: dict[int, list[_Slot]] = {}
         for strategy in strategies:
             if strategy.name in self._slots:
@@ -93,9 +97,14 @@ class StrategyRunner(Service):
     # -- wiring -------------------------------------------------------------
     def wire(self) -> None:
         self.bus.subscribe([MARKET_TICKS, CONTROL_COMMANDS], GROUP, self._handle)
-        rejection_topics = [TopicMap(ns).signals_rejected for ns in self.active_namespaces]
-        if rejection_topics:
-            self.bus.subscribe(rejection_topics, REJECTIONS_GROUP, self._on_rejected)
+        # what downstream refused, so each strategy's intended position follows reality
+        feedback_topics = [
+            topic
+            for ns in self.active_namespaces
+            for topic in (TopicMap(ns).signals_rejected, TopicMap(ns).orders_failed)
+        ]
+        if feedback_topics:
+            self.bus.subscribe(feedback_topics, REJECTIONS_GROUP, self._on_rejected)
 
     async def start(self) -> None:
         """Persisted enabled flags override the file's."""
@@ -112,6 +121,12 @@ class StrategyRunner(Service):
             if type(command) is Command:
                 await self._on_command(event, command)
             return
+        day = int((tick.exchange_ts + IST_OFFSET_S) // SECONDS_PER_DAY)
+        if day != self._day:
+            if self._day:
+                for slot in self._slots.values():
+                    slot.strategy.new_session()
+            self._day = day
         slots = self._by_token.get(tick.instrument_token)
         if slots is None:
             return
@@ -155,11 +170,14 @@ class StrategyRunner(Service):
 
     async def _on_rejected(self, event: Event) -> None:
         payload = event.payload
-        if type(payload) is not SignalRejected:
-            return
-        slot = self._slots.get(payload.signal.strategy_id)
-        if slot is not None and len(slot.targets) == 1:
-            slot.strategy.undo(payload.signal)
+        if type(payload) is SignalRejected:
+            slot = self._slots.get(payload.signal.strategy_id)
+            if slot is not None and len(slot.targets) == 1:
+                slot.strategy.undo(payload.signal)
+        elif type(payload) is OrderFailed:
+            slot = self._slots.get(payload.strategy_id)
+            if slot is not None and len(slot.targets) == 1:
+                slot.strategy.forget(payload.instrument_token, payload.side, payload.quantity)
 
     # -- control ------------------------------------------------------------
     async def set_enabled(self, name: str, enabled: bool) -> None:

@@ -14,6 +14,7 @@ from engine.events import (
     Event,
     MarketTick,
     Namespace,
+    OrderFailed,
     Side,
     SignalRejected,
     TradingSignal,
@@ -265,3 +266,42 @@ async def test_a_rejected_signal_is_forgotten_by_the_strategy() -> None:
 def test_two_strategies_with_one_name_are_refused() -> None:
     with pytest.raises(ValueError, match="two strategies are named 'sma'"):
         StrategyRunner(DirectBus(), [sma(), sma()], {}, MemoryStateStore(), (PAPER,))
+
+
+async def test_an_order_the_broker_refused_is_forgotten_by_the_strategy() -> None:
+    strategy = sma()
+    rig = Rig([strategy])
+    await rig.start()
+    await rig.ticks(SMA_PRICES[:5])
+    (signal_event,) = rig.on(PAPER_RAW)
+    assert strategy.position(RELIANCE) == 10
+    failed = signal_event.child(
+        OrderFailed(
+            order_id="P-x-1",
+            strategy_id="sma",
+            instrument_token=RELIANCE,
+            side=Side.BUY,
+            quantity=10,
+            reason="MIS orders are refused after the square-off",
+        ),
+        source="execution.paper",
+        key="sma",
+    )
+    await rig.bus.publish(TopicMap(PAPER).orders_failed, failed)
+    assert strategy.position(RELIANCE) == 0
+    await rig.ticks(SMA_PRICES[5:], start=5)
+    assert rig.signal_sides(PAPER_RAW) == [Side.BUY, Side.BUY]
+
+
+async def test_a_new_trading_day_starts_every_strategy_flat() -> None:
+    # MIS positions are squared off by the broker before the close, so a long-only
+    # strategy that was long yesterday must not "exit" with a SELL (a short) today
+    strategy = sma()
+    rig = Rig([strategy])
+    await rig.start()
+    await rig.ticks(SMA_PRICES[:5])
+    assert strategy.position(RELIANCE) == 10
+    next_day = 86_400
+    await rig.ticks(SMA_PRICES[5:], start=next_day + 5)
+    assert strategy.position(RELIANCE) == 10  # the 09 re-entry, from flat
+    assert rig.signal_sides(PAPER_RAW) == [Side.BUY, Side.BUY]
