@@ -79,7 +79,7 @@ class StrategyRunner(Service):
         self.state_store = state_store
         self.active_namespaces = tuple(active_namespaces)
         self._slots: dict[str, _Slot] = {}
-        self._day = 0  # IST calendar day (days since the epoch) of the last tick
+        self._day_end = 0.0  # epoch seconds of the IST midnight that ends the current day
         self._by_token: dict[int, list[_Slot]] = {}
         for strategy in strategies:
             if strategy.name in self._slots:
@@ -121,12 +121,8 @@ class StrategyRunner(Service):
             if type(command) is Command:
                 await self._on_command(event, command)
             return
-        day = int((tick.exchange_ts + IST_OFFSET_S) // SECONDS_PER_DAY)
-        if day != self._day:
-            if self._day:
-                for slot in self._slots.values():
-                    slot.strategy.new_session()
-            self._day = day
+        if tick.exchange_ts >= self._day_end:
+            self._new_day(tick.exchange_ts)
         slots = self._by_token.get(tick.instrument_token)
         if slots is None:
             return
@@ -167,6 +163,14 @@ class StrategyRunner(Service):
         await self.bus.publish(
             ENGINE_STATUS, event.child(result, source=SOURCE, key=name, namespace=Namespace.SHARED)
         )
+
+    def _new_day(self, ts: float) -> None:
+        """A tick of a new IST day: every strategy starts it flat."""
+        if self._day_end:
+            for slot in self._slots.values():
+                slot.strategy.new_session()
+        day = (ts + IST_OFFSET_S) // SECONDS_PER_DAY
+        self._day_end = (day + 1) * SECONDS_PER_DAY - IST_OFFSET_S
 
     async def _on_rejected(self, event: Event) -> None:
         payload = event.payload
