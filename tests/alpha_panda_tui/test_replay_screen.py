@@ -422,5 +422,11 @@ def test_finished_report(snap_compare: SnapCompare, tick_file: Path, size: tuple
     async def run_before(pilot: Pilot[None]) -> None:
         await until_over(pilot, screen)
         assert screen.phase is Phase.FINISHED, screen.error
+        # the report's text lands in one update; wait until the screen has been laid out with it
+        for _ in range(100):
+            if "Report files:" in screen_text(pilot.app):
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
