@@ -423,10 +423,12 @@ def test_finished_report(snap_compare: SnapCompare, tick_file: Path, size: tuple
         await until_over(pilot, screen)
         assert screen.phase is Phase.FINISHED, screen.error
         # the report's text lands in one update; wait until the screen has been laid out with it
-        for _ in range(100):
+        for _ in range(500):
             if "Report files:" in screen_text(pilot.app):
                 break
             await pilot.pause(0.02)
+        else:
+            raise AssertionError("the report never showed where its files went")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
