@@ -24,19 +24,16 @@ from dataclasses import dataclass, field
 from engine.bus import Bus, DirectBus, InProcessBus, TickOverflow
 from engine.clock import ManualClock
 from engine.events import Event, MarketTick, Namespace, OrderFilled, make_event
-from engine.execution.charges import ChargeCalculator
-from engine.execution.paper import PaperExecution
 from engine.instruments import Instrument, InstrumentRegistry
 from engine.market.calendar import MarketCalendar
 from engine.market.session_clock import SimulatedSessionClock
 from engine.market.simulated import SimulatedFeed
-from engine.portfolio.manager import PortfolioManager
-from engine.risk.manager import RiskManager
+from engine.pipeline import build_trading_stages
+from engine.service import Service
 from engine.settings import Settings
 from engine.state import MemoryStateStore
 from engine.strategies.base import Strategy
 from engine.strategies.registry import builtin_registry
-from engine.strategies.runner import StrategyRunner
 from engine.topics import MARKET_TICKS, TopicMap
 
 INSTRUMENTS = 50
@@ -93,7 +90,7 @@ class Pipeline:
     clock: ManualClock
     instruments: InstrumentRegistry
     fills: list[tuple[float, OrderFilled]] = field(default_factory=list)
-    services: list[object] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
 
 
 def build_pipeline(bus: Bus, clock: ManualClock, instruments: InstrumentRegistry) -> Pipeline:
@@ -106,11 +103,21 @@ def build_pipeline(bus: Bus, clock: ManualClock, instruments: InstrumentRegistry
         registry.get(kind)(name, tokens, (Namespace.PAPER,), params) for name, kind, params in STRATEGIES
     ]
     pipeline = Pipeline(bus=bus, clock=clock, instruments=instruments)
-    services = [
-        RiskManager(bus, Namespace.PAPER, settings.risk, instruments, calendar, clock, store),
-        PaperExecution(bus, settings.paper, ChargeCalculator(settings.charges), instruments, clock, calendar),
-        PortfolioManager(bus, Namespace.PAPER, settings.paper.starting_cash, clock),
-        StrategyRunner(bus, strategies, {s.name: True for s in strategies}, store, (Namespace.PAPER,)),
+    stages = build_trading_stages(
+        bus,
+        settings,
+        strategies=strategies,
+        enabled={s.name: True for s in strategies},
+        instruments=instruments,
+        calendar=calendar,
+        clock=clock,
+        state_store=store,
+    )
+    services: list[Service] = [
+        stages.risk[Namespace.PAPER],
+        stages.paper,
+        stages.portfolios[Namespace.PAPER],
+        stages.runner,
     ]
     for service in services:
         service.wire()
@@ -126,7 +133,7 @@ def build_pipeline(bus: Bus, clock: ManualClock, instruments: InstrumentRegistry
 
 async def start(pipeline: Pipeline) -> None:
     for service in pipeline.services:
-        await service.start()  # type: ignore[attr-defined]
+        await service.start()
     await pipeline.bus.start()
 
 

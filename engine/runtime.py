@@ -25,8 +25,6 @@ from engine.events import (
     OrderFilled,
     make_event,
 )
-from engine.execution.charges import ChargeCalculator
-from engine.execution.paper import PaperExecution
 from engine.health.checks import (
     BrokerSessionCheck,
     ConfigCheck,
@@ -45,8 +43,7 @@ from engine.market.recorder import TickRecorder
 from engine.market.session_clock import SimulatedSessionClock
 from engine.market.simulated import SimulatedFeed
 from engine.market.tick_files import ReplayTickSource
-from engine.portfolio.manager import PortfolioManager
-from engine.risk.manager import RiskManager
+from engine.pipeline import build_trading_stages
 from engine.service import Service
 from engine.settings import BusKind, FeedSource, Settings
 from engine.state import MemoryStateStore, StateStore
@@ -55,7 +52,6 @@ from engine.storage.repository import DbStateStore, load_fills
 from engine.storage.writer import StorageWriter
 from engine.strategies.base import Strategy
 from engine.strategies.loader import load_strategies
-from engine.strategies.runner import StrategyRunner
 from engine.topics import ENGINE_STATUS, TopicMap
 
 log = logging.getLogger(__name__)
@@ -149,22 +145,21 @@ class Engine:
             strategies, enabled = load_strategies(s, self.instruments)
         else:
             strategies, enabled = list(self._strategies), {st.name: True for st in self._strategies}
-        self.strategy_runner = StrategyRunner(
-            self.bus, strategies, enabled, self.state_store, self.active_namespaces
+        stages = build_trading_stages(
+            self.bus,
+            s,
+            strategies=strategies,
+            enabled=enabled,
+            instruments=self.instruments,
+            calendar=self.calendar,
+            clock=self.clock,
+            state_store=self.state_store,
+            namespaces=self.active_namespaces,
         )
-        self.risk = {
-            ns: RiskManager(
-                self.bus, ns, s.risk, self.instruments, self.calendar, self.clock, self.state_store
-            )
-            for ns in self.active_namespaces
-        }
-        self.paper = PaperExecution(
-            self.bus, s.paper, ChargeCalculator(s.charges), self.instruments, self.clock, self.calendar
-        )
-        self.portfolios = {
-            ns: PortfolioManager(self.bus, ns, s.paper.starting_cash, self.clock)
-            for ns in self.active_namespaces
-        }
+        self.strategy_runner = stages.runner
+        self.risk = stages.risk
+        self.paper = stages.paper
+        self.portfolios = stages.portfolios
         self.services: list[Service] = [
             self.feed,
             self.strategy_runner,

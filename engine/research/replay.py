@@ -44,19 +44,16 @@ from engine.events import (
     TradingSignal,
     make_event,
 )
-from engine.execution.charges import ChargeCalculator
-from engine.execution.paper import PaperExecution
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import MarketCalendar
+from engine.pipeline import build_trading_stages
 from engine.portfolio.manager import PortfolioManager
 from engine.portfolio.portfolio import portfolio_id_for
 from engine.research.order_ids import replay_order_ids
 from engine.research.report import ALL_INSTRUMENTS, EquityPoint, Report, build_report
-from engine.risk.manager import RiskManager
 from engine.settings import Settings
 from engine.state import MemoryStateStore
 from engine.strategies.base import Strategy
-from engine.strategies.runner import StrategyRunner
 from engine.topics import MARKET_TICKS, TopicMap
 
 NAMESPACE = Namespace.PAPER
@@ -168,22 +165,25 @@ class ReplayDriver:
         bus = DirectBus(max_retries=0)
         state = MemoryStateStore()
         s = self.settings
-        risk = RiskManager(bus, NAMESPACE, s.risk, self.instruments, self.calendar, clock, state)
-        paper = PaperExecution(
+        stages = build_trading_stages(
             bus,
-            s.paper,
-            ChargeCalculator(s.charges),
-            self.instruments,
-            clock,
-            self.calendar,
+            s,
+            strategies=self.strategies,
+            enabled={st.name: True for st in self.strategies},
+            instruments=self.instruments,
+            calendar=self.calendar,
+            clock=clock,
+            state_store=state,
+            namespaces=(NAMESPACE,),
             order_ids=replay_order_ids(first.exchange_ts),
+            # P&L snapshots (and so the daily-loss check) on the report's sampling interval of feed time
+            snapshot_interval_s=self.sample_interval_s,
         )
-        # P&L snapshots (and so the daily-loss check) on the report's sampling interval of feed time
-        portfolio = PortfolioManager(
-            bus, NAMESPACE, s.paper.starting_cash, clock, snapshot_interval_s=self.sample_interval_s
-        )
-        runner = StrategyRunner(
-            bus, self.strategies, {st.name: True for st in self.strategies}, state, (NAMESPACE,)
+        risk, paper, portfolio, runner = (
+            stages.risk[NAMESPACE],
+            stages.paper,
+            stages.portfolios[NAMESPACE],
+            stages.runner,
         )
         services = (risk, paper, portfolio, runner)
         for service in services:

@@ -18,7 +18,7 @@ from alpha_panda_tui.control_client import EngineNotRunning, send
 from engine.events import Namespace
 from engine.storage.database import Database
 from engine.storage.repository import load_fills
-from tests.engine.test_runtime import STRATEGIES_TOML
+from tests.strategy_configs import CHATTY_STRATEGIES_TOML as STRATEGIES_TOML
 
 pytestmark = pytest.mark.slow
 

@@ -12,33 +12,12 @@ from engine.runtime import Engine
 from engine.settings import Settings, load_settings
 from engine.storage.repository import load_fills
 from engine.topics import CONTROL_COMMANDS
-
-# fast, chatty strategies so a few thousand ticks make plenty of fills
-STRATEGIES_TOML = """
-[[strategy]]
-name = "ema_fast"
-kind = "ema_crossover"
-instruments = ["RELIANCE", "INFY", "TCS", "SBIN"]
-[strategy.params]
-fast = 3
-slow = 8
-quantity = 5
-allow_short = true
-
-[[strategy]]
-name = "momo"
-kind = "momentum"
-instruments = ["ITC", "WIPRO", "NTPC", "ONGC"]
-[strategy.params]
-lookback = 5
-threshold = 0.05
-quantity = 20
-"""
+from tests.strategy_configs import CHATTY_STRATEGIES_TOML
 
 
 @pytest.fixture
 def settings(isolated_dirs: Path) -> Settings:
-    (isolated_dirs / "config" / "strategies.toml").write_text(STRATEGIES_TOML, encoding="utf-8")
+    (isolated_dirs / "config" / "strategies.toml").write_text(CHATTY_STRATEGIES_TOML, encoding="utf-8")
     return load_settings(risk={"max_orders_per_minute": 10_000, "max_open_positions": 100})
 
 

@@ -24,6 +24,7 @@ from engine.events import (
 from engine.runtime import Engine
 from engine.settings import load_settings
 from engine.topics import MARKET_TICKS, TopicMap, dlq_topic
+from tests.strategy_configs import EMA_FAST_TOML
 
 pytestmark = pytest.mark.kafka
 
@@ -252,21 +253,8 @@ async def test_an_unreachable_broker_fails_start_with_a_clear_error() -> None:
         await bus.publish(PAPER.signals_raw, signal(1))
 
 
-STRATEGIES_TOML = """
-[[strategy]]
-name = "ema_fast"
-kind = "ema_crossover"
-instruments = ["RELIANCE", "INFY", "TCS", "SBIN"]
-[strategy.params]
-fast = 3
-slow = 8
-quantity = 5
-allow_short = true
-"""
-
-
 async def test_the_engine_runs_its_pipeline_over_kafka(kafka_bootstrap: str, isolated_dirs: Path) -> None:
-    (isolated_dirs / "config" / "strategies.toml").write_text(STRATEGIES_TOML, encoding="utf-8")
+    (isolated_dirs / "config" / "strategies.toml").write_text(EMA_FAST_TOML, encoding="utf-8")
     settings = load_settings(
         bus={"kind": "kafka", "kafka_bootstrap": kafka_bootstrap, "kafka_group_prefix": "engine-test"},
         risk={"max_orders_per_minute": 10_000, "max_open_positions": 100},
