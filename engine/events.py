@@ -190,6 +190,7 @@ class OrderCancelled(msgspec.Struct, frozen=True, tag=EventType.ORDER_CANCELLED.
     instrument_token: int
     unfilled_quantity: int
     reason: str
+    side: Side | None = None  # so whoever intended the order can take back what never filled
 
 
 class PositionView(msgspec.Struct, frozen=True, array_like=True):

@@ -25,6 +25,8 @@ from engine.events import (
     OrderFilled,
     make_event,
 )
+from engine.execution.paper import STOP_REASON
+from engine.execution.working import UnresolvedOrder
 from engine.health.checks import (
     BrokerSessionCheck,
     ConfigCheck,
@@ -48,7 +50,7 @@ from engine.service import Service
 from engine.settings import BusKind, FeedSource, Settings
 from engine.state import MemoryStateStore, StateStore
 from engine.storage.database import Database
-from engine.storage.repository import DbStateStore, load_fills
+from engine.storage.repository import DbStateStore, load_fills, load_unresolved_orders
 from engine.storage.writer import StorageWriter
 from engine.strategies.base import Strategy
 from engine.strategies.loader import load_strategies
@@ -222,8 +224,11 @@ class Engine:
         if self.db is not None:
             await self.db.connect()
         fills: dict[Namespace, list[OrderFilled]] = {}
+        working: dict[Namespace, list[UnresolvedOrder]] = {}
         for ns in self.active_namespaces:
             fills[ns] = await load_fills(self.db, ns) if self.db is not None else []
+            working[ns] = await load_unresolved_orders(self.db, ns) if self.db is not None else []
+            self.strategy_runner.restore_positions(ns, fills[ns], working[ns])
         for service in self.services:
             await service.restore(self._fills_for(service, fills))
         await self.bus.start()
@@ -231,6 +236,11 @@ class Engine:
         for service in self.services:
             if service is not self.feed:
                 await service.start()
+        # paper orders a crash left working died with it: cancel them, stored, before trading
+        if await self.paper.cancel_unresolved(working.get(self.paper.namespace, ())):
+            await self.bus.drain(timeout=10.0)
+            if self.writer is not None:
+                await self.writer.flush()
         await self.feed.start()
         self._started_at = time.monotonic()
         self.state = EngineState.HALTED if self.halted else EngineState.RUNNING
@@ -263,6 +273,15 @@ class Engine:
             await self.feed.stop()
             if not await self.bus.drain(timeout=10.0):
                 log.warning("bus did not drain in time; %d events still queued", self.bus.backlog())
+            # a paper order does not outlive the engine: cancel what is still working, stored
+            try:
+                cancelled = await asyncio.wait_for(self.paper.close(STOP_REASON), timeout=10.0)
+            except TimeoutError:
+                log.warning("cancelling the working paper orders did not finish in time")
+            else:
+                if cancelled:
+                    log.info("cancelled %d working paper orders: %s", cancelled, STOP_REASON)
+                    await self.bus.drain(timeout=10.0)
             for service in reversed(self.services):
                 if service is self.feed:
                     continue

@@ -7,12 +7,18 @@ least the configured latency later), at the touch price moved against the
 order by the configured slippage, taking only the depth the quote shows.
 Every fill carries Zerodha-style charges. Open MIS positions are squared off
 at the configured cut-off (15:20 IST by default).
+
+A paper order lives only in this process: `close` cancels every working order
+when the engine stops, and `cancel_unresolved` cancels, after a restart, the
+orders storage still holds as working (a crash left them so). Either way an
+OrderCancelled with the reason is published, so storage, the console and the
+strategies see them end like any other cancellation.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
@@ -23,6 +29,7 @@ from engine.events import (
     CommandAction,
     CommandResult,
     Event,
+    EventType,
     MarketTick,
     Namespace,
     OrderCancelled,
@@ -38,6 +45,7 @@ from engine.events import (
 from engine.execution.charges import ChargeCalculator
 from engine.execution.matching import Book, PaperOrder, take
 from engine.execution.order_ids import OrderIds
+from engine.execution.working import UnresolvedOrder
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import IST, MarketCalendar
 from engine.service import Service
@@ -45,6 +53,8 @@ from engine.settings import FillPrice, PaperSettings
 from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS, TopicMap
 
 SQUARE_OFF_REASON = "MIS square-off"
+STOP_REASON = "engine stopped"
+RESTART_REASON = "engine restarted; the paper order did not survive"
 ORDER_ID_PREFIX = "P"
 _LATENCY_EPSILON = 1e-9  # feed times are floats: 100.2 - 100.0 must count as 0.2 s
 
@@ -100,6 +110,7 @@ class PaperExecution(Service):
         self._next_square_off = 0.0  # the first tick works out the real cut-off
         self._mis_closed_from = math.inf  # feed-time window in which new MIS orders are refused
         self._mis_closed_until = math.inf
+        self._closed_reason = ""  # set by close(): no new order is accepted
 
     # -- wiring ---------------------------------------------------------------
     def wire(self) -> None:
@@ -177,6 +188,8 @@ class PaperExecution(Service):
 
     def _refusal(self, signal: TradingSignal, quantity: int) -> str:
         """Why the simulated exchange would reject this order; empty if it accepts it."""
+        if self._closed_reason:
+            return self._closed_reason
         if quantity <= 0:
             return f"quantity must be positive, got {quantity}"
         instrument = self.instruments.get(signal.instrument_token)
@@ -313,10 +326,55 @@ class PaperExecution(Service):
             instrument_token=order.instrument_token,
             unfilled_quantity=order.remaining,
             reason=reason,
+            side=order.side,
         )
         await self.bus.publish(
             self._cancelled_topic, order.event.child(cancelled, source=self.name, key=order.strategy_id)
         )
+
+    # -- engine stop and restart ----------------------------------------------------------
+    async def close(self, reason: str = STOP_REASON) -> int:
+        """Cancel every working order (filled in part or not at all) and accept no new one.
+
+        The engine calls this when it stops, after the last queued signal was handled:
+        a paper order does not outlive the process. Returns how many were cancelled.
+        """
+        self._closed_reason = reason
+        orders = list(self._open.values())
+        for order in orders:
+            await self._cancel(order, reason)
+        return len(orders)
+
+    async def cancel_unresolved(self, orders: Iterable[UnresolvedOrder], reason: str = RESTART_REASON) -> int:
+        """Cancel orders storage holds as working from an earlier run (one that crashed).
+
+        Nothing will ever fill them: the process that simulated them is gone. Each
+        cancel is in the order's lineage (its correlation id). Returns how many.
+        """
+        count = 0
+        for stored in orders:
+            placed = stored.order
+            if not self._ids.owns(placed.order_id) or placed.order_id in self._open:
+                continue
+            cancelled = OrderCancelled(
+                order_id=placed.order_id,
+                strategy_id=placed.strategy_id,
+                instrument_token=placed.instrument_token,
+                unfilled_quantity=stored.remaining,
+                reason=reason,
+                side=placed.side,
+            )
+            event = Event(
+                type=EventType.ORDER_CANCELLED,
+                payload=cancelled,
+                namespace=self.namespace,
+                source=self.name,
+                key=placed.strategy_id,
+                correlation_id=stored.correlation_id,
+            )
+            await self.bus.publish(self._cancelled_topic, event)
+            count += 1
+        return count
 
     # -- MIS square-off ---------------------------------------------------------------
     def _cutoff(self, day: date) -> float:

@@ -15,13 +15,16 @@ from engine.events import (
     MalformedEvent,
     Namespace,
     OrderFilled,
+    OrderPlaced,
     OrderType,
     Product,
     Side,
     decode_event,
 )
+from engine.execution.working import UnresolvedOrder
 from engine.storage import models
 from engine.storage.database import Database
+from engine.storage.models import OPEN_ORDER_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,47 @@ async def load_fills(db: Database, namespace: Namespace) -> list[OrderFilled]:
             ),
             remaining_quantity=row["remaining_quantity"],
             fill_ts=row["fill_ts"],
+        )
+        for row in rows
+    ]
+
+
+async def load_unresolved_orders(db: Database, namespace: Namespace) -> list[UnresolvedOrder]:
+    """Every stored order of a namespace still PLACED or PARTIAL, oldest first, with the sum of
+    its stored fills (counted from the fills, not from the order row's own column)."""
+    orders, fills = models.orders, models.fills
+    filled = (
+        select(func.coalesce(func.sum(fills.c.quantity), 0))
+        .where(fills.c.namespace == orders.c.namespace, fills.c.order_id == orders.c.order_id)
+        .correlate(orders)
+        .scalar_subquery()
+        .label("stored_fills")
+    )
+    stmt = (
+        select(orders, filled)
+        .where(
+            orders.c.namespace == namespace.value,
+            orders.c.status.in_([s.value for s in OPEN_ORDER_STATUSES]),
+        )
+        .order_by(orders.c.id)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).mappings().all()
+    return [
+        UnresolvedOrder(
+            order=OrderPlaced(
+                order_id=row["order_id"],
+                strategy_id=row["strategy_id"],
+                instrument_token=row["instrument_token"],
+                side=Side(row["side"]),
+                quantity=row["quantity"],
+                order_type=OrderType(row["order_type"]),
+                product=Product(row["product"]),
+                limit_price=row["limit_price"],
+                placed_ts=row["placed_ts"],
+            ),
+            filled_quantity=int(row["stored_fills"]),
+            correlation_id=row["correlation_id"],
         )
         for row in rows
     ]

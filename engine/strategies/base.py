@@ -119,6 +119,13 @@ class Strategy(ABC):
         """Take back `quantity` intended on `side` (an order the broker refused)."""
         self._positions[token] = self._positions.get(token, 0) - side.sign * quantity
 
+    def restore_position(self, token: int, quantity: int) -> None:
+        """Set the intended position after a restart (the net of the stored fills and working orders)."""
+        if quantity:
+            self._positions[token] = quantity
+        else:
+            self._positions.pop(token, None)
+
     def new_session(self) -> None:
         """A new trading day: intraday (MIS) positions were squared off by the broker, so flat."""
         self._positions.clear()

@@ -4,16 +4,20 @@ Group "strategy_runner" consumes market ticks and control commands. The tick
 handler is the hot path: one dict lookup for the instrument's strategies, a
 flag check, `on_tick`, and a publish only when there is a signal.
 
-A second group, "strategy_runner.rejections", hears risk rejections so a
-strategy's intended position forgets a signal that never became an order
-(only for strategies that trade in a single active namespace; with two,
-one rejection cannot say which world the position is in).
+A second group, "strategy_runner.rejections", hears risk rejections, failed
+orders and cancelled orders, so a strategy's intended position forgets what
+never became a position (only for strategies that trade in a single active
+namespace; with two, one refusal cannot say which world the position is in).
+After a restart `restore_positions` sets each such strategy's intended
+position from storage: the net of its fills plus what its stored working
+orders still wanted; the paper broker then cancels those orders, and the
+cancellations take that part back like any other.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from engine.bus.base import Bus
 from engine.events import (
@@ -23,10 +27,13 @@ from engine.events import (
     Event,
     MarketTick,
     Namespace,
+    OrderCancelled,
     OrderFailed,
+    OrderFilled,
     SignalRejected,
     StrategyStatus,
 )
+from engine.execution.working import UnresolvedOrder
 from engine.service import Service
 from engine.state import StateStore
 from engine.strategies.base import Strategy
@@ -101,7 +108,11 @@ class StrategyRunner(Service):
         feedback_topics = [
             topic
             for ns in self.active_namespaces
-            for topic in (TopicMap(ns).signals_rejected, TopicMap(ns).orders_failed)
+            for topic in (
+                TopicMap(ns).signals_rejected,
+                TopicMap(ns).orders_failed,
+                TopicMap(ns).orders_cancelled,
+            )
         ]
         if feedback_topics:
             self.bus.subscribe(feedback_topics, REJECTIONS_GROUP, self._on_rejected)
@@ -182,6 +193,45 @@ class StrategyRunner(Service):
             slot = self._slots.get(payload.strategy_id)
             if slot is not None and len(slot.targets) == 1:
                 slot.strategy.forget(payload.instrument_token, payload.side, payload.quantity)
+        elif type(payload) is OrderCancelled:
+            slot = self._slots.get(payload.strategy_id)
+            if slot is not None and len(slot.targets) == 1 and payload.side is not None:
+                slot.strategy.forget(payload.instrument_token, payload.side, payload.unfilled_quantity)
+
+    # -- restart ------------------------------------------------------------
+    def restore_positions(
+        self, namespace: Namespace, fills: Iterable[OrderFilled], working: Iterable[UnresolvedOrder] = ()
+    ) -> None:
+        """Each strategy trading only in `namespace` starts from its stored position there.
+
+        Per (strategy, instrument): the signed sum of the fills, plus the unfilled part of
+        the orders still working, which are cancelled once the bus runs (and the
+        cancellation takes that part back). The same book the portfolio restores, so a
+        long-only strategy that bought before a restart does not buy again after it.
+        """
+        net: dict[tuple[str, int], int] = {}
+        for fill in fills:
+            key = (fill.strategy_id, fill.instrument_token)
+            net[key] = net.get(key, 0) + fill.side.sign * fill.quantity
+        for stored in working:
+            order = stored.order
+            key = (order.strategy_id, order.instrument_token)
+            net[key] = net.get(key, 0) + order.side.sign * stored.remaining
+        for (name, token), quantity in net.items():
+            slot = self._slots.get(name)
+            if slot is None or not quantity:
+                continue
+            if len(slot.targets) != 1:
+                log.warning(
+                    "strategy %s trades in several namespaces: its %s position %d in %s is not restored",
+                    name,
+                    namespace.value,
+                    quantity,
+                    token,
+                )
+                continue
+            if slot.targets[0][0] is namespace:
+                slot.strategy.restore_position(token, quantity)
 
     # -- control ------------------------------------------------------------
     async def set_enabled(self, name: str, enabled: bool) -> None:
