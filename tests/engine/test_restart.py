@@ -182,7 +182,7 @@ async def test_a_crash_after_the_fill_restores_the_position_without_a_second_buy
     assert _net(fills) == {("always_long", NTPC): QUANTITY}
 
 
-async def test_a_part_filled_order_at_a_crash_keeps_its_fills_and_cancels_the_rest(settings: Settings) -> None:
+async def test_a_part_filled_order_at_a_crash_keeps_its_fills_and_loses_the_rest(settings: Settings) -> None:
     first = _engine(settings)
     await first.start()
     await engine_pump_until_filled(first)
