@@ -25,7 +25,7 @@ from engine.events import (
     OrderFilled,
     make_event,
 )
-from engine.execution.paper import STOP_REASON
+from engine.execution.paper import RESTART_REASON, STOP_REASON
 from engine.execution.working import UnresolvedOrder
 from engine.health.checks import (
     BrokerSessionCheck,
@@ -237,7 +237,9 @@ class Engine:
             if service is not self.feed:
                 await service.start()
         # paper orders a crash left working died with it: cancel them, stored, before trading
-        if await self.paper.cancel_unresolved(working.get(self.paper.namespace, ())):
+        lost = await self.paper.cancel_unresolved(working.get(self.paper.namespace, ()))
+        if lost:
+            log.warning("cancelled %d paper orders left working by an earlier run: %s", lost, RESTART_REASON)
             await self.bus.drain(timeout=10.0)
             if self.writer is not None:
                 await self.writer.flush()
