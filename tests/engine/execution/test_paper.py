@@ -30,7 +30,8 @@ from engine.events import (
 )
 from engine.execution import SQUARE_OFF_REASON, ChargeCalculator, PaperExecution
 from engine.execution.order_ids import OrderIds, base36
-from engine.execution.paper import ORDER_ID_PREFIX
+from engine.execution.paper import ORDER_ID_PREFIX, RESTART_REASON, STOP_REASON
+from engine.execution.working import UnresolvedOrder
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import IST, MarketCalendar
 from engine.settings import ChargesSettings, FillPrice, PaperSettings
@@ -556,3 +557,40 @@ async def test_injected_order_ids_make_a_run_repeatable() -> None:
         await h.signal()
         placed.append(",".join(p.order_id for p in h.of(OrderPlaced)))
     assert placed == ["P-ml4o89c0-1,P-ml4o89c0-2"] * 2
+
+
+# -- engine stop and restart -------------------------------------------------------------
+
+
+async def test_close_cancels_every_working_order_and_refuses_new_ones() -> None:
+    h = Harness()
+    await h.signal(Side.BUY, 100, ts=T0, order_type=OrderType.LIMIT, limit=99.0)
+    await h.tick(99.0, T0 + 1, asks=((99.0, 30),))  # part-filled: 70 still working
+    await h.signal(Side.SELL, 10, token=TCS, ts=T0 + 1)  # not filled at all
+    assert await h.execution.close() == 2
+    cancelled = {c.order_id: c for c in h.of(OrderCancelled)}
+    assert sorted((c.side, c.unfilled_quantity, c.reason) for c in cancelled.values()) == [
+        (Side.BUY, 70, STOP_REASON),
+        (Side.SELL, 10, STOP_REASON),
+    ]
+    assert h.execution.open_orders() == {}
+    await h.signal(Side.BUY, 5, ts=T0 + 2)
+    [failed] = h.of(OrderFailed)
+    assert failed.reason == STOP_REASON
+    await h.tick(98.0, T0 + 3, asks=((98.0, 500),))
+    assert sum(f.quantity for f in h.fills) == 30  # nothing filled after the close
+
+
+async def test_cancel_unresolved_cancels_stored_paper_orders_in_their_own_lineage() -> None:
+    h = Harness()
+    placed = OrderPlaced("P-old-7", "sma", RELIANCE, Side.BUY, 10, OrderType.MARKET, Product.MIS)
+    foreign = OrderPlaced("250101000000001", "sma", RELIANCE, Side.SELL, 5, OrderType.MARKET, Product.MIS)
+    stored = [UnresolvedOrder(placed, 4, "corr-7"), UnresolvedOrder(foreign, 0, "corr-z")]
+    assert await h.execution.cancel_unresolved(stored) == 1
+    [event] = [e for e in h.events if isinstance(e.payload, OrderCancelled)]
+    assert event.payload == OrderCancelled("P-old-7", "sma", RELIANCE, 6, RESTART_REASON, side=Side.BUY)
+    assert (event.namespace, event.correlation_id, event.type) == (
+        Namespace.PAPER,
+        "corr-7",
+        EventType.ORDER_CANCELLED,
+    )

@@ -8,18 +8,25 @@ import pytest
 
 from engine.bus import DirectBus, Handler
 from engine.events import (
+    Charges,
     Command,
     CommandAction,
     CommandResult,
     Event,
     MarketTick,
     Namespace,
+    OrderCancelled,
     OrderFailed,
+    OrderFilled,
+    OrderPlaced,
+    OrderType,
+    Product,
     Side,
     SignalRejected,
     TradingSignal,
     make_event,
 )
+from engine.execution.working import UnresolvedOrder
 from engine.state import MemoryStateStore
 from engine.strategies.base import Strategy
 from engine.strategies.runner import StrategyRunner, UnknownStrategy
@@ -305,3 +312,57 @@ async def test_a_new_trading_day_starts_every_strategy_flat() -> None:
     await rig.ticks(SMA_PRICES[5:], start=next_day + 5)
     assert strategy.position(RELIANCE) == 10  # the 09 re-entry, from flat
     assert rig.signal_sides(PAPER_RAW) == [Side.BUY, Side.BUY]
+
+
+async def test_a_cancelled_order_takes_back_only_its_unfilled_part() -> None:
+    strategy = sma()
+    rig = Rig([strategy])
+    await rig.start()
+    await rig.ticks(SMA_PRICES[:5])
+    (signal_event,) = rig.on(PAPER_RAW)
+    assert strategy.position(RELIANCE) == 10
+    cancelled = OrderCancelled("P-x-1", "sma", RELIANCE, 4, "engine stopped", side=Side.BUY)
+    await rig.bus.publish(
+        TopicMap(PAPER).orders_cancelled, signal_event.child(cancelled, source="execution.paper", key="sma")
+    )
+    assert strategy.position(RELIANCE) == 6  # 6 filled before the cancel
+    sideless = OrderCancelled("P-x-2", "sma", RELIANCE, 6, "stored by an older release")
+    await rig.bus.publish(
+        TopicMap(PAPER).orders_cancelled, signal_event.child(sideless, source="execution.paper", key="sma")
+    )
+    assert strategy.position(RELIANCE) == 6
+
+
+def _fill(strategy: str, side: Side, quantity: int, token: int = RELIANCE) -> OrderFilled:
+    trade_id = f"P-r-1-{strategy}-{quantity}"
+    return OrderFilled("P-r-1", trade_id, strategy, token, side, quantity, 10.0, Product.MIS, Charges())
+
+
+async def test_restored_positions_come_from_fills_plus_working_orders() -> None:
+    strategy, both = sma(), sma("both", (PAPER, ZERODHA))
+    rig = Rig([strategy, both], active=(PAPER, ZERODHA))
+    working = OrderPlaced("P-r-2", "sma", RELIANCE, Side.BUY, 10, OrderType.MARKET, Product.MIS)
+    rig.runner.restore_positions(
+        PAPER,
+        [
+            _fill("sma", Side.BUY, 10),
+            _fill("sma", Side.SELL, 4),
+            _fill("sma", Side.BUY, 3, INFY),
+            _fill("both", Side.BUY, 10),
+            _fill("renamed_since", Side.BUY, 10),
+        ],
+        [UnresolvedOrder(working, 3, "c")],
+    )
+    assert strategy.position(RELIANCE) == 6 + 7  # held, plus what the working order still wants
+    assert strategy.position(INFY) == 3
+    assert both.position(RELIANCE) == 0  # two namespaces: one book cannot say
+
+
+async def test_a_restored_long_only_strategy_does_not_buy_again_but_exits() -> None:
+    strategy = sma()
+    rig = Rig([strategy])
+    rig.runner.restore_positions(PAPER, [_fill("sma", Side.BUY, 10)])
+    await rig.start()
+    await rig.ticks(SMA_PRICES)
+    # the up-cross at tick 4 finds it long already; it exits at 7 and buys at 9
+    assert rig.signal_sides(PAPER_RAW) == [Side.SELL, Side.BUY]
