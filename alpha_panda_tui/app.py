@@ -109,7 +109,8 @@ class AlphaPandaApp(App[int]):
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        await self.bridge.request_day_snapshot()
         self.call_after_refresh(self._pull)
         if self.exit_after is not None:
             self.set_timer(self.exit_after, partial(self.exit, 0))
@@ -144,7 +145,7 @@ class AlphaPandaApp(App[int]):
         status = state.status
         self.halted = state.halted
         self.feed_paused = state.feed_paused
-        self.has_latches = bool(status is not None and status.loss_latches)
+        self.has_latches = state.latched
         while state.notices:
             notice = state.notices.popleft()
             self.notify(notice.text, severity=SEVERITY[notice.level])

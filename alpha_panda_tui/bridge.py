@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alpha_panda_tui.ui_state import UiState
+from alpha_panda_tui.ui_state import MAX_FILLS, MAX_ORDERS, UiState
 from engine.bus.base import Bus
-from engine.events import Command, CommandAction, Event, Namespace, make_event
+from engine.events import Command, CommandAction, DaySnapshotRequest, Event, Namespace, make_event
 from engine.instruments import InstrumentRegistry
 from engine.service import Service
 from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS, TopicMap, dlq_topic
@@ -53,6 +53,15 @@ class UiBridge(Service):
 
     async def _on_event(self, event: Event) -> None:
         self.state.apply(event)
+
+    async def request_day_snapshot(self) -> str:
+        """Ask the engine for the day so far (as many orders and fills as the panes hold); the
+        answer arrives on engine.status like any event and seeds the state."""
+        request = DaySnapshotRequest(max_orders=MAX_ORDERS, max_fills=MAX_FILLS)
+        event = make_event(request, namespace=Namespace.SHARED, source=UI_SOURCE, key="day_snapshot")
+        self.state.expect_day_snapshot(event.id)
+        await self.bus.publish(CONTROL_COMMANDS, event)
+        return event.id
 
     async def send(self, action: CommandAction, target: str = "", reason: str = "") -> str:
         """Publish a command for the engine; returns its event id (CommandResults answer to it)."""

@@ -15,10 +15,12 @@ from engine.events import (
     Command,
     CommandAction,
     CommandResult,
+    DaySnapshot,
     DeadLetter,
     EngineState,
     EngineStatus,
     Event,
+    EventType,
     HealthCheckView,
     MarketTick,
     Namespace,
@@ -26,6 +28,7 @@ from engine.events import (
     OrderFailed,
     OrderFilled,
     OrderPlaced,
+    OrderView,
     PnlSnapshot,
     Side,
     SignalRejected,
@@ -47,6 +50,7 @@ MAX_LINEAGES = 2_000
 PNL_POINTS = 720
 PNL_INTERVAL_S = 1.0  # feed seconds between P&L curve samples
 MAX_NOTICES = 20
+SNAPSHOT_REQUESTS = 8  # day snapshots asked for and not yet answered, remembered
 
 
 class OrderStatus(StrEnum):
@@ -55,6 +59,15 @@ class OrderStatus(StrEnum):
     FILLED = "FILLED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+
+
+STORED_ORDER_STATUS = {
+    "PLACED": OrderStatus.OPEN,
+    "PARTIAL": OrderStatus.PARTIAL,
+    "FILLED": OrderStatus.FILLED,
+    "FAILED": OrderStatus.FAILED,
+    "CANCELLED": OrderStatus.CANCELLED,
+}
 
 
 class LogLevel(StrEnum):
@@ -265,6 +278,10 @@ class UiState:
         self._log_seq = 0
         self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)
         self.issued_commands: dict[str, CommandAction] = {}
+        # the day so far, from the engine's storage
+        self.trading_day = ""
+        self._snapshot_requests: deque[str] = deque(maxlen=SNAPSHOT_REQUESTS)
+        self._stored_trades: set[str] = set()  # fills the day snapshot brought, not to be counted again
 
     # ------------------------------------------------------------------
     # ingestion
@@ -449,6 +466,8 @@ class UiState:
     def _on_fill(self, event: Event) -> None:
         fill = event.payload
         assert isinstance(fill, OrderFilled)
+        if fill.trade_id in self._stored_trades:
+            return  # the day snapshot already brought it (and its order's totals) from storage
         row = self._order_row(
             event, fill.order_id, fill.strategy_id, fill.instrument_token, fill.side, fill.quantity
         )
@@ -523,6 +542,9 @@ class UiState:
     def _on_status(self, event: Event) -> None:
         status = event.payload
         assert isinstance(status, EngineStatus)
+        self._set_status(status)
+
+    def _set_status(self, status: EngineStatus) -> None:
         previous = self.status
         self.status = status
         self.status_version += 1
@@ -539,7 +561,7 @@ class UiState:
         if previous is not None:
             if status.state is EngineState.HALTED and previous.state is not EngineState.HALTED:
                 self._log(LogLevel.ERROR, f"engine HALTED: {status.halted_reason or 'no reason given'}")
-            elif previous.state is EngineState.HALTED and status.state is not EngineState.HALTED:
+            elif status.state is not previous.state:
                 self._log(LogLevel.INFO, f"engine {status.state.value}")
             if status.feed_paused != previous.feed_paused:
                 self._log(LogLevel.INFO, "feed paused" if status.feed_paused else "feed resumed")
@@ -551,6 +573,122 @@ class UiState:
                 )
             for latch in set(status.loss_latches) - set(previous.loss_latches):
                 self._log(LogLevel.ERROR, f"daily-loss latch tripped: {latch}")
+
+    # -- the day so far ---------------------------------------------------------------
+    def expect_day_snapshot(self, request_id: str) -> None:
+        """The console asked for a day snapshot; only answers to its own requests are folded in."""
+        self._snapshot_requests.append(request_id)
+
+    def _on_day_snapshot(self, event: Event) -> None:
+        """Seed the panes with the day so far. What live events already showed wins: the
+        snapshot only adds orders, fills and portfolios not seen yet, older than the live ones."""
+        snapshot = event.payload
+        assert isinstance(snapshot, DaySnapshot)
+        if snapshot.request_id not in self._snapshot_requests:
+            return
+        self._snapshot_requests.remove(snapshot.request_id)
+        self.trading_day = snapshot.trading_day
+        if self.status is None or snapshot.status.status_ts > self.status.status_ts:
+            self._set_status(snapshot.status)
+        self._seed_portfolios(snapshot.portfolios)
+        self._seed_orders(snapshot.orders)
+        self._seed_fills(snapshot)
+        shown = f"the last {len(snapshot.orders)} of " if len(snapshot.orders) < snapshot.orders_today else ""
+        fills = f"the last {len(snapshot.fills)} of " if len(snapshot.fills) < snapshot.fills_today else ""
+        self._log(
+            LogLevel.INFO,
+            f"today ({snapshot.trading_day}) from storage: {shown}{snapshot.orders_today} orders, "
+            f"{fills}{snapshot.fills_today} fills, {len(snapshot.portfolios)} portfolios",
+        )
+
+    def _seed_portfolios(self, portfolios: tuple[PnlSnapshot, ...]) -> None:
+        added = [p for p in portfolios if p.portfolio_id not in self.portfolios]
+        if not added:
+            return
+        for pnl in added:
+            self.portfolios[pnl.portfolio_id] = pnl
+            ts = pnl.snapshot_ts or self.session_ts
+            series = self.strategy_pnl_series.setdefault(pnl.strategy_id, deque(maxlen=PNL_POINTS))
+            _sample(series, ts, self.strategy_pnl(pnl.strategy_id))
+            _sample(self.pnl_series, ts, self.total_pnl())
+        self.pnl_version += 1
+        self._rebuild_strategies()
+
+    def _seed_orders(self, views: tuple[OrderView, ...]) -> None:
+        older: list[tuple[str, OrderRow]] = []
+        for view in views:
+            existing = self.orders.get(view.order_id)
+            if existing is None:
+                older.append((view.order_id, self._order_from_view(view)))
+            elif not existing.order_type:  # made from a live fill that overtook its order: complete it
+                stored = self._order_from_view(view)
+                existing.correlation_id = stored.correlation_id
+                existing.order_type = stored.order_type
+                existing.limit_price = stored.limit_price
+                existing.placed_ts = stored.placed_ts
+                existing.version += 1
+        if not older:
+            return
+        self.orders = OrderedDict(older + list(self.orders.items()))
+        self._trim_orders()
+        self.order_version += 1
+
+    def _order_from_view(self, view: OrderView) -> OrderRow:
+        return OrderRow(
+            order_id=view.order_id,
+            correlation_id=view.correlation_id,
+            namespace=view.namespace,
+            strategy_id=view.strategy_id,
+            token=view.instrument_token,
+            symbol=self.symbol(view.instrument_token),
+            side=view.side,
+            quantity=view.quantity,
+            order_type=view.order_type.value,
+            limit_price=view.limit_price,
+            placed_ts=view.placed_ts,
+            status=STORED_ORDER_STATUS.get(view.status, OrderStatus.OPEN),
+            filled_quantity=view.filled_quantity,
+            average_price=view.average_price,
+            charges=view.charges,
+            detail=view.status_reason,
+        )
+
+    def _seed_fills(self, snapshot: DaySnapshot) -> None:
+        known = {f.trade_id for f in self.fills}
+        older: list[FillRow] = []
+        for view in snapshot.fills:
+            fill = view.fill
+            if fill.trade_id in known:
+                continue
+            self._stored_trades.add(fill.trade_id)
+            event = Event(
+                type=EventType.ORDER_FILLED,
+                payload=fill,
+                namespace=view.namespace,
+                source="storage",
+                key=fill.strategy_id,
+                id=view.event_id,
+                correlation_id=view.correlation_id,
+            )
+            self.fills_by_order.setdefault(fill.order_id, []).insert(0, event)
+            self._lineage(view.correlation_id).outcomes.insert(0, event)
+            older.append(
+                FillRow(
+                    trade_id=fill.trade_id,
+                    order_id=fill.order_id,
+                    namespace=view.namespace,
+                    strategy_id=fill.strategy_id,
+                    symbol=self.symbol(fill.instrument_token),
+                    side=fill.side,
+                    quantity=fill.quantity,
+                    price=fill.price,
+                    charges=fill.charges.total,
+                    ts=fill.fill_ts or self.session_ts,
+                )
+            )
+        if older:
+            self.fills = deque(older + list(self.fills), maxlen=MAX_FILLS)
+            self.order_version += 1
 
     def _on_command(self, event: Event) -> None:
         command = event.payload
@@ -685,8 +823,18 @@ class UiState:
         return rows
 
     @property
+    def engine_state(self) -> EngineState | None:
+        """The engine's state as its latest status says (None before the first one)."""
+        return self.status.state if self.status is not None else None
+
+    @property
     def halted(self) -> bool:
-        return self.status is not None and self.status.state is EngineState.HALTED
+        return self.engine_state is EngineState.HALTED
+
+    @property
+    def latched(self) -> bool:
+        """A daily-loss latch is set (shown whatever else the engine is: a halt does not lift it)."""
+        return self.status is not None and bool(self.status.loss_latches)
 
     @property
     def feed_paused(self) -> bool:
@@ -711,6 +859,7 @@ _HANDLERS = {
     OrderCancelled: UiState._on_order_cancelled,
     PnlSnapshot: UiState._on_pnl,
     EngineStatus: UiState._on_status,
+    DaySnapshot: UiState._on_day_snapshot,
     Command: UiState._on_command,
     CommandResult: UiState._on_command_result,
     DeadLetter: UiState._on_dead_letter,

@@ -29,6 +29,8 @@ class EventType(StrEnum):
     COMMAND_RESULT = "command_result"
     ENGINE_STATUS = "engine_status"
     DEAD_LETTER = "dead_letter"
+    DAY_SNAPSHOT_REQUEST = "day_snapshot_request"
+    DAY_SNAPSHOT = "day_snapshot"
 
 
 class Namespace(StrEnum):
@@ -73,9 +75,13 @@ class CommandAction(StrEnum):
 
 
 class EngineState(StrEnum):
+    """What the engine is doing. RUNNING, LATCHED and HALTED are derived from the risk
+    managers' state at the moment a status is built (see `trading_state`)."""
+
     STARTING = "starting"
     RUNNING = "running"
-    HALTED = "halted"
+    LATCHED = "latched"  # running, but a daily-loss latch blocks one or more strategies (or all)
+    HALTED = "halted"  # the kill switch rejects every new signal
     STOPPING = "stopping"
     STOPPED = "stopped"
 
@@ -275,6 +281,70 @@ class DeadLetter(msgspec.Struct, frozen=True, tag=EventType.DEAD_LETTER.value):
     original: str  # the original message, JSON text (or the raw bytes, as text, if undecodable)
 
 
+def trading_state(lifecycle: EngineState, halted: bool, latched: bool) -> EngineState:
+    """The one rule for the state a status reports: while running, a halt over a latch over running."""
+    if lifecycle is not EngineState.RUNNING:
+        return lifecycle
+    if halted:
+        return EngineState.HALTED
+    if latched:
+        return EngineState.LATCHED
+    return EngineState.RUNNING
+
+
+class OrderView(msgspec.Struct, frozen=True):
+    """A stored order as the console lists it."""
+
+    order_id: str
+    namespace: Namespace
+    strategy_id: str
+    instrument_token: int
+    side: Side
+    quantity: int
+    order_type: OrderType
+    limit_price: float | None
+    status: str  # storage's order status: PLACED, PARTIAL, FILLED, FAILED, CANCELLED
+    status_reason: str
+    filled_quantity: int
+    average_price: float
+    charges: float
+    placed_ts: float
+    correlation_id: str
+
+
+class FillView(msgspec.Struct, frozen=True):
+    """A stored fill with the envelope fields the console needs to place it in a lineage."""
+
+    namespace: Namespace
+    event_id: str
+    correlation_id: str
+    fill: OrderFilled
+
+
+class DaySnapshotRequest(msgspec.Struct, frozen=True, tag=EventType.DAY_SNAPSHOT_REQUEST.value):
+    """A console asks for the trading day so far (answered with a DaySnapshot on engine.status)."""
+
+    max_orders: int = 500
+    max_fills: int = 500
+
+
+class DaySnapshot(msgspec.Struct, frozen=True, tag=EventType.DAY_SNAPSHOT.value):
+    """The trading day so far, for a console that starts (or attaches) mid-day.
+
+    Orders and fills are today's (the IST day of the engine's clock) from storage, the newest
+    `max_*` of them, oldest first; portfolios and status are the engine's current ones.
+    """
+
+    request_id: str  # the DaySnapshotRequest's event id
+    trading_day: str  # ISO date, IST
+    status: EngineStatus
+    portfolios: tuple[PnlSnapshot, ...] = ()
+    orders: tuple[OrderView, ...] = ()
+    fills: tuple[FillView, ...] = ()
+    orders_today: int = 0  # how many there are in all (more than `orders` holds on a busy day)
+    fills_today: int = 0
+
+
 Payload = (
     MarketTick
     | TradingSignal
@@ -289,6 +359,8 @@ Payload = (
     | CommandResult
     | EngineStatus
     | DeadLetter
+    | DaySnapshotRequest
+    | DaySnapshot
 )
 
 PAYLOAD_TYPES: dict[type[Any], EventType] = {
@@ -305,6 +377,8 @@ PAYLOAD_TYPES: dict[type[Any], EventType] = {
     CommandResult: EventType.COMMAND_RESULT,
     EngineStatus: EventType.ENGINE_STATUS,
     DeadLetter: EventType.DEAD_LETTER,
+    DaySnapshotRequest: EventType.DAY_SNAPSHOT_REQUEST,
+    DaySnapshot: EventType.DAY_SNAPSHOT,
 }
 
 SCHEMA_VERSION = 1

@@ -17,13 +17,18 @@ from collections.abc import Sequence
 
 from engine.bus import Bus, DirectBus, InProcessBus, KafkaBus
 from engine.clock import Clock, ManualClock, WallClock
+from engine.day_snapshot import DaySnapshotService
 from engine.events import (
+    CommandAction,
+    CommandResult,
     EngineState,
     EngineStatus,
+    Event,
     HealthCheckView,
     Namespace,
     OrderFilled,
     make_event,
+    trading_state,
 )
 from engine.execution.paper import RESTART_REASON, STOP_REASON
 from engine.execution.working import UnresolvedOrder
@@ -60,6 +65,7 @@ log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 1.0
 HEALTH_INTERVAL_S = 5.0
+STATE_ACTIONS = (CommandAction.HALT, CommandAction.RESUME, CommandAction.RESET_LOSS_LATCH)
 
 
 class Engine:
@@ -84,7 +90,8 @@ class Engine:
         self.active_namespaces: tuple[Namespace, ...] = (Namespace.PAPER,)
         self.db: Database | None = Database(settings.database_url) if persist else None
         self.state_store: StateStore = DbStateStore(self.db) if self.db else MemoryStateStore()
-        self.state = EngineState.STOPPED
+        self._lifecycle = EngineState.STOPPED  # starting, running, stopping, stopped
+        self._status_due = asyncio.Event()
         self.health = HealthRegistry()
         self.last_health: list[CheckResult] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -177,8 +184,18 @@ class Engine:
         if feed_cfg.record:
             self.recorder = TickRecorder(self.bus, s.recordings_dir, self.instruments, clock=self.clock)
             self.services.append(self.recorder)
+        self.day_snapshots = DaySnapshotService(
+            self.bus,
+            db=self.db,
+            namespaces=self.active_namespaces,
+            portfolios=self.portfolios,
+            clock=self.clock,
+            status=self.status,
+        )
+        self.services.append(self.day_snapshots)
         for service in self.services:
             service.wire()
+        self.bus.subscribe([ENGINE_STATUS], "engine", self._on_command_result)
         self._register_health_checks()
 
     def _register_health_checks(self) -> None:
@@ -219,7 +236,7 @@ class Engine:
 
     # -- lifecycle --------------------------------------------------------------
     async def start(self) -> None:
-        self.state = EngineState.STARTING
+        self._lifecycle = EngineState.STARTING
         self.settings.ensure_dirs()
         if self.db is not None:
             await self.db.connect()
@@ -245,7 +262,7 @@ class Engine:
                 await self.writer.flush()
         await self.feed.start()
         self._started_at = time.monotonic()
-        self.state = EngineState.HALTED if self.halted else EngineState.RUNNING
+        self._lifecycle = EngineState.RUNNING
         if self.paced:
             self._tasks.append(asyncio.create_task(self._publish_status_forever(), name="engine-status"))
         log.info(
@@ -263,9 +280,9 @@ class Engine:
     async def stop(self) -> None:
         """Stop the feed, let every queued event be handled, flush storage, close. Idempotent."""
         async with self._stop_lock:
-            if self.state in (EngineState.STOPPED, EngineState.STOPPING):
+            if self._lifecycle in (EngineState.STOPPED, EngineState.STOPPING):
                 return
-            self.state = EngineState.STOPPING
+            self._lifecycle = EngineState.STOPPING
             for task in self._tasks:
                 task.cancel()
             for task in self._tasks:
@@ -296,7 +313,7 @@ class Engine:
                 await self.db.close()
             if self.redis_check is not None:
                 await self.redis_check.close()
-            self.state = EngineState.STOPPED
+            self._lifecycle = EngineState.STOPPED
             log.info("engine stopped")
 
     async def pump(self, n: int) -> None:
@@ -306,8 +323,17 @@ class Engine:
 
     # -- status ---------------------------------------------------------------
     @property
+    def state(self) -> EngineState:
+        """Running, latched or halted as the risk managers are now (not as they were at start)."""
+        return trading_state(self._lifecycle, self.halted, self.latched)
+
+    @property
     def halted(self) -> bool:
         return any(r.halted for r in self.risk.values())
+
+    @property
+    def latched(self) -> bool:
+        return any(r.latches for r in self.risk.values())
 
     def status(self) -> EngineStatus:
         published = self.bus.stats.published
@@ -319,15 +345,12 @@ class Engine:
             counts["fills"] += published.get(topics.orders_filled, 0)
             counts["rejections"] += published.get(topics.signals_rejected, 0)
         halt_reason = next((r.halt_reason for r in self.risk.values() if r.halted), "")
-        state = self.state
-        if state is EngineState.RUNNING and self.halted:
-            state = EngineState.HALTED
         latches: list[str] = []
         for ns, risk in self.risk.items():
             latches.extend(f"{ns.value}:{name}" for name in risk.latches)
         now = self.clock.now()
         return EngineStatus(
-            state=state,
+            state=trading_state(self._lifecycle, self.halted, bool(latches)),
             mode="LIVE" if self.settings.zerodha.live_orders else "PAPER",
             halted_reason=halt_reason,
             feed_paused=self.feed.paused,
@@ -358,6 +381,12 @@ class Engine:
             ENGINE_STATUS, make_event(status, namespace=Namespace.SHARED, source="engine", key="engine")
         )
 
+    async def _on_command_result(self, event: Event) -> None:
+        """A halt, resume or latch reset was answered: publish the new state now, not in a second."""
+        result = event.payload
+        if isinstance(result, CommandResult) and result.action in STATE_ACTIONS:
+            self._status_due.set()
+
     async def _publish_status_forever(self) -> None:
         last_health = 0.0
         while True:
@@ -370,4 +399,6 @@ class Engine:
                 raise
             except Exception:
                 log.exception("status publisher failed; retrying")
-            await asyncio.sleep(STATUS_INTERVAL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._status_due.wait(), STATUS_INTERVAL_S)
+            self._status_due.clear()

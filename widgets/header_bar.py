@@ -1,4 +1,4 @@
-"""One line of engine state: mode, running or HALTED, feed, market, tick rate and the IST clock.
+"""One line of engine state: mode, running, LATCHED or HALTED, feed, market, tick rate and the IST clock.
 
 One widget that renders one line (no child widgets to lay out), repainted
 only when what it shows changed.
@@ -17,6 +17,7 @@ from widgets.format import ist_hms
 
 STATE_CLASSES = {
     EngineState.RUNNING: "header-bar--running",
+    EngineState.LATCHED: "header-bar--latched",
     EngineState.HALTED: "header-bar--halted",
     EngineState.STARTING: "header-bar--waiting",
     EngineState.STOPPING: "header-bar--waiting",
@@ -31,6 +32,7 @@ class HeaderBar(Widget):
         "header-bar--live",
         "header-bar--running",
         "header-bar--halted",
+        "header-bar--latched",
         "header-bar--waiting",
         "header-bar--paused",
         "header-bar--open",
@@ -70,7 +72,12 @@ class HeaderBar(Widget):
             state = status.state.value.upper()
             if status.state is EngineState.HALTED and status.halted_reason:
                 state = f"HALTED: {status.halted_reason}"
+            elif status.state is EngineState.LATCHED:
+                state = f"LATCHED: {', '.join(status.loss_latches)}"
             line.append(f" {state} ", self._style(STATE_CLASSES[status.state]))
+            if status.state is not EngineState.LATCHED and status.loss_latches:
+                latches = ", ".join(status.loss_latches)
+                line.append(f" latched: {latches} ", self._style("header-bar--latched"))
             paused = " PAUSED" if status.feed_paused else ""
             feed_style = "header-bar--paused" if status.feed_paused else "header-bar--dim"
             line.append(f" feed {status.feed_source or '-'}{paused} ", self._style(feed_style))

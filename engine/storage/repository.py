@@ -206,3 +206,118 @@ async def trace(db: Database, correlation_id: str) -> list[Event]:
         except MalformedEvent as exc:
             log.warning("event_log row %s is not a readable event: %s", event_id, exc)
     return events
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFill:
+    """A stored fill with the envelope fields it was published with."""
+
+    fill: OrderFilled
+    event_id: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFillTotals:
+    quantity: int
+    notional: float  # sum of quantity * price
+    charges: float
+
+
+async def orders_between(
+    db: Database, namespace: Namespace, start_ts: float, end_ts: float, limit: int
+) -> tuple[list[OrderRecord], int]:
+    """The newest `limit` orders placed in [start_ts, end_ts), oldest first, and how many there are."""
+    table = models.orders
+    ts = table.c.placed_ts
+    where = (table.c.namespace == namespace.value) & (ts >= start_ts) & (ts < end_ts)
+    newest = select(table).where(where).order_by(table.c.placed_ts.desc(), table.c.id.desc()).limit(limit)
+    async with db.engine.connect() as conn:
+        total = int((await conn.execute(select(func.count()).select_from(table).where(where))).scalar_one())
+        rows = (await conn.execute(newest)).mappings().all()
+    return [_order_record(row) for row in reversed(rows)], total
+
+
+async def fills_between(
+    db: Database, namespace: Namespace, start_ts: float, end_ts: float, limit: int
+) -> tuple[list[StoredFill], int]:
+    """The newest `limit` fills with fill_ts in [start_ts, end_ts), oldest first, and how many there are."""
+    table = models.fills
+    ts = table.c.fill_ts
+    where = (table.c.namespace == namespace.value) & (ts >= start_ts) & (ts < end_ts)
+    newest = select(table).where(where).order_by(table.c.fill_ts.desc(), table.c.id.desc()).limit(limit)
+    async with db.engine.connect() as conn:
+        total = int((await conn.execute(select(func.count()).select_from(table).where(where))).scalar_one())
+        rows = (await conn.execute(newest)).mappings().all()
+    return [
+        StoredFill(fill=_fill_from_row(row), event_id=row["event_id"], correlation_id=row["correlation_id"])
+        for row in reversed(rows)
+    ], total
+
+
+async def order_fill_totals(
+    db: Database, namespace: Namespace, order_ids: list[str]
+) -> dict[str, OrderFillTotals]:
+    """Filled quantity, notional and charges per order, over every stored fill of those orders."""
+    if not order_ids:
+        return {}
+    table = models.fills
+    stmt = (
+        select(
+            table.c.order_id,
+            func.sum(table.c.quantity),
+            func.sum(table.c.quantity * table.c.price),
+            func.sum(table.c.charges_total),
+        )
+        .where((table.c.namespace == namespace.value) & table.c.order_id.in_(order_ids))
+        .group_by(table.c.order_id)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return {
+        order_id: OrderFillTotals(int(quantity or 0), float(notional or 0.0), float(charges or 0.0))
+        for order_id, quantity, notional, charges in rows
+    }
+
+
+def _order_record(row: Any) -> OrderRecord:
+    return OrderRecord(
+        order_id=row["order_id"],
+        namespace=Namespace(row["namespace"]),
+        strategy_id=row["strategy_id"],
+        instrument_token=row["instrument_token"],
+        side=Side(row["side"]),
+        quantity=row["quantity"],
+        order_type=OrderType(row["order_type"]),
+        product=Product(row["product"]),
+        limit_price=row["limit_price"],
+        status=models.OrderStatus(row["status"]),
+        status_reason=row["status_reason"],
+        filled_quantity=row["filled_quantity"],
+        placed_ts=row["placed_ts"],
+        updated_ts=row["updated_ts"],
+        correlation_id=row["correlation_id"],
+    )
+
+
+def _fill_from_row(row: Any) -> OrderFilled:
+    return OrderFilled(
+        order_id=row["order_id"],
+        trade_id=row["trade_id"],
+        strategy_id=row["strategy_id"],
+        instrument_token=row["instrument_token"],
+        side=Side(row["side"]),
+        quantity=row["quantity"],
+        price=row["price"],
+        product=Product(row["product"]),
+        charges=Charges(
+            brokerage=row["brokerage"],
+            stt=row["stt"],
+            exchange=row["exchange"],
+            sebi=row["sebi"],
+            gst=row["gst"],
+            stamp_duty=row["stamp_duty"],
+        ),
+        remaining_quantity=row["remaining_quantity"],
+        fill_ts=row["fill_ts"],
+    )
