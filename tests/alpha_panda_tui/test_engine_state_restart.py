@@ -43,7 +43,9 @@ def settings(isolated_dirs: Path) -> Settings:
 
 
 @asynccontextmanager
-async def launched(settings: Settings) -> AsyncIterator[tuple[Engine, ControlServer, AlphaPandaApp, Pilot[int]]]:
+async def launched(
+    settings: Settings,
+) -> AsyncIterator[tuple[Engine, ControlServer, AlphaPandaApp, Pilot[int]]]:
     """What `alpha-panda-tui launch` runs: the engine, its control socket and the console."""
     engine = Engine(settings)
     app = make_app(engine, debounce_s=0.0, animate=False)
