@@ -42,3 +42,24 @@ async def test_a_halted_live_engine_is_unmistakable() -> None:
         for part in ("LIVE", "HALTED: daily loss limit", "feed zerodha PAUSED", "market open", "1,234 t/s"):
             assert part in text
         assert text.rstrip().endswith("10:05:00 IST")
+
+
+async def test_a_latch_is_shown_distinctly_and_survives_a_halt() -> None:
+    app = HeaderApp()
+    async with app.run_test(size=(140, 3)) as pilot:
+        header = app.query_one(HeaderBar)
+        latched = EngineStatus(state=EngineState.LATCHED, loss_latches=("paper:ema_5_20",), session_ts=TS)
+        header.show_status(latched, TS)
+        await pilot.pause()
+        text = header.render().plain
+        assert "LATCHED: paper:ema_5_20" in text and "RUNNING" not in text
+        halted = EngineStatus(
+            state=EngineState.HALTED,
+            halted_reason="kill switch",
+            loss_latches=("paper:global",),
+            session_ts=TS,
+        )
+        header.show_status(halted, TS)
+        await pilot.pause()
+        text = header.render().plain
+        assert "HALTED: kill switch" in text and "latched: paper:global" in text
