@@ -169,7 +169,7 @@ class AlphaPandaApp(App[int]):
         if action == "resume_feed":
             return self.feed_paused
         if action == "reset_latches":
-            return True if self.has_latches else None
+            return self.has_latches  # in the footer and the palette only while a latch is set
         if action in ("next_view", "previous_view"):
             dashboard = self._dashboard()
             return dashboard is not None and dashboard.compact

@@ -103,7 +103,6 @@ KEYMAP: tuple[KeyCommand, ...] = (
         "Reset latches",
         "Reset every daily-loss latch (asks to confirm)",
         Scope.GLOBAL,
-        show=False,
         palette=True,
         destructive=True,
     ),

@@ -184,3 +184,22 @@ def test_a_saved_halt_resumed_headless_gives_the_kill_switch_back(settings: Sett
         assert _cli("status").startswith("engine     HALTED (again)")
     finally:
         _stop(again)
+
+
+@pytest.mark.slow
+async def test_a_saved_latch_shows_latched_and_l_resets_it(settings: Settings) -> None:
+    first = Engine(settings, paced=False)
+    await first.start()
+    await first.state_store.put_state("risk:paper:latch", {"global": None, "strategies": {"momo": "lost"}})
+    await first.stop()
+    async with launched(settings) as (engine, _, app, pilot):
+        await shows(engine, app, pilot, EngineState.LATCHED)
+        assert "LATCHED: paper:momo" in app.screen.query_one(HeaderBar).render().plain
+        footer = {action for _, _, action, _ in KeyFooter.shown_keys(app.screen)}
+        assert "reset_latches" in footer
+        assert (await cli_status(settings)).startswith("engine     LATCHED")
+        await pilot.press("L", "y")
+        await wait_for(lambda: not engine.latched)
+        await shows(engine, app, pilot, EngineState.RUNNING)
+        footer = {action for _, _, action, _ in KeyFooter.shown_keys(app.screen)}
+        assert "reset_latches" not in footer
