@@ -14,7 +14,7 @@ from textual.widgets import Label, Static
 
 from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.screens.live import LiveScreen
-from alpha_panda_tui.ui_state import Lineage, OrderRow, UiState
+from alpha_panda_tui.ui_state import Lineage, OrderRow, OrderStatus, UiState
 from engine.events import (
     Event,
     MarketTick,
@@ -134,8 +134,20 @@ def build_trace(
             text = f"{payload.unfilled_quantity} unfilled: {payload.reason}"
             stages.append(TraceStage("cancelled", "CANCELLED", text, event, ok=False))
     if not outcomes:
-        stages.append(TraceStage("fill", "FILL", "no fill yet", None))
+        stages.append(_unseen_outcome(order))
     return stages
+
+
+def _unseen_outcome(order: OrderRow) -> TraceStage:
+    """What the order row (from live events or storage) says when the console saw no outcome event."""
+    if order.status is OrderStatus.FAILED:
+        return TraceStage("failed", "FAILED", order.detail or "failed", None, ok=False)
+    if order.status is OrderStatus.CANCELLED:
+        return TraceStage("cancelled", "CANCELLED", order.detail or "cancelled", None, ok=False)
+    if order.filled_quantity:
+        text = f"{order.filled_quantity}/{order.quantity} filled; the fills {NOT_SEEN}"
+        return TraceStage("fill", "FILL", text, None)
+    return TraceStage("fill", "FILL", "no fill yet", None)
 
 
 def gap_text(previous: Event | None, current: Event | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alpha_panda_tui.bridge import UiBridge
+from alpha_panda_tui.screens.order_trace import build_trace
 from alpha_panda_tui.ui_state import OrderStatus, UiState
 from engine.bus import DirectBus
 from engine.events import (
@@ -32,7 +33,7 @@ TOPICS = TopicMap(Namespace.PAPER)
 T0 = 1_780_000_000.0
 
 
-def order(n: int, status: str = "FILLED", filled: int = 10) -> OrderView:
+def order(n: int, status: str = "FILLED", filled: int = 10, reason: str = "") -> OrderView:
     return OrderView(
         order_id=f"o{n}",
         namespace=Namespace.PAPER,
@@ -43,7 +44,7 @@ def order(n: int, status: str = "FILLED", filled: int = 10) -> OrderView:
         order_type=OrderType.MARKET,
         limit_price=None,
         status=status,
-        status_reason="",
+        status_reason=reason,
         filled_quantity=filled,
         average_price=100.0 if filled else 0.0,
         charges=1.5 if filled else 0.0,
@@ -158,3 +159,21 @@ async def test_a_bounded_snapshot_says_how_much_of_the_day_it_shows() -> None:
     request_id = await bridge.request_day_snapshot()
     await bus.publish(ENGINE_STATUS, snapshot(request_id, [order(1)], [], orders_today=1234))
     assert any("the last 1 of 1234 orders" in line.text for line in state.log)
+
+
+async def test_the_trace_of_a_stored_order_tells_its_outcome_not_no_fill_yet() -> None:
+    state, bridge, bus = await wired()
+    request_id = await bridge.request_day_snapshot()
+    stored = [order(1), order(2, "CANCELLED", 0, "engine stopped"), order(3, "FAILED", 0, "no price")]
+    await bus.publish(ENGINE_STATUS, snapshot(request_id, stored, []))
+    last = {}
+    for order_id in ("o1", "o2", "o3"):
+        row, lineage, fills = state.lineage_for_order(order_id)
+        assert row is not None
+        stage = build_trace(row, lineage, fills, state)[-1]
+        last[order_id] = (stage.title, stage.text.split(";")[0], stage.ok)
+    assert last == {
+        "o1": ("FILL", "10/10 filled", True),
+        "o2": ("CANCELLED", "engine stopped", False),
+        "o3": ("FAILED", "no price", False),
+    }
