@@ -8,7 +8,11 @@ dirs unless overridden (`ALPHA_PANDA_DATA_DIR`, `ALPHA_PANDA_CONFIG_DIR`).
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import os
+import re
+import tomllib
 from datetime import time as dtime
 from enum import StrEnum
 from pathlib import Path
@@ -16,29 +20,42 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from engine.bus.inprocess import TickOverflow
 from engine.events import Product
+from engine.market.calendar import SESSION_CLOSE
 
 APP_NAME = "alpha-panda-tui"
 ENV_PREFIX = "ALPHA_PANDA_"
 CONFIG_FILE_NAME = "config.toml"
 
 
+PRIVATE_DIR_MODE = 0o700
+
+
+def _expand_user(path: Path) -> Path:
+    try:
+        return path.expanduser()
+    except RuntimeError:  # `~someone` with no such user: keep the path as written
+        return path
+
+
 def default_config_dir() -> Path:
     override = os.environ.get(f"{ENV_PREFIX}CONFIG_DIR")
-    return Path(override).expanduser() if override else Path(platformdirs.user_config_dir(APP_NAME))
+    return _expand_user(Path(override)) if override else Path(platformdirs.user_config_dir(APP_NAME))
 
 
 def default_data_dir() -> Path:
     override = os.environ.get(f"{ENV_PREFIX}DATA_DIR")
-    return Path(override).expanduser() if override else Path(platformdirs.user_data_dir(APP_NAME))
+    return _expand_user(Path(override)) if override else Path(platformdirs.user_data_dir(APP_NAME))
 
 
 class FeedSource(StrEnum):
@@ -57,6 +74,23 @@ class FillPrice(StrEnum):
     SIGNAL_TICK = "signal_tick"  # research: fill at the price of the tick that made the signal
 
 
+def _wall_time(value: object) -> object:
+    """An IST wall-clock time is written "HH:MM" (or a TOML local time); a number is not a time."""
+    if isinstance(value, dtime):
+        if value.tzinfo is not None:
+            raise ValueError('write a local time without a time zone, e.g. "09:15"')
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = dtime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError('write the time as "HH:MM", e.g. "09:15"') from None
+        if parsed.tzinfo is not None:
+            raise ValueError('write a local time without a time zone, e.g. "09:15"')
+        return parsed
+    raise ValueError('write the time as "HH:MM", e.g. "09:15"')
+
+
 class Section(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -73,6 +107,18 @@ class FeedSettings(Section):
     session_start: dtime = dtime(9, 15)
     record: bool = Field(default=False, description="record every tick to a CSV in the data dir")
 
+    @field_validator("session_start", mode="before")
+    @classmethod
+    def _session_time(cls, value: object) -> object:
+        return _wall_time(value)
+
+    @field_validator("session_start")
+    @classmethod
+    def _before_close(cls, value: dtime) -> dtime:
+        if value >= SESSION_CLOSE:
+            raise ValueError(f"session_start must be before the {SESSION_CLOSE:%H:%M} close")
+        return value
+
 
 class BusSettings(Section):
     kind: BusKind = BusKind.INPROCESS
@@ -87,6 +133,15 @@ class BusSettings(Section):
 class DatabaseSettings(Section):
     url: str = Field(default="", description="empty = SQLite file in the data dir")
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        if value:
+            from engine.storage.url import normalize_database_url
+
+            normalize_database_url(value)  # ValueError names the supported schemes
+        return value
 
 
 class RedisSettings(Section):
@@ -142,6 +197,11 @@ class PaperSettings(Section):
     fill_price: FillPrice = FillPrice.NEXT_TICK
     default_product: Product = Product.MIS
     square_off_time: dtime = dtime(15, 20)
+
+    @field_validator("square_off_time", mode="before")
+    @classmethod
+    def _square_off_time(cls, value: object) -> object:
+        return _wall_time(value)
 
 
 class ZerodhaSettings(Section):
@@ -215,7 +275,7 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "config_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        return _expand_user(value)
 
     @model_validator(mode="after")
     def _check_zerodha(self) -> Settings:
@@ -246,9 +306,16 @@ class Settings(BaseSettings):
     def config_file(self) -> Path:
         return self.config_dir / CONFIG_FILE_NAME
 
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / "engine.lock"
+
     def ensure_dirs(self) -> None:
+        """The data dir and its sub-folders, private to this user (0700) whatever the umask."""
         for path in (self.data_dir, self.log_dir, self.recordings_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
+                path.chmod(PRIVATE_DIR_MODE)
 
 
 class ConfigError(Exception):
@@ -263,29 +330,172 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "__".join(str(p).upper() for p in loc)
 
 
+_SECRET_NAME = re.compile(r"key|secret|token|passw|credential|auth", re.IGNORECASE)
+
+
+def _field_at(loc: tuple[int | str, ...]) -> FieldInfo | None:
+    """The field a validation error's location points at (None for list items and unknown names)."""
+    model: Any = Settings
+    info: FieldInfo | None = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not isinstance(part, str) or fields is None or part not in fields:
+            return None
+        info = fields[part]
+        model = info.annotation
+    return info
+
+
+def _is_secret(loc: tuple[int | str, ...]) -> bool:
+    if any(_SECRET_NAME.search(str(part)) for part in loc):
+        return True
+    info = _field_at(loc)
+    return info is not None and "SecretStr" in str(info.annotation)
+
+
+def _known_names(loc: tuple[int | str, ...]) -> list[str]:
+    model: Any = Settings
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        model = fields[part].annotation
+    fields = getattr(model, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _shown_input(err: Any, loc: tuple[int | str, ...]) -> str:
+    """The offending value, when it is safe to print: never a secret, never an unknown setting's."""
+    given = err.get("input")
+    if err.get("type") == "extra_forbidden" or _is_secret(loc) or given is None or isinstance(given, dict):
+        return ""
+    if loc and loc[-1] == "url" and isinstance(given, str):
+        from engine.storage.url import redact_url
+
+        return f" (got {redact_url(given)!r})"
+    shown = repr(given)
+    return f" (got {shown[:80]}{'...' if len(shown) > 80 else ''})"
+
+
 def explain_validation_error(exc: ValidationError) -> str:
     lines = ["Invalid configuration:"]
+    config_file = default_config_dir() / CONFIG_FILE_NAME
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         field = ".".join(str(p) for p in loc) or "(settings)"
-        given = err.get("input")
-        shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
-        lines.append(f"  - {field}: {err['msg']}{shown}")
+        if err.get("type") == "extra_forbidden":
+            lines.append(f"  - {field}: unknown setting")
+            parent, name = loc[:-1], str(loc[-1]) if loc else ""
+            close = difflib.get_close_matches(name.lower(), _known_names(parent), n=1)
+            hint = f" (did you mean `{'.'.join([*map(str, parent), close[0]])}`?)" if close else ""
+            lines.append(
+                f"    fix: remove or correct the spelling of `{field}`{hint} in {config_file}"
+                f" or the environment variable {_env_name(loc)}"
+            )
+            continue
+        lines.append(f"  - {field}: {err['msg']}{_shown_input(err, loc)}")
         if loc:
             lines.append(
-                f"    fix: set a valid value for `{field}` in {default_config_dir() / CONFIG_FILE_NAME}"
+                f"    fix: set a valid value for `{field}` in {config_file}"
                 f" or the environment variable {_env_name(loc)}"
             )
         else:
-            lines.append(
-                f"    fix: check {default_config_dir() / CONFIG_FILE_NAME} and ALPHA_PANDA_* variables"
-            )
+            lines.append(f"    fix: check {config_file} and ALPHA_PANDA_* variables")
     return "\n".join(lines)
 
 
+def _is_structured(info: FieldInfo | None) -> bool:
+    """A list, dict or section: its environment value must be JSON."""
+    if info is None:
+        return False
+    annotation = info.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return getattr(annotation, "__origin__", None) in (list, dict, tuple, set)
+
+
+def _non_json_env_vars(field: str) -> list[str]:
+    import json
+
+    from dotenv import dotenv_values
+
+    values: dict[str, str | None] = {}
+    with contextlib.suppress(Exception):  # an unreadable .env is reported on its own
+        values.update(dotenv_values(".env"))
+    values.update(os.environ)
+    found = []
+    for name, value in values.items():
+        if not name.upper().startswith(f"{ENV_PREFIX}{field.upper()}"):
+            continue
+        loc = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        if not _is_structured(_field_at(loc)):
+            continue
+        try:
+            json.loads(value or "")
+        except ValueError:
+            found.append(name)
+    return sorted(set(found))
+
+
+def _explain_source_error(exc: SettingsError) -> str:
+    match = re.search(r'field "([^"]+)" from source "([^"]+)"', str(exc))
+    field, source = (match.group(1), match.group(2)) if match else ("", "")
+    where = ".env" if source.startswith("DotEnv") else "the environment"
+    culprits = _non_json_env_vars(field) if field else []
+    named = ", ".join(culprits) if culprits else f"{ENV_PREFIX}{field.upper()}__*"
+    example = culprits[0] if culprits else f"{ENV_PREFIX}FEED__SYMBOLS"
+    return (
+        "Invalid configuration:\n"
+        f"  - {field or '(settings)'}: a value in {where} is not valid JSON ({named})\n"
+        f"    fix: list and section values are JSON, e.g. {example}='[\"NTPC\", \"INFY\"]'"
+        f" for a list; or set the single field, e.g. {ENV_PREFIX}FEED__SEED=7"
+    )
+
+
+def _check_symbols(settings: Settings) -> None:
+    from engine.instruments import InstrumentRegistry, UnknownInstrument
+
+    registry = InstrumentRegistry.sample()
+    unknown = []
+    for symbol in settings.feed.symbols:
+        try:
+            registry.by_symbol(symbol)
+        except UnknownInstrument:
+            unknown.append(symbol)
+    if unknown:
+        known = ", ".join(sorted(i.tradingsymbol for i in registry.select([]))[:12])
+        raise ConfigError(
+            "Invalid configuration:\n"
+            f"  - feed.symbols: unknown trading symbol(s) {', '.join(map(repr, unknown))}\n"
+            f"    fix: use symbols from the instrument list (e.g. {known}, ...) in"
+            f" {default_config_dir() / CONFIG_FILE_NAME} or {ENV_PREFIX}FEED__SYMBOLS,"
+            " or leave feed.symbols empty for every instrument"
+        )
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build Settings, turning a validation error into a ConfigError with a clear message."""
+    """Build Settings; any configuration problem becomes a ConfigError with one clear message."""
+    config_file = default_config_dir() / CONFIG_FILE_NAME
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(explain_validation_error(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"Invalid configuration: {config_file} is not valid TOML: {exc}\n"
+            f"    fix: correct that line of {config_file} (or move the file aside to use the defaults)"
+        ) from None
+    except SettingsError as exc:
+        raise ConfigError(_explain_source_error(exc)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"Invalid configuration: {config_file} or .env is not UTF-8 text\n"
+            "    fix: save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"Invalid configuration: cannot read {exc.filename or config_file}: {exc.strerror or exc}\n"
+            "    fix: make it a readable file, or move it aside to use the defaults"
+        ) from None
+    _check_symbols(settings)
+    return settings
