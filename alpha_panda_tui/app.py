@@ -14,7 +14,6 @@ import gc
 import logging
 import os
 import signal
-import sys
 from collections.abc import Sequence
 from functools import partial
 from time import perf_counter
@@ -472,52 +471,32 @@ async def run_console(settings: Settings, *, duration: float | None = None) -> i
     shutdown would block writing to it, so the engine is stopped and flushed and the process
     exits without the UI's shutdown.
     """
-    from alpha_panda_tui.headless import secrets_of
-    from alpha_panda_tui.logging_config import configure_logging
-    from engine.control import ControlServer
-    from engine.runtime import Engine
+    from alpha_panda_tui.host import EngineHost, HostError
 
-    settings.ensure_dirs()
     # the terminal belongs to the console: logs go to a file only
-    configure_logging(
-        level=settings.log.level,
-        fmt=settings.log.format,
-        stream=None,
-        log_file=settings.log_dir / "console.log",
-        secrets=secrets_of(settings),
-    )
-    engine = Engine(settings)
-    app = make_app(engine, exit_after=duration, freeze_gc=True)
-    control = ControlServer(engine.bus, settings.control_socket, engine.status)
-    control.wire()
-    loop = asyncio.get_running_loop()
+    host = EngineHost(settings, log_file="console.log", log_to_stderr=False)
     terminal_lost = asyncio.Event()
-
-    def hang_up() -> None:
-        app.stop_drawing()
-        terminal_lost.set()
-
     try:
-        try:
-            await engine.start()
-            await control.start()
-        except Exception as exc:  # e.g. database unreachable, another engine running
-            log.exception("engine failed to start")
-            print(f"alpha-panda-tui: the engine failed to start: {exc}", file=sys.stderr)
-            return 1
-        loop.add_signal_handler(signal.SIGTERM, partial(app.exit, 0))
-        loop.add_signal_handler(signal.SIGHUP, hang_up)
-        running = asyncio.ensure_future(app.run_async())
-        lost = asyncio.ensure_future(terminal_lost.wait())
-        await asyncio.wait((running, lost), return_when=asyncio.FIRST_COMPLETED)
-        lost.cancel()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-        await control.stop()
-        await engine.stop()
-        log.info("console closed%s", " (terminal gone)" if terminal_lost.is_set() else "")
+        async with host:
+            app = make_app(host.engine, exit_after=duration, freeze_gc=True)
+
+            def hang_up() -> None:
+                app.stop_drawing()
+                terminal_lost.set()
+
+            await host.start()
+            host.on_signal(signal.SIGTERM, partial(app.exit, 0))
+            host.on_signal(signal.SIGINT, partial(app.exit, 0))
+            host.on_signal(signal.SIGHUP, hang_up)
+            if not host.stop_requested.is_set():  # no SIGINT/SIGTERM while the engine started
+                running = asyncio.ensure_future(app.run_async())
+                lost = asyncio.ensure_future(terminal_lost.wait())
+                await asyncio.wait((running, lost), return_when=asyncio.FIRST_COMPLETED)
+                lost.cancel()
+    except HostError as exc:
+        return exc.exit_code
+    log.info("console closed%s", " (terminal gone)" if terminal_lost.is_set() else "")
     if terminal_lost.is_set():
         logging.shutdown()
-        os._exit(0)
-    return app.return_code or 0
+        os._exit(host.exit_code)
+    return host.exit_code or app.return_code or 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,15 +13,12 @@ from typing import Any
 
 from alpha_panda_tui import __version__
 from alpha_panda_tui.control_client import EngineNotRunning, send
+from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.replay_cli import add_replay_parser
 from engine.events import CommandAction
 from engine.market.tick_files import TickFileError
 from engine.settings import ConfigError, Settings, load_settings
 from engine.strategies.errors import StrategyConfigError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +67,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_FAILED
+    return code
+
+
+def _stdout_to_devnull() -> None:
+    """The reader went away (`status | head -2`): nothing more to say; exit without a traceback."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(**_overrides(args))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 
 from alpha_panda_tui.control_client import EngineNotRunning, request
+from alpha_panda_tui.host import make_data_dir_private
 from engine.clock import WallClock
 from engine.health.checks import (
     BrokerSessionCheck,
@@ -60,6 +61,7 @@ async def run_doctor(settings: Settings) -> int:
 async def _offline_checks(settings: Settings) -> bool:
     """Run the checks here; True when a critical one failed."""
     failed = False
+    make_data_dir_private(settings)  # the database is created (or migrated) below
     try:
         strategies, enabled = load_strategies(settings, InstrumentRegistry.sample())
         on = sum(1 for name in enabled.values() if name)

@@ -97,6 +97,8 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = 0.0
         self._stop_lock = asyncio.Lock()
+        self.fatal_error: str | None = None
+        self.unwritten_at_stop: int = 0
         self._build_services()
 
     # -- construction ---------------------------------------------------------
