@@ -8,6 +8,7 @@ running engine are run here and the pipeline is reported as not checked.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from alpha_panda_tui.control_client import EngineNotRunning, request
 from alpha_panda_tui.host import make_data_dir_private
@@ -19,6 +20,7 @@ from engine.health.checks import (
     DiskSpaceCheck,
     MarketStatusCheck,
     RedisCheck,
+    SecretFilePermissionsCheck,
 )
 from engine.health.registry import CheckResult, CheckStatus, HealthRegistry
 from engine.instruments import InstrumentRegistry
@@ -53,6 +55,8 @@ async def run_doctor(settings: Settings) -> int:
         for check in reply["status"].get("health", []):
             print(_line(check["name"], check["status"], check["message"], check["critical"]))
             failed = failed or (check["critical"] and check["status"] == CheckStatus.FAIL.value)
+        files = await SecretFilePermissionsCheck(_secret_files(settings)).check()
+        print(_line(files.name, files.status.value, files.message, files.critical))
         return _verdict(failed)
     print("engine        not running: checks that need no engine follow")
     return _verdict(await _offline_checks(settings))
@@ -75,6 +79,7 @@ async def _offline_checks(settings: Settings) -> bool:
     registry.register(DatabaseCheck(db))
     registry.register(DiskSpaceCheck(settings.data_dir, settings.health.min_free_disk_mb))
     registry.register(MarketStatusCheck(MarketCalendar(), WallClock()))
+    registry.register(SecretFilePermissionsCheck(_secret_files(settings)))
     if settings.zerodha.enabled:
         registry.register(BrokerSessionCheck(settings.zerodha))
     redis_check = RedisCheck(settings.redis.url) if settings.redis.url else None
@@ -93,6 +98,11 @@ async def _offline_checks(settings: Settings) -> bool:
         failed = failed or (result.critical and result.status is CheckStatus.FAIL)
     print(_line("pipeline", "skipped", "not checked: no engine is running", False))
     return failed
+
+
+def _secret_files(settings: Settings) -> list[Path]:
+    """The files settings are read from that may hold secrets (`.env` is read from the working dir)."""
+    return [settings.config_file, Path(".env").resolve()]
 
 
 def _verdict(failed: bool) -> int:

@@ -7,9 +7,10 @@ counters) and says what it saw; none reports OK on a guess.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,43 @@ class ConfigCheck:
                 "zerodha_enabled": s.zerodha.enabled,
             },
         )
+
+
+_SECRET_ASSIGNMENT = re.compile(
+    r"^\s*(?:export\s+)?[\w.\"'-]*(?:key|secret|token|passw)[\w\"'-]*\s*=\s*['\"]?[^\s'\"#]",
+    re.IGNORECASE | re.MULTILINE,
+)
+_URL_PASSWORD = re.compile(r"://[^/\s:@'\"]+:[^@\s'\"]+@")
+
+
+def holds_secrets(text: str) -> bool:
+    """True if a config.toml or .env text sets a key/secret/token/password or a URL with a password."""
+    return bool(_SECRET_ASSIGNMENT.search(text) or _URL_PASSWORD.search(text))
+
+
+class SecretFilePermissionsCheck:
+    """A config file that holds secrets must be readable by its owner only."""
+
+    name = "secret files"
+    critical = False
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = paths
+
+    async def check(self) -> CheckResult:
+        exposed: list[str] = []
+        for path in self.paths:
+            try:
+                mode = path.stat().st_mode & 0o777
+                if not mode & 0o077 or not holds_secrets(path.read_text(encoding="utf-8", errors="replace")):
+                    continue
+            except OSError:
+                continue  # absent or unreadable: nothing for others to read here
+            exposed.append(f"{path} holds secrets and is readable by group/others (mode {mode:04o})")
+        if exposed:
+            fix = " ".join(str(p) for p in self.paths if any(str(p) in e for e in exposed))
+            return _result(
+                self, CheckStatus.WARN, f"{'; '.join(exposed)}: run `chmod 600 {fix}`", {"exposed": exposed}
+            )
+        checked = ", ".join(p.name for p in self.paths)
+        return _result(self, CheckStatus.OK, f"no secrets readable by other users ({checked})")
