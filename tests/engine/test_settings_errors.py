@@ -1,0 +1,124 @@
+"""Every configuration problem is one ConfigError naming the field and the fix, never echoing a secret."""
+
+from __future__ import annotations
+
+from datetime import time as dtime
+from pathlib import Path
+
+import pytest
+
+from engine.settings import ConfigError, load_settings
+
+
+def _config(isolated_dirs: Path, text: str) -> None:
+    (isolated_dirs / "config" / "config.toml").write_text(text, encoding="utf-8")
+
+
+def _error() -> str:
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = err.value.message
+    assert message.startswith("Invalid configuration")
+    assert "fix:" in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("[risk\n", "line 1"),
+        ("[risk]\nmax_quantity = 1\nmax_quantity = 2\n", "line 3"),
+        ('[feed]\nsymbols = ["NTPC"\n', "at line"),
+    ],
+)
+def test_invalid_toml_names_the_file_and_the_line(isolated_dirs: Path, text: str, where: str) -> None:
+    _config(isolated_dirs, text)
+    message = _error()
+    assert "config.toml is not valid TOML" in message and where in message
+
+
+def test_a_config_file_that_is_not_utf8_says_so(isolated_dirs: Path) -> None:
+    (isolated_dirs / "config" / "config.toml").write_bytes(b"[feed]\nseed = 1 # caf\xe9\n")
+    assert "not UTF-8" in _error()
+
+
+def test_non_json_list_env_var_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_FEED__SYMBOLS", "json")
+    message = _error()
+    assert "ALPHA_PANDA_FEED__SYMBOLS" in message and "not valid JSON" in message
+    assert '["NTPC", "INFY"]' in message
+
+
+def test_non_json_section_in_dotenv_is_one_message(isolated_dirs: Path) -> None:
+    (isolated_dirs / ".env").write_text("ALPHA_PANDA_RISK=not-json\n", encoding="utf-8")
+    message = _error()
+    assert "ALPHA_PANDA_RISK" in message and ".env" in message
+
+
+def test_json_list_env_var_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_FEED__SYMBOLS", '["NTPC", "INFY"]')
+    assert load_settings().feed.symbols == ["NTPC", "INFY"]
+
+
+def test_unsupported_database_scheme_names_the_supported_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_DATABASE__URL", "nonsense://trader:hunter2pass@db/x")
+    message = _error()
+    assert "database.url" in message and "ALPHA_PANDA_DATABASE__URL" in message
+    assert "unsupported database URL scheme 'nonsense'" in message and "PostgreSQL" in message
+    assert "hunter2pass" not in message
+
+
+def test_a_database_url_without_a_scheme_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_DATABASE__URL", "localhost")
+    assert "no '://'" in _error()
+
+
+def test_an_unknown_symbol_is_named(isolated_dirs: Path) -> None:
+    _config(isolated_dirs, '[feed]\nsymbols = ["NTPC", "NOSUCH"]\n')
+    message = _error()
+    assert "feed.symbols" in message and "'NOSUCH'" in message and "'NTPC'" not in message
+
+
+@pytest.mark.parametrize("value", ["0", "915", '"9:15 am"', "true", '"10:00+05:30"'])
+def test_session_start_must_be_a_local_time(isolated_dirs: Path, value: str) -> None:
+    _config(isolated_dirs, f"[feed]\nsession_start = {value}\n")
+    assert "feed.session_start" in _error()
+
+
+def test_session_start_must_be_before_the_close(isolated_dirs: Path) -> None:
+    _config(isolated_dirs, '[feed]\nsession_start = "15:45"\n')
+    assert "before the 15:30 close" in _error()
+
+
+def test_times_as_strings_and_toml_local_times_are_accepted(isolated_dirs: Path) -> None:
+    _config(isolated_dirs, '[feed]\nsession_start = "10:05"\n[paper]\nsquare_off_time = 15:10:00\n')
+    settings = load_settings()
+    assert settings.feed.session_start == dtime(10, 5)
+    assert settings.paper.square_off_time == dtime(15, 10)
+
+
+def test_a_misspelt_secret_is_named_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_ZERODHA__API_SECRETT", "supersecret123")
+    message = _error()
+    assert "supersecret123" not in message
+    assert "zerodha.api_secrett: unknown setting" in message
+    assert "did you mean `zerodha.api_secret`" in message
+
+
+def test_a_wrong_typed_secret_is_never_echoed(isolated_dirs: Path) -> None:
+    _config(isolated_dirs, "[zerodha]\napi_secret = 98765432123\naccess_token = [\"tok-4242-xyz\"]\n")
+    message = _error()
+    assert "zerodha.api_secret" in message and "zerodha.access_token" in message
+    assert "98765432123" not in message and "tok-4242-xyz" not in message
+
+
+def test_an_unknown_setting_is_never_echoed(isolated_dirs: Path) -> None:
+    _config(isolated_dirs, '[risk]\nmystery = "value-that-could-be-anything"\n')
+    message = _error()
+    assert "risk.mystery: unknown setting" in message
+    assert "value-that-could-be-anything" not in message
+
+
+def test_an_ordinary_wrong_value_is_still_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_PAPER__SLIPPAGE_BPS", "lots")
+    assert "(got 'lots')" in _error()
