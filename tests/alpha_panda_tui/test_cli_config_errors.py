@@ -1,0 +1,62 @@
+"""Bad configuration through the real CLI: one message, exit 2, no traceback, no secret echoed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alpha_panda_tui.exit_codes import EXIT_CONFIG
+
+pytestmark = pytest.mark.slow
+
+CASES = {
+    "unclosed table": ("[risk\n", {}),
+    "duplicate key": ("[risk]\nmax_quantity = 1\nmax_quantity = 2\n", {}),
+    "non-JSON list env var": (None, {"ALPHA_PANDA_FEED__SYMBOLS": "json"}),
+    "unknown database scheme": (None, {"ALPHA_PANDA_DATABASE__URL": "nonsense://x"}),
+    "unknown symbol": ('[feed]\nsymbols = ["NOSUCH"]\n', {}),
+    "numeric session start": ("[feed]\nsession_start = 0\n", {}),
+    "misspelt secret": (None, {"ALPHA_PANDA_ZERODHA__API_SECRETT": "supersecret123"}),
+}
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alpha_panda_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["launch", "--headless", "--duration", "1"], ["status"]])
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_config_is_one_message_and_exit_2(isolated_dirs: Path, case: str, command: list[str]) -> None:
+    toml, env = CASES[case]
+    if toml is not None:
+        (isolated_dirs / "config" / "config.toml").write_text(toml, encoding="utf-8")
+    result = _run(*command, env=env)
+    assert result.returncode == EXIT_CONFIG, result.stderr
+    assert result.stderr.startswith("Invalid configuration"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "supersecret123" not in result.stdout + result.stderr
+    assert "all critical checks passed" not in result.stdout
+    assert not (isolated_dirs / "data" / "alpha_panda.db").exists(), "something started"
+
+
+def test_doctor_warns_about_a_readable_config_holding_secrets(isolated_dirs: Path) -> None:
+    config = isolated_dirs / "config" / "config.toml"
+    config.write_text('[zerodha]\napi_key = "k3y-value"\napi_secret = "supersecret123"\n', encoding="utf-8")
+    config.chmod(0o644)
+    result = _run("doctor", env={})
+    warning = [line for line in result.stdout.splitlines() if line.startswith("[warn] secret files")]
+    assert warning and f"chmod 600 {config}" in warning[0], result.stdout
+    assert "supersecret123" not in result.stdout + result.stderr
+    config.chmod(0o600)
+    result = _run("doctor", env={})
+    assert "[ok  ] secret files" in result.stdout
