@@ -68,12 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        code = _main(argv)
-        sys.stdout.flush()  # here, where a closed pipe can still be handled
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, where a closed pipe can still be handled
     except BrokenPipeError:
         _stdout_to_devnull()
         return EXIT_FAILED
-    return code
 
 
 def _stdout_to_devnull() -> None:
