@@ -455,6 +455,8 @@ def _explain_source_error(exc: SettingsError) -> str:
 def _check_symbols(settings: Settings) -> None:
     from engine.instruments import InstrumentRegistry, UnknownInstrument
 
+    if not settings.feed.symbols:
+        return
     registry = InstrumentRegistry.sample()
     unknown = []
     for symbol in settings.feed.symbols:
@@ -463,14 +465,27 @@ def _check_symbols(settings: Settings) -> None:
         except UnknownInstrument:
             unknown.append(symbol)
     if unknown:
-        known = ", ".join(sorted(i.tradingsymbol for i in registry.select([]))[:12])
+        symbols = sorted(i.tradingsymbol for i in registry.select([]))
+        known = ", ".join(symbols[:12])
+        close = [m for s in unknown for m in difflib.get_close_matches(s.upper(), symbols, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
         raise ConfigError(
             "Invalid configuration:\n"
-            f"  - feed.symbols: unknown trading symbol(s) {', '.join(map(repr, unknown))}\n"
+            f"  - feed.symbols: unknown trading symbol(s) {', '.join(map(repr, unknown))}{hint}\n"
             f"    fix: use symbols from the instrument list (e.g. {known}, ...) in"
             f" {default_config_dir() / CONFIG_FILE_NAME} or {ENV_PREFIX}FEED__SYMBOLS,"
             " or leave feed.symbols empty for every instrument"
         )
+
+
+def _not_utf8(*paths: Path) -> str:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            try:
+                path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                return str(path.resolve())
+    return " or ".join(str(p) for p in paths)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -489,7 +504,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(_explain_source_error(exc)) from None
     except UnicodeDecodeError:
         raise ConfigError(
-            f"Invalid configuration: {config_file} or .env is not UTF-8 text\n"
+            f"Invalid configuration: {_not_utf8(config_file, Path('.env'))} is not UTF-8 text\n"
             "    fix: save the file as UTF-8"
         ) from None
     except OSError as exc:

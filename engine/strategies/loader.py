@@ -126,6 +126,8 @@ def read_strategy_specs(
         raise StrategyConfigError(f"{path}: cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise StrategyConfigError(f"{path}: is not valid TOML: {exc}; fix the syntax") from None
+    except UnicodeDecodeError:
+        raise StrategyConfigError(f"{path}: is not UTF-8 text; save it as UTF-8") from None
     extra = sorted(set(document) - {"strategy"})
     if extra:
         raise StrategyConfigError(

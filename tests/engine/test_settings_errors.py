@@ -38,8 +38,14 @@ def test_invalid_toml_names_the_file_and_the_line(isolated_dirs: Path, text: str
 
 
 def test_a_config_file_that_is_not_utf8_says_so(isolated_dirs: Path) -> None:
-    (isolated_dirs / "config" / "config.toml").write_bytes(b"[feed]\nseed = 1 # caf\xe9\n")
-    assert "not UTF-8" in _error()
+    config = isolated_dirs / "config" / "config.toml"
+    config.write_bytes(b"[feed]\nseed = 1 # caf\xe9\n")
+    assert f"{config} is not UTF-8 text" in _error()
+
+
+def test_a_dotenv_that_is_not_utf8_is_named(isolated_dirs: Path) -> None:
+    (isolated_dirs / ".env").write_bytes(b"ALPHA_PANDA_FEED__SEED=\xff\n")
+    assert f"{isolated_dirs / '.env'} is not UTF-8 text" in _error()
 
 
 def test_non_json_list_env_var_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,3 +128,8 @@ def test_an_unknown_setting_is_never_echoed(isolated_dirs: Path) -> None:
 def test_an_ordinary_wrong_value_is_still_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHA_PANDA_PAPER__SLIPPAGE_BPS", "lots")
     assert "(got 'lots')" in _error()
+
+
+def test_a_misspelt_symbol_gets_a_suggestion(isolated_dirs: Path) -> None:
+    _config(isolated_dirs, '[feed]\nsymbols = ["RELIANC"]\n')
+    assert "did you mean 'RELIANCE'?" in _error()

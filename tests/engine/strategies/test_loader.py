@@ -158,3 +158,10 @@ def test_bad_file_names_the_file_the_strategy_and_the_field(
 def test_empty_file_means_no_strategies(tmp_path: Path) -> None:
     settings: Settings = load_settings(strategies=StrategySettings(file=write(tmp_path / "e.toml", "")))
     assert load_strategies(settings, INSTRUMENTS) == ([], {})
+
+
+def test_a_strategies_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"\xff\xfe" + ENTRY.encode())
+    with pytest.raises(StrategyConfigError, match=r"s\.toml: is not UTF-8 text"):
+        read_strategy_specs(path, INSTRUMENTS, builtin_registry())
