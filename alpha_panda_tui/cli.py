@@ -153,7 +153,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "reset-latch":
         return _command(settings, CommandAction.RESET_LOSS_LATCH, target=args.name)
     if command == "replay":
+        from alpha_panda_tui.host import make_data_dir_private
         from alpha_panda_tui.replay_cli import run_replay_command
+
+        make_data_dir_private(settings)  # reports go to <data dir>/reports
 
         return run_replay_command(args, settings)
     if command == "doctor":

@@ -159,6 +159,14 @@ def test_files_are_private_whatever_the_umask(isolated_dirs: Path) -> None:
     for path in files:
         if path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path} is {path.stat().st_mode:o}"
+    recording = next((data / "recordings").iterdir())
+    result = _cli("replay", str(recording), umask=0o022)
+    assert result.returncode == EXIT_OK, result.stderr
+    reports = [p for p in (data / "reports").rglob("*")]
+    assert any(p.is_file() for p in reports), "the replay wrote no report"
+    for path in reports:
+        expected = 0o600 if path.is_file() else 0o700
+        assert stat.S_IMODE(path.stat().st_mode) == expected, f"{path} is {path.stat().st_mode:o}"
 
 
 def test_sqlite_wal_and_shm_are_private_while_the_engine_runs(isolated_dirs: Path) -> None:
