@@ -16,6 +16,7 @@ engine reports it did not stop cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -56,11 +57,13 @@ def make_data_dir_private(settings: Settings) -> None:
     """Data dir and sub-folders 0700; files created from now on, and those already there, 0600.
 
     Sets the process umask: the database (and SQLite's WAL and SHM), logs, recordings and
-    the lock are created by libraries that take the umask as it is.
+    the lock are created by libraries that take the umask as it is. Best effort: a data dir
+    that cannot be created is reported by whatever needs it next (doctor's database check).
     """
     os.umask(PRIVATE_UMASK)
-    settings.ensure_dirs()
-    _make_files_private(settings)
+    with contextlib.suppress(OSError):
+        settings.ensure_dirs()
+        _make_files_private(settings)
 
 
 def _make_files_private(settings: Settings) -> None:

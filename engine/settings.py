@@ -36,9 +36,7 @@ from engine.market.calendar import SESSION_CLOSE
 APP_NAME = "alpha-panda-tui"
 ENV_PREFIX = "ALPHA_PANDA_"
 CONFIG_FILE_NAME = "config.toml"
-
-
-PRIVATE_DIR_MODE = 0o700
+PRIVATE_DIR_MODE = 0o700  # the data dir holds the trading history: this user only
 
 
 def _expand_user(path: Path) -> Path:
