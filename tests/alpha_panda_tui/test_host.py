@@ -116,12 +116,14 @@ def test_a_headless_engine_is_refused_while_the_console_runs(isolated_dirs: Path
     socket = _data_dir() / "control.sock"
 
     def second_engine(pid: int, fd: int) -> bool:
-        inode = socket.stat().st_ino
-        refused.append(_cli("launch", "--headless", "--duration", "5"))
-        _assert_refused(refused[0], pid)
-        assert socket.stat().st_ino == inode
-        assert send(socket, {"op": "status"})["ok"], "the console's engine stopped answering"
-        os.kill(pid, signal.SIGTERM)
+        try:
+            inode = socket.stat().st_ino
+            refused.append(_cli("launch", "--headless", "--duration", "5"))
+            _assert_refused(refused[0], pid)
+            assert socket.stat().st_ino == inode
+            assert send(socket, {"op": "status"})["ok"], "the console's engine stopped answering"
+        finally:
+            os.kill(pid, signal.SIGTERM)  # the console quits whatever the checks found
         return False
 
     code, _ = run_in_terminal(["launch"], second_engine, env={"ALPHA_PANDA_FEED__TICKS_PER_SECOND": "500"})
