@@ -466,7 +466,7 @@ def make_app(
 async def run_console(settings: Settings, *, duration: float | None = None) -> int:
     """`alpha-panda-tui launch`: the embedded engine and the console; 0 on a clean exit.
 
-    Quit and SIGTERM end the app normally (the terminal is restored). SIGHUP means the
+    Quit, SIGINT and SIGTERM end the app normally (the terminal is restored). SIGHUP means the
     terminal (or the SSH session) is gone: nothing can be drawn or restored, and the UI's own
     shutdown would block writing to it, so the engine is stopped and flushed and the process
     exits without the UI's shutdown.
