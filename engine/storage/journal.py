@@ -218,6 +218,11 @@ class FillJournal:
         self.last_error = ""
         self.recorded += 1
 
+    def hold(self, events: Sequence[Event]) -> None:
+        """Keep a previous run's records (order, fill pairs) until they are settled."""
+        for order, fill in zip(events[::2], events[1::2], strict=False):
+            self._unsettled[fill.id] = (order, fill)
+
     def settled(self, event_ids: Iterable[str]) -> None:
         if not self._unsettled and not self.journal.size:
             return

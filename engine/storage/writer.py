@@ -173,8 +173,14 @@ class StorageWriter(Service):
         fills.open()
         if fills.pending:
             events, _ = fills.read(fills.pending)
-            self.journal.append(events)
-            fills.clear()
+            try:
+                self.journal.append(events)
+            except OSError as exc:  # they stay in fills.journal until the database has them
+                self._journal_failed(exc)
+                self.fill_journal.hold(events)
+                self._buffer.extendleft(reversed(events))
+            else:
+                fills.clear()
 
     async def recover(self) -> int:
         """Write what a previous run left in the journal; call before anything reads the database.
@@ -182,8 +188,8 @@ class StorageWriter(Service):
         Returns the number of events found. What cannot be written now stays in the
         journal for the background task.
         """
-        self.open_journals()
-        found = self.journaled
+        self._try_open_journals()
+        found = self.journaled + len(self._buffer)
         if found:
             log.warning(
                 "storage journal %s holds %d events a previous run could not write; writing them now",
@@ -201,7 +207,7 @@ class StorageWriter(Service):
         return found
 
     async def start(self) -> None:
-        self.open_journals()
+        self._try_open_journals()
         self._stopping = False
         self._deadline = None
         self.unwritten = 0
@@ -245,6 +251,12 @@ class StorageWriter(Service):
                     f" ({self.journal_error})" if self.journal_error else "",
                 )
         self._close_journals()
+
+    def _try_open_journals(self) -> None:
+        try:
+            self.open_journals()
+        except OSError as exc:  # memory only until the journal works; health says so
+            self._journal_failed(exc)
 
     def _close_journals(self) -> None:
         if self.fill_journal is not None:

@@ -289,3 +289,36 @@ async def test_a_full_disk_during_an_outage_is_reported_and_never_crashes_the_wr
     await assert_all_stored(db, traffic)
     await db.close()
 
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+async def test_durable_fills_of_a_crashed_run_reach_the_database_even_when_the_disk_is_full(
+    tmp_path: Path,
+) -> None:
+    from engine.storage.journal import FillJournal
+    from tests.engine.storage.events_factory import filled, placed, signal, validated
+
+    fills_path = tmp_path / "fills.journal"
+    crashed = FillJournal(fills_path)
+    crashed.journal.open()
+    order = placed(validated(signal()), "PO-1")
+    made = [filled(order, "PO-1", "PO-1-T1", 4, 6, 101.0), filled(order, "PO-1", "PO-1-T2", 6, 0, 102.0)]
+    for fill in made:
+        await crashed.record(order, fill)
+    crashed.journal.close()  # the process dies here: nothing reached the database
+
+    journal_path = tmp_path / "storage.journal"
+    journal_path.symlink_to("/dev/full")
+    db = Database(f"sqlite:///{tmp_path / 'alpha.db'}")
+    await db.connect()
+    writer = StorageWriter(
+        InProcessBus(), db, (Namespace.PAPER,), journal_path=journal_path, fill_journal_path=fills_path
+    )
+    assert await writer.recover() == 4
+    assert "No space left on device" in writer.journal_error
+    assert await fill_count(db, NS) == 2
+    [stored] = await recent_orders(db, NS)
+    assert (stored.status, stored.filled_quantity) == (models.OrderStatus.FILLED, 10)
+    assert fills_path.stat().st_size == 0  # in the database now: the fill journal is emptied
+    await writer.stop()
+    await db.close()
