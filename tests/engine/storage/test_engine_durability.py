@@ -233,3 +233,20 @@ async def test_kill_minus_9_keeps_every_published_fill_only_in_durable_mode(
         assert len(fills) >= published
     else:  # the documented window: fills published since the last flush are gone
         assert len(fills) < published
+
+
+def test_storage_settings_reach_the_writer_from_config_toml(isolated_dirs: Path) -> None:
+    (isolated_dirs / "config" / "config.toml").write_text(
+        "[storage]\nflush_interval_ms = 50\nmax_buffer_events = 2000\n"
+        "durable_fills = true\nstop_timeout_s = 3\n",
+        encoding="utf-8",
+    )
+    settings = load_settings()
+    engine = Engine(settings, paced=False)
+    writer = engine.writer
+    assert writer is not None and writer.fill_journal is not None
+    assert (writer.flush_interval_s, writer.max_buffer, writer.stop_timeout_s) == (0.05, 2000, 3.0)
+    assert writer.journal is not None and writer.journal.path == settings.data_dir / "storage.journal"
+    assert writer.fill_journal.journal.path == settings.data_dir / "fills.journal"
+    assert engine.paper.durable_fills is writer.fill_journal
+    assert Engine(load_settings(storage={"durable_fills": False}), paced=False).paper.durable_fills is None
