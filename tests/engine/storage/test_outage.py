@@ -119,6 +119,18 @@ def make_writer(db: Database, journal: Path, **options: float) -> tuple[InProces
     return bus, writer
 
 
+async def lock_sqlite(path: Path) -> sqlite3.Connection:
+    """Another connection's exclusive lock on the file, taken off the event loop: the writer may be
+    mid-transaction, and its commit needs the loop to run."""
+
+    def lock() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn.execute("BEGIN EXCLUSIVE")
+        return conn
+
+    return await asyncio.to_thread(lock)
+
+
 async def event_log_count(db: Database) -> int:
     async with db.engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(models.event_log))).scalar_one())
@@ -225,19 +237,18 @@ async def test_sqlite_locked_for_seconds_backs_off_and_loses_nothing(tmp_path: P
     await db.connect()
     journal_path = tmp_path / "data" / "storage.journal"
     # memory spills when it reaches max_buffer, not only every flush interval
-    bus, writer = make_writer(db, journal_path, flush_interval_s=0.5, max_backoff_s=2.0)
+    bus, writer = make_writer(db, journal_path, flush_interval_s=2.0, max_backoff_s=2.0)
     await bus.start()
     await writer.start()
     traffic = Traffic(bus, writer, per_second=200)
     traffic.start()
     await asyncio.sleep(0.5)
-    locker = sqlite3.connect(path, isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
+    locker = await lock_sqlite(path)
     failures_before = writer.failures
     try:
         await asyncio.sleep(4.0)
         failed_attempts = writer.failures - failures_before
-        assert 1 <= failed_attempts <= 5, failed_attempts  # 1, 2, 2 s ...
+        assert 1 <= failed_attempts <= 4, failed_attempts  # every 2 s
         assert "database is locked" in writer.last_error
         assert writer.journaled > 0
     finally:
@@ -247,7 +258,8 @@ async def test_sqlite_locked_for_seconds_backs_off_and_loses_nothing(tmp_path: P
     await wait_for(lambda: writer.pending == 0, timeout_s=10)
     await bus.stop()
     await writer.stop()
-    assert 200 < traffic.max_in_memory <= writer.max_buffer
+    # the interval's spill comes too late for this inflow: the bound is what held memory down
+    assert 200 <= traffic.max_in_memory <= writer.max_buffer
     assert journal_path.stat().st_size == 0
     await assert_all_stored(db, traffic)
     await db.close()
@@ -265,8 +277,7 @@ async def test_a_full_disk_during_an_outage_is_reported_and_never_crashes_the_wr
     bus, writer = make_writer(db, journal_path, max_buffer=100)
     await bus.start()
     await writer.start()
-    locker = sqlite3.connect(path, isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
+    locker = await lock_sqlite(path)
     traffic = Traffic(bus, writer, per_second=200)
     with caplog.at_level(logging.ERROR, logger="engine.storage.writer"):
         traffic.start()
