@@ -347,8 +347,10 @@ class StorageWriter(Service):
         try:
             events, ends = self.journal.read(self.max_batch)
         except (OSError, MalformedEvent) as exc:
-            self.journal_error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-            log.error("storage journal %s cannot be read: %s", self.journal.path, self.journal_error)
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+            if error != self.journal_error:
+                log.error("storage journal %s cannot be read: %s", self.journal.path, error)
+            self.journal_error = error
             return False
         done = await self._write(events)
         if done:
