@@ -251,3 +251,68 @@ def test_storage_settings_reach_the_writer_from_config_toml(isolated_dirs: Path)
     assert writer.fill_journal.journal.path == settings.data_dir / "fills.journal"
     assert engine.paper.durable_fills is writer.fill_journal
     assert Engine(load_settings(storage={"durable_fills": False}), paced=False).paper.durable_fills is None
+
+
+async def test_sigterm_to_a_headless_engine_during_an_outage_loses_no_fill(
+    isolated_dirs: Path, proxied_database: tuple[TcpProxy, str]
+) -> None:
+    proxy, url = proxied_database
+    (isolated_dirs / "config" / "strategies.toml").write_text(CHATTY_STRATEGIES_TOML, encoding="utf-8")
+    env = {
+        **_headless_env(isolated_dirs, durable=False),
+        "ALPHA_PANDA_STORAGE__FLUSH_INTERVAL_MS": "200",
+        "ALPHA_PANDA_STORAGE__STOP_TIMEOUT_S": "1",
+        "ALPHA_PANDA_DATABASE__URL": url,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "alpha_panda_tui",
+        "launch",
+        "--headless",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    socket = isolated_dirs / "data" / "control.sock"
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                assert proc.returncode is None
+                try:
+                    status = (await asyncio.to_thread(send, socket, {"op": "status"}))["status"]
+                except EngineNotRunning:
+                    status = {"fills": 0}
+                assert isinstance(status, dict)
+                if int(status["fills"]) >= 10:
+                    break
+                await asyncio.sleep(0.2)
+        await proxy.cut()
+        await asyncio.sleep(2.0)  # trading goes on; fills pile up unwritten
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            output = (await proc.communicate())[0].decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    final = [line for line in output.splitlines() if "final:" in line]
+    assert final, output
+    published = int(final[-1].split("| fills ")[1].split(" |")[0].replace(",", ""))
+    assert "events unwritten" in output and "storage.journal" in output, output
+    journal = Journal(isolated_dirs / "data" / "storage.journal")
+    journal.open()
+    assert journal.pending > 0
+    journal.close()
+
+    await proxy.restore()
+    settings = load_settings(database={"url": url})
+    restarted = Engine(settings, paced=False)
+    await restarted.start()
+    await restarted.stop()
+    db = Database(url)
+    await db.connect()
+    fills, orders = await stored_lineage(db)
+    await db.close()
+    assert len(fills) == published
+    assert_consistent(fills, orders)
