@@ -194,7 +194,7 @@ class EngineHost:
         if engine.unwritten_at_stop > 0:
             self.problems.append(
                 f"{engine.unwritten_at_stop:,} events were not written to the database (kept in the "
-                f"journal in {self.settings.data_dir}; they are written when the engine next starts)"
+                f"journal {self.settings.storage_journal}; they are written when the engine next starts)"
             )
         for problem in self.problems:
             log.error("%s", problem)

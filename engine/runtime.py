@@ -180,7 +180,18 @@ class Engine:
         ]
         self.writer: StorageWriter | None = None
         if self.db is not None:
-            self.writer = StorageWriter(self.bus, self.db, self.active_namespaces)
+            storage = s.storage
+            self.writer = StorageWriter(
+                self.bus,
+                self.db,
+                self.active_namespaces,
+                flush_interval_s=storage.flush_interval_ms / 1000,
+                max_buffer=storage.max_buffer_events,
+                stop_timeout_s=storage.stop_timeout_s,
+                journal_path=s.storage_journal,
+                fill_journal_path=s.fill_journal if storage.durable_fills else None,
+            )
+            self.paper.durable_fills = self.writer.fill_journal
             self.services.append(self.writer)
         self.recorder: TickRecorder | None = None
         if feed_cfg.record:
@@ -242,6 +253,8 @@ class Engine:
         self.settings.ensure_dirs()
         if self.db is not None:
             await self.db.connect()
+        if self.writer is not None:
+            await self.writer.recover()  # what a crash left in the journal, before state is loaded
         fills: dict[Namespace, list[OrderFilled]] = {}
         working: dict[Namespace, list[UnresolvedOrder]] = {}
         for ns in self.active_namespaces:
@@ -311,6 +324,7 @@ class Engine:
                 except Exception:
                     log.exception("error stopping %s", service.name)
             await self.bus.stop()
+            self.unwritten_at_stop = self.writer.unwritten if self.writer is not None else 0
             if self.db is not None:
                 await self.db.close()
             if self.redis_check is not None:

@@ -142,6 +142,24 @@ class DatabaseSettings(Section):
         return value
 
 
+class StorageSettings(Section):
+    flush_interval_ms: float = Field(
+        default=200.0,
+        gt=0,
+        le=60_000,
+        description="how often buffered events are written; a kill -9 loses fills published within it",
+    )
+    max_buffer_events: int = Field(
+        default=10_000, ge=100, description="events held in memory before they spill to the journal on disk"
+    )
+    durable_fills: bool = Field(
+        default=False, description="journal and fsync each fill before it is published (costs latency)"
+    )
+    stop_timeout_s: float = Field(
+        default=10.0, ge=0, description="on stop, how long to keep trying a failing database"
+    )
+
+
 class RedisSettings(Section):
     url: str = Field(default="", description="empty = no Redis; caches stay in process")
 
@@ -244,6 +262,7 @@ class Settings(BaseSettings):
     feed: FeedSettings = FeedSettings()
     bus: BusSettings = BusSettings()
     database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
     redis: RedisSettings = RedisSettings()
     risk: RiskSettings = RiskSettings()
     charges: ChargesSettings = ChargesSettings()
@@ -287,6 +306,14 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.data_dir / 'alpha_panda.db'}"
+
+    @property
+    def storage_journal(self) -> Path:
+        return self.data_dir / "storage.journal"
+
+    @property
+    def fill_journal(self) -> Path:
+        return self.data_dir / "fills.journal"
 
     @property
     def log_dir(self) -> Path:

@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from typing import Protocol
 
 from engine.bus.base import Bus
 from engine.clock import Clock
@@ -59,6 +60,12 @@ ORDER_ID_PREFIX = "P"
 _LATENCY_EPSILON = 1e-9  # feed times are floats: 100.2 - 100.0 must count as 0.2 s
 
 PositionKey = tuple[str, int, Product]  # (strategy_id, instrument_token, product)
+
+
+class DurableFills(Protocol):
+    """Makes a fill (with its order) durable before it is published."""
+
+    async def record(self, order: Event, fill: Event) -> None: ...
 
 
 class PaperExecution(Service):
@@ -111,6 +118,7 @@ class PaperExecution(Service):
         self._mis_closed_from = math.inf  # feed-time window in which new MIS orders are refused
         self._mis_closed_until = math.inf
         self._closed_reason = ""  # set by close(): no new order is accepted
+        self.durable_fills: DurableFills | None = None  # set by the engine for `[storage] durable_fills`
 
     # -- wiring ---------------------------------------------------------------
     def wire(self) -> None:
@@ -292,9 +300,10 @@ class PaperExecution(Service):
         self._book_position(fill)
         if order.remaining <= 0:
             self._forget(order)
-        await self.bus.publish(
-            self._filled_topic, order.event.child(fill, source=self.name, key=order.strategy_id)
-        )
+        fill_event = order.event.child(fill, source=self.name, key=order.strategy_id)
+        if self.durable_fills is not None:
+            await self.durable_fills.record(order.event, fill_event)
+        await self.bus.publish(self._filled_topic, fill_event)
 
     def _book_position(self, fill: OrderFilled) -> None:
         key = (fill.strategy_id, fill.instrument_token, fill.product)

@@ -81,16 +81,27 @@ class StorageWriterCheck:
         details: dict[str, Any] = {
             "written": w.written,
             "pending": w.pending,
+            "journaled": w.journaled,
             "failures": w.failures,
             "rejected": w.rejected,
         }
+        fills = w.fill_journal
+        if w.journal_error or (fills is not None and fills.failures):
+            error = w.journal_error or (fills.last_error if fills is not None else "")
+            return _result(
+                self,
+                CheckStatus.FAIL,
+                f"journal on disk cannot be written ({error}); {w.in_memory} events held only in memory"
+                + (f"; database writes failing: {w.last_error}" if w.consecutive_failures else ""),
+                details,
+            )
         if w.consecutive_failures:
             failing_for = time.monotonic() - (w.failing_since or time.monotonic())
             return _result(
                 self,
                 CheckStatus.FAIL,
                 f"writes failing for {failing_for:.0f} s ({w.consecutive_failures} attempts), "
-                f"{w.pending} events kept for retry: {w.last_error}",
+                f"{w.pending} events kept for retry ({w.journaled} in the journal on disk): {w.last_error}",
                 details,
             )
         if w.pending > self.max_pending:

@@ -276,14 +276,6 @@ async def test_a_fatal_engine_error_exits_1_with_its_reason(capsys: pytest.Captu
 
 
 @pytest.mark.usefixtures("restore_logging")
-async def test_unwritten_events_exit_1_and_say_how_many(capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = await _host_run(capsys, unwritten_at_stop=1679)
-    assert code == EXIT_FAILED
-    assert "1,679 events were not written to the database" in err
-    assert len(err.strip().splitlines()) == 1
-
-
-@pytest.mark.usefixtures("restore_logging")
 async def test_a_second_host_in_one_process_is_refused_too(capsys: pytest.CaptureFixture[str]) -> None:
     first = EngineHost(load_settings(), log_file="engine.log", log_to_stderr=False)
     async with first:
