@@ -26,8 +26,6 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from alpha_panda_tui.bridge import UiBridge
-from alpha_panda_tui.keymap import Debounce, Scope, bindings, palette_commands
-from alpha_panda_tui.messages import OrderTraceRequested, StrategyToggleRequested
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
 from alpha_panda_tui.screens.help import HelpScreen
@@ -38,11 +36,15 @@ from alpha_panda_tui.screens.palette import ConsoleCommands, PaletteEntry
 from alpha_panda_tui.screens.replay import replay_screen_for
 from alpha_panda_tui.screens.replay_dialog import ReplayFileDialog, ReplayRequest
 from alpha_panda_tui.screens.strategy_detail import StrategyDetailScreen
-from alpha_panda_tui.ui_state import LogLevel, UiState
+from alpha_panda_tui.ui_state import UiState
 from engine.bus.base import Bus
 from engine.events import CommandAction, Namespace
 from engine.instruments import InstrumentRegistry
 from engine.settings import Settings
+from viewmodels.keys import Debounce, Scope, palette_commands
+from viewmodels.rows import LogLevel
+from widgets.bindings import bindings
+from widgets.messages import OrderTraceRequested, StrategyToggleRequested
 
 log = logging.getLogger(__name__)
 

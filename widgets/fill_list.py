@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import ClassVar
 
-from alpha_panda_tui.ui_state import FillRow
 from engine.events import Side
+from viewmodels.rows import FillRow
 from widgets.format import ist_hms, money, price
 from widgets.row_table import Cell, Column, RowTable
 

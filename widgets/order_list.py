@@ -7,9 +7,10 @@ from typing import ClassVar
 
 from textual.binding import BindingType
 
-from alpha_panda_tui.keymap import Scope, bindings
-from alpha_panda_tui.ui_state import OrderRow, OrderStatus
 from engine.events import Side
+from viewmodels.keys import Scope
+from viewmodels.rows import OrderRow, OrderStatus
+from widgets.bindings import bindings
 from widgets.format import ist_hms, price
 from widgets.row_table import Cell, Column, RowTable
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from rich.style import Style
 
-from alpha_panda_tui.ui_state import PositionRow
+from viewmodels.rows import PositionRow
 from widgets.format import money, price
 from widgets.row_table import Cell, Column, RowTable
 

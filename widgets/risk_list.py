@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import ClassVar
 
-from alpha_panda_tui.ui_state import DecisionRow
+from viewmodels.rows import DecisionRow
 from widgets.format import ist_hms
 from widgets.row_table import Cell, Column, RowTable
 

@@ -31,7 +31,8 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from alpha_panda_tui.keymap import Scope, bindings
+from viewmodels.keys import Scope
+from widgets.bindings import bindings
 from widgets.format import fit
 
 RowT = TypeVar("RowT")

@@ -7,10 +7,11 @@ from typing import ClassVar
 
 from textual.binding import BindingType
 
-from alpha_panda_tui.keymap import Scope, bindings
-from alpha_panda_tui.messages import StrategyToggleRequested
-from alpha_panda_tui.ui_state import StrategyRow
+from viewmodels.keys import Scope
+from viewmodels.rows import StrategyRow
+from widgets.bindings import bindings
 from widgets.format import money
+from widgets.messages import StrategyToggleRequested
 from widgets.row_table import Cell, Column, RowTable
 
 

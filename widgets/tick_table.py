@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from rich.style import Style
 
-from alpha_panda_tui.ui_state import TickRow
+from viewmodels.rows import TickRow
 from widgets.format import percent, price, sparkline, volume
 from widgets.row_table import Cell, Column, RowTable
 

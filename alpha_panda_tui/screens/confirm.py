@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from alpha_panda_tui.keymap import Scope, bindings
+from viewmodels.keys import Scope
+from widgets.bindings import bindings
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Grid
 
-from alpha_panda_tui.keymap import Scope, bindings
-from alpha_panda_tui.messages import OrderTraceRequested
 from alpha_panda_tui.screens.live import LiveScreen
 from alpha_panda_tui.ui_state import UiState
+from viewmodels.keys import Scope
+from widgets.bindings import bindings
 from widgets.equity_chart import EquityChart
 from widgets.event_log import EventLog
 from widgets.fill_list import FillList
@@ -21,6 +21,7 @@ from widgets.format import money
 from widgets.header_bar import HeaderBar
 from widgets.health_panel import HealthPanel
 from widgets.key_footer import KeyFooter
+from widgets.messages import OrderTraceRequested
 from widgets.order_list import OrderList
 from widgets.positions_table import PositionsTable
 from widgets.risk_list import RiskList

@@ -10,7 +10,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from alpha_panda_tui.keymap import Scope, bindings, help_sections
+from viewmodels.keys import Scope, help_sections
+from widgets.bindings import bindings
 
 
 class HelpScreen(ModalScreen[None]):

@@ -20,7 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from alpha_panda_tui.keymap import Scope, bindings
+from viewmodels.keys import Scope
+from widgets.bindings import bindings
 
 KITE_LOGIN_URL = "https://kite.zerodha.com/connect/login?v=3&api_key={api_key}"
 API_KEY_RE = re.compile(r"[A-Za-z0-9]{6,64}")

@@ -12,9 +12,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
-from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.screens.live import LiveScreen
-from alpha_panda_tui.ui_state import Lineage, OrderRow, OrderStatus, UiState
+from alpha_panda_tui.ui_state import UiState
 from engine.events import (
     Event,
     MarketTick,
@@ -26,6 +25,9 @@ from engine.events import (
     SignalValidated,
     TradingSignal,
 )
+from viewmodels.keys import Scope
+from viewmodels.rows import Lineage, OrderRow, OrderStatus
+from widgets.bindings import bindings
 from widgets.format import ist_hms_ms, money, price, volume
 from widgets.header_bar import HeaderBar
 from widgets.key_footer import KeyFooter

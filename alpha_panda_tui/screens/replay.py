@@ -34,7 +34,6 @@ from textual.widgets import ContentSwitcher, DataTable, Label, Static
 from textual.worker import Worker
 
 from alpha_panda_tui.bridge import UiBridge
-from alpha_panda_tui.keymap import Scope, bindings
 from alpha_panda_tui.ui_state import UiState
 from engine.bus.base import Bus
 from engine.events import Namespace
@@ -59,6 +58,8 @@ from engine.research.session import ResearchOptions, default_report_dir
 from engine.settings import Settings
 from engine.strategies.base import Strategy
 from engine.strategies.errors import StrategyConfigError, StrategyParamError
+from viewmodels.keys import Scope
+from widgets.bindings import bindings
 from widgets.equity_chart import EquityChart
 from widgets.fill_list import FillList
 from widgets.format import money as rupees

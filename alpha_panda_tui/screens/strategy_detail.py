@@ -9,14 +9,16 @@ from textual.binding import BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import Label, Static
 
-from alpha_panda_tui.keymap import Scope, bindings
-from alpha_panda_tui.messages import StrategyToggleRequested
 from alpha_panda_tui.screens.live import LiveScreen
-from alpha_panda_tui.ui_state import StrategyRow, UiState
+from alpha_panda_tui.ui_state import UiState
+from viewmodels.keys import Scope
+from viewmodels.rows import StrategyRow
+from widgets.bindings import bindings
 from widgets.equity_chart import EquityChart
 from widgets.format import money
 from widgets.header_bar import HeaderBar
 from widgets.key_footer import KeyFooter
+from widgets.messages import StrategyToggleRequested
 from widgets.signal_list import SignalList
 from widgets.tick_table import TickTable
 

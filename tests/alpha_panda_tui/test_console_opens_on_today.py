@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alpha_panda_tui.app import make_app
-from alpha_panda_tui.ui_state import MAX_FILLS, MAX_ORDERS, OrderStatus
+from alpha_panda_tui.ui_state import MAX_FILLS, MAX_ORDERS
 from engine.day_snapshot import ist_day_bounds
 from engine.events import Command, CommandAction, EngineState, Namespace, make_event
 from engine.runtime import Engine
@@ -17,6 +17,7 @@ from engine.storage.repository import fills_between, orders_between
 from engine.topics import CONTROL_COMMANDS
 from tests.alpha_panda_tui.harness import WIDE, wait_for
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
+from viewmodels.rows import OrderStatus
 from widgets.fill_list import FillList
 from widgets.order_list import OrderList
 from widgets.strategy_list import StrategyList

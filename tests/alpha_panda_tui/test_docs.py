@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alpha_panda_tui.keymap import keys_markdown
+from viewmodels.keys import keys_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "tests/alpha_panda_tui/__snapshots__/test_snapshots_dashboard/test_dashboard_wide.svg"
 
 
 def test_docs_keys_md_is_generated_from_the_key_table() -> None:
-    # regenerate with: python -m alpha_panda_tui.keymap > docs/keys.md
+    # regenerate with: python -m viewmodels.keys > docs/keys.md
     assert (ROOT / "docs/keys.md").read_text(encoding="utf-8") == keys_markdown()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.app import App
 
 from alpha_panda_tui.app import AlphaPandaApp
-from alpha_panda_tui.keymap import KEYMAP, Debounce, Scope, bindings, palette_commands
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
 from alpha_panda_tui.screens.help import HelpScreen
@@ -15,6 +14,8 @@ from alpha_panda_tui.screens.replay import ReplayScreen
 from alpha_panda_tui.screens.strategy_detail import StrategyDetailScreen
 from engine.events import CommandAction
 from tests.alpha_panda_tui.harness import console
+from viewmodels.keys import KEYMAP, Debounce, Scope, palette_commands
+from widgets.bindings import bindings
 from widgets.order_list import OrderList
 from widgets.row_table import RowTable
 from widgets.strategy_list import StrategyList

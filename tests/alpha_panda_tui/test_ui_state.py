@@ -5,14 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from alpha_panda_tui.bridge import UiBridge
-from alpha_panda_tui.ui_state import (
-    MAX_SIGNALS,
-    RECENT_TICKS,
-    SPARK_POINTS,
-    LogLevel,
-    OrderStatus,
-    UiState,
-)
+from alpha_panda_tui.ui_state import MAX_SIGNALS, RECENT_TICKS, UiState
 from engine.bus import DirectBus
 from engine.events import (
     CommandAction,
@@ -25,6 +18,7 @@ from engine.events import (
 from engine.topics import ENGINE_STATUS
 from tests.alpha_panda_tui.harness import INSTRUMENTS
 from tests.alpha_panda_tui.scenario import STRATEGIES, Scenario
+from viewmodels.rows import SPARK_POINTS, LogLevel, OrderStatus
 
 RELIANCE = 738561
 TCS = 2953217

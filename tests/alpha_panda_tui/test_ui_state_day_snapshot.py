@@ -6,7 +6,7 @@ import pytest
 
 from alpha_panda_tui.bridge import UiBridge
 from alpha_panda_tui.screens.order_trace import build_trace
-from alpha_panda_tui.ui_state import OrderStatus, UiState
+from alpha_panda_tui.ui_state import UiState
 from engine.bus import DirectBus
 from engine.events import (
     Charges,
@@ -27,6 +27,7 @@ from engine.events import (
 )
 from engine.topics import ENGINE_STATUS, TopicMap
 from tests.alpha_panda_tui.harness import INSTRUMENTS
+from viewmodels.rows import OrderStatus
 
 RELIANCE = 738561
 TOPICS = TopicMap(Namespace.PAPER)

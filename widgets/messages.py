@@ -1,4 +1,4 @@
-"""What the panes ask the app to do: typed messages, handled by the app or the dashboard."""
+"""What the panes and screens ask the app to do: typed messages, handled by the app or the dashboard."""
 
 from __future__ import annotations
 

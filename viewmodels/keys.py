@@ -1,4 +1,7 @@
-"""Every key of the console in one table; bindings, help and the command palette are built from it."""
+"""Every key of the console in one table; bindings, help and the command palette are built from it.
+
+Plain data, no Textual: `widgets.bindings` turns a scope's rows into Textual bindings.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-
-from textual.binding import Binding
 
 
 class Scope(StrEnum):
@@ -279,39 +280,6 @@ if len(BY_ID) != len(KEYMAP):
     raise RuntimeError("duplicate key command ids in KEYMAP")
 
 
-def bindings(scope: Scope) -> list[Binding]:
-    """Textual bindings for one scope, with ids so users can remap them (`App.set_keymap`)."""
-    result: list[Binding] = []
-    for command in KEYMAP:
-        if command.scope is not scope:
-            continue
-        if command.per_key:
-            for key in command.keys.split(","):
-                result.append(
-                    Binding(
-                        key,
-                        command.action.format(key=key),
-                        command.label,
-                        show=command.show,
-                        priority=command.priority,
-                        id=f"{command.id}-{key}",
-                    )
-                )
-        else:
-            result.append(
-                Binding(
-                    command.keys,
-                    command.action,
-                    command.label,
-                    show=command.show,
-                    priority=command.priority,
-                    tooltip=command.help,
-                    id=command.id,
-                )
-            )
-    return result
-
-
 def palette_commands() -> list[KeyCommand]:
     return [c for c in KEYMAP if c.palette]
 
@@ -321,12 +289,12 @@ def help_sections() -> list[tuple[Scope, list[KeyCommand]]]:
 
 
 def keys_markdown() -> str:
-    """docs/keys.md, from the same table (regenerate it with `python -m alpha_panda_tui.keymap`)."""
+    """docs/keys.md, from the same table (regenerate it with `python -m viewmodels.keys`)."""
     lines = [
         "# Keys",
         "",
         "Every key of the console, by where it works. The help screen (`?` or F1) and the command",
-        "palette (ctrl+p) are built from the same table (`alpha_panda_tui/keymap.py`); commands marked",
+        "palette (ctrl+p) are built from the same table (`viewmodels/keys.py`); commands marked",
         "*palette* can also be searched and run from the palette. Destructive commands ask to confirm",
         "and ignore a repeat within 0.6 s.",
     ]
