@@ -38,7 +38,7 @@ from alpha_panda_tui.screens.replay_dialog import ReplayFileDialog, ReplayReques
 from alpha_panda_tui.screens.strategy_detail import StrategyDetailScreen
 from alpha_panda_tui.ui_state import UiState
 from engine.bus.base import Bus
-from engine.events import CommandAction, Namespace
+from engine.events import CommandAction, Namespace, TradingMode
 from engine.instruments import InstrumentRegistry
 from engine.settings import Settings
 from viewmodels.keys import Debounce, Scope, palette_commands
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_HZ = 10.0
 GC_FREEZE_AFTER_S = 1.5
-LIVE_MODE = "LIVE"
 
 SEVERITY: dict[LogLevel, SeverityLevel] = {
     LogLevel.INFO: "information",
@@ -150,7 +149,7 @@ class AlphaPandaApp(App[int]):
         while state.notices:
             notice = state.notices.popleft()
             self.notify(notice.text, severity=SEVERITY[notice.level])
-        if status is not None and status.mode == LIVE_MODE and not self._live_prompted:
+        if status is not None and status.mode is TradingMode.LIVE and not self._live_prompted:
             self._live_prompted = True
             self._confirm_live_mode()
         screen = self._top()
@@ -275,7 +274,7 @@ class AlphaPandaApp(App[int]):
         live = (
             enable
             and status is not None
-            and status.mode == LIVE_MODE
+            and status.mode is TradingMode.LIVE
             and row is not None
             and Namespace.ZERODHA in row.status.namespaces
         )

@@ -53,6 +53,13 @@ class Side(StrEnum):
         return 1 if self is Side.BUY else -1
 
 
+class TradingMode(StrEnum):
+    """Whether real Zerodha orders are enabled (LIVE) or every order is simulated (PAPER)."""
+
+    PAPER = "PAPER"
+    LIVE = "LIVE"
+
+
 class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
@@ -253,7 +260,7 @@ class HealthCheckView(msgspec.Struct, frozen=True):
 
 class EngineStatus(msgspec.Struct, frozen=True, tag=EventType.ENGINE_STATUS.value):
     state: EngineState
-    mode: str = "PAPER"  # PAPER, or LIVE when real Zerodha orders are enabled
+    mode: TradingMode = TradingMode.PAPER
     halted_reason: str = ""
     feed_paused: bool = False
     feed_source: str = ""

@@ -27,6 +27,7 @@ from engine.events import (
     HealthCheckView,
     Namespace,
     OrderFilled,
+    TradingMode,
     make_event,
     trading_state,
 )
@@ -367,7 +368,7 @@ class Engine:
         now = self.clock.now()
         return EngineStatus(
             state=trading_state(self._lifecycle, self.halted, bool(latches)),
-            mode="LIVE" if self.settings.zerodha.live_orders else "PAPER",
+            mode=TradingMode.LIVE if self.settings.zerodha.live_orders else TradingMode.PAPER,
             halted_reason=halt_reason,
             feed_paused=self.feed.paused,
             feed_source=self.settings.feed.source.value,

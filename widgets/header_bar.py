@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from engine.events import EngineState, EngineStatus
+from engine.events import EngineState, EngineStatus, TradingMode
 from widgets.format import ist_hms
 
 STATE_CLASSES = {
@@ -67,7 +67,7 @@ class HeaderBar(Widget):
             line.append(" STARTING ", self._style("header-bar--waiting"))
             line.append(" waiting for the engine's status ", self._style("header-bar--dim"))
         else:
-            live = status.mode != "PAPER"
+            live = status.mode is TradingMode.LIVE
             line.append(f" {status.mode} ", self._style("header-bar--live" if live else "header-bar--mode"))
             state = status.state.value.upper()
             if status.state is EngineState.HALTED and status.halted_reason:

@@ -37,6 +37,7 @@ from engine.events import (
     SignalRejected,
     SignalValidated,
     StrategyStatus,
+    TradingMode,
     TradingSignal,
     make_event,
 )
@@ -154,7 +155,7 @@ class Scenario:
         halted_reason: str = "",
         feed_paused: bool = False,
         strategies: tuple[StrategyStatus, ...] = STRATEGIES,
-        mode: str = "PAPER",
+        mode: TradingMode = TradingMode.PAPER,
         loss_latches: tuple[str, ...] = (),
     ) -> Event:
         status = EngineStatus(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alpha_panda_tui.screens.confirm import ConfirmScreen
-from engine.events import CommandAction, EngineState, Namespace, StrategyStatus
+from engine.events import CommandAction, EngineState, Namespace, StrategyStatus, TradingMode
 from tests.alpha_panda_tui.harness import SMALL, console
 
 
@@ -50,7 +50,7 @@ async def test_destructive_keys_are_debounced() -> None:
 
 async def test_a_live_engine_asks_to_continue_and_no_halts_it() -> None:
     async with console(SMALL) as c:
-        await c.scenario.status(mode="LIVE")
+        await c.scenario.status(mode=TradingMode.LIVE)
         await c.settle()
         screen = c.app.screen
         assert isinstance(screen, ConfirmScreen) and screen.title_text == "LIVE MODE"
@@ -67,7 +67,7 @@ async def test_turning_on_a_live_strategy_asks_first() -> None:
         namespaces=(Namespace.ZERODHA,),
     )
     async with console(SMALL) as c:
-        await c.scenario.status(mode="LIVE", strategies=(live,))
+        await c.scenario.status(mode=TradingMode.LIVE, strategies=(live,))
         await c.settle()
         await c.press("y")  # continue live: nothing is sent
         assert c.probe.commands == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from engine.events import EngineState, EngineStatus
+from engine.events import EngineState, EngineStatus, TradingMode
 from widgets.header_bar import HeaderBar
 
 TS = 1_765_341_300.0  # 10:05:00 IST
@@ -28,7 +28,7 @@ async def test_a_halted_live_engine_is_unmistakable() -> None:
         header = app.query_one(HeaderBar)
         status = EngineStatus(
             state=EngineState.HALTED,
-            mode="LIVE",
+            mode=TradingMode.LIVE,
             halted_reason="daily loss limit",
             feed_paused=True,
             feed_source="zerodha",
