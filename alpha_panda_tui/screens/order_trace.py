@@ -78,66 +78,78 @@ def build_trace(
     order: OrderRow, lineage: Lineage | None, fills: Sequence[Event], state: UiState
 ) -> list[TraceStage]:
     """The stages of an order's life in order, with a placeholder for any the console did not see."""
-    stages: list[TraceStage] = []
-    tick = lineage.tick if lineage else None
-    if tick is not None and isinstance(tick.payload, MarketTick):
-        text = _tick_text(tick.payload, state.symbol(tick.payload.instrument_token))
-        stages.append(TraceStage("tick", "TICK", text, tick))
-    else:
-        stages.append(TraceStage("tick", "TICK", NOT_SEEN, None))
-    signal = lineage.signal if lineage else None
-    if signal is not None and isinstance(signal.payload, TradingSignal):
-        text = _signal_text(signal.payload, state.symbol(signal.payload.instrument_token))
-        stages.append(TraceStage("signal", "SIGNAL", text, signal))
-    else:
-        stages.append(TraceStage("signal", "SIGNAL", NOT_SEEN, None))
-    decision = lineage.decision if lineage else None
-    if decision is not None and isinstance(decision.payload, SignalValidated):
-        passed = ", ".join(decision.payload.rules_passed) or "none listed"
-        text = f"ACCEPTED, quantity {decision.payload.quantity}\nrules passed: {passed}"
-        stages.append(TraceStage("risk", "RISK", text, decision))
-    elif decision is not None and isinstance(decision.payload, SignalRejected):
-        text = f"REJECTED by {decision.payload.rule}: {decision.payload.reason}"
-        stages.append(TraceStage("risk", "RISK", text, decision, ok=False))
-    else:
-        stages.append(TraceStage("risk", "RISK", NOT_SEEN, None))
-    placed = next(
-        (
-            e
-            for e in (lineage.orders if lineage else ())
-            if isinstance(e.payload, OrderPlaced) and e.payload.order_id == order.order_id
-        ),
-        None,
-    )
-    if placed is not None and isinstance(placed.payload, OrderPlaced):
-        p = placed.payload
-        limit = f" @ {price(p.limit_price)}" if p.limit_price is not None else ""
-        text = (
-            f"{p.order_id}: {p.order_type.value}{limit} {p.product.value} {p.side.value} {p.quantity} "
-            f"{order.symbol}  [{order.namespace.value}]  placed {ist_hms_ms(p.placed_ts)}"
-        )
-        stages.append(TraceStage("order", "ORDER", text, placed))
-    else:
-        stages.append(TraceStage("order", "ORDER", f"{order.order_id}: placement {NOT_SEEN}", None))
-    outcomes = list(fills)
-    if lineage is not None:
-        outcomes.extend(
-            e
-            for e in lineage.outcomes
-            if isinstance(e.payload, OrderFailed | OrderCancelled) and e.payload.order_id == order.order_id
-        )
-    for event in outcomes:
-        payload = event.payload
-        if isinstance(payload, OrderFilled):
-            stages.append(TraceStage("fill", "FILL", _fill_text(payload), event))
-        elif isinstance(payload, OrderFailed):
-            stages.append(TraceStage("failed", "FAILED", payload.reason, event, ok=False))
-        elif isinstance(payload, OrderCancelled):
-            text = f"{payload.unfilled_quantity} unfilled: {payload.reason}"
-            stages.append(TraceStage("cancelled", "CANCELLED", text, event, ok=False))
-    if not outcomes:
-        stages.append(_unseen_outcome(order))
-    return stages
+    seen = lineage if lineage is not None else Lineage(order.correlation_id)
+    return [
+        _tick_stage(seen.tick, state),
+        _signal_stage(seen.signal, state),
+        _risk_stage(seen.decision),
+        _order_stage(order, seen.orders),
+        *_outcome_stages(order, fills, seen.outcomes),
+    ]
+
+
+def _tick_stage(tick: Event | None, state: UiState) -> TraceStage:
+    if tick is None or not isinstance(tick.payload, MarketTick):
+        return TraceStage("tick", "TICK", NOT_SEEN, None)
+    text = _tick_text(tick.payload, state.symbol(tick.payload.instrument_token))
+    return TraceStage("tick", "TICK", text, tick)
+
+
+def _signal_stage(signal: Event | None, state: UiState) -> TraceStage:
+    if signal is None or not isinstance(signal.payload, TradingSignal):
+        return TraceStage("signal", "SIGNAL", NOT_SEEN, None)
+    text = _signal_text(signal.payload, state.symbol(signal.payload.instrument_token))
+    return TraceStage("signal", "SIGNAL", text, signal)
+
+
+def _risk_stage(decision: Event | None) -> TraceStage:
+    payload = decision.payload if decision is not None else None
+    if isinstance(payload, SignalValidated):
+        passed = ", ".join(payload.rules_passed) or "none listed"
+        text = f"ACCEPTED, quantity {payload.quantity}\nrules passed: {passed}"
+        return TraceStage("risk", "RISK", text, decision)
+    if isinstance(payload, SignalRejected):
+        text = f"REJECTED by {payload.rule}: {payload.reason}"
+        return TraceStage("risk", "RISK", text, decision, ok=False)
+    return TraceStage("risk", "RISK", NOT_SEEN, None)
+
+
+def _order_stage(order: OrderRow, placements: Sequence[Event]) -> TraceStage:
+    """This order's placement among the lineage's (one signal may place more than one order)."""
+    for event in placements:
+        p = event.payload
+        if isinstance(p, OrderPlaced) and p.order_id == order.order_id:
+            limit = f" @ {price(p.limit_price)}" if p.limit_price is not None else ""
+            text = (
+                f"{p.order_id}: {p.order_type.value}{limit} {p.product.value} {p.side.value} {p.quantity} "
+                f"{order.symbol}  [{order.namespace.value}]  placed {ist_hms_ms(p.placed_ts)}"
+            )
+            return TraceStage("order", "ORDER", text, event)
+    return TraceStage("order", "ORDER", f"{order.order_id}: placement {NOT_SEEN}", None)
+
+
+def _outcome_stages(order: OrderRow, fills: Sequence[Event], outcomes: Sequence[Event]) -> list[TraceStage]:
+    """The order's fills, then its failure or cancellation; what the order row says if none was seen."""
+    ends = [
+        e
+        for e in outcomes
+        if isinstance(e.payload, OrderFailed | OrderCancelled) and e.payload.order_id == order.order_id
+    ]
+    if not fills and not ends:
+        return [_unseen_outcome(order)]
+    return [stage for event in (*fills, *ends) if (stage := _outcome_stage(event)) is not None]
+
+
+def _outcome_stage(event: Event) -> TraceStage | None:
+    payload = event.payload
+    if isinstance(payload, OrderFilled):
+        return TraceStage("fill", "FILL", _fill_text(payload), event)
+    if isinstance(payload, OrderFailed):
+        return TraceStage("failed", "FAILED", payload.reason, event, ok=False)
+    if isinstance(payload, OrderCancelled):
+        text = f"{payload.unfilled_quantity} unfilled: {payload.reason}"
+        return TraceStage("cancelled", "CANCELLED", text, event, ok=False)
+    return None
 
 
 def _unseen_outcome(order: OrderRow) -> TraceStage:
