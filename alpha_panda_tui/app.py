@@ -255,7 +255,7 @@ class AlphaPandaApp(App[int]):
         await self.send(CommandAction.FEED_RESUME)
 
     async def action_toggle_strategy(self, number: int) -> None:
-        rows = self.state.strategies
+        rows = self.state.strategies.rows
         if not 1 <= number <= len(rows):
             self.notify(f"There is no strategy {number}.", severity="warning")
             return
@@ -269,7 +269,7 @@ class AlphaPandaApp(App[int]):
     async def request_toggle(self, name: str, enable: bool) -> None:
         if not self.debounce.allow(f"toggle:{name}"):
             return
-        row = self.state.strategy(name)
+        row = self.state.strategies.find(name)
         status = self.state.status
         live = (
             enable
@@ -335,8 +335,8 @@ class AlphaPandaApp(App[int]):
     def action_strategy_detail(self) -> None:
         dashboard = self._dashboard()
         name = dashboard.selected_strategy() if dashboard else None
-        if name is None and self.state.strategies:
-            name = self.state.strategies[0].status.name
+        if name is None and self.state.strategies.rows:
+            name = self.state.strategies.rows[0].status.name
         if name is None:
             self.notify("The engine has not reported any strategies yet.", severity="warning")
             return
@@ -404,7 +404,7 @@ class AlphaPandaApp(App[int]):
                 continue
             run = partial(self.run_action, command.action)
             entries.append(PaletteEntry(command.help, f"key: {command.shown_keys}", run))
-        for row in self.state.strategies:
+        for row in self.state.strategies.rows:
             name = row.status.name
             enabled = row.pending if row.pending is not None else row.status.enabled
             key = f"key: {row.index}" if row.index <= 9 else "strategies pane, space"

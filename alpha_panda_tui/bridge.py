@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alpha_panda_tui.ui_state import MAX_FILLS, MAX_ORDERS, UiState
+from alpha_panda_tui.ui_state import UiState
 from engine.bus.base import Bus
 from engine.events import Command, CommandAction, DaySnapshotRequest, Event, Namespace, make_event
 from engine.instruments import InstrumentRegistry
 from engine.service import Service
 from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS, TopicMap, dlq_topic
+from viewmodels.trading import MAX_FILLS, MAX_ORDERS
 
 UI_GROUP = "ui"
 UI_SOURCE = "tui"

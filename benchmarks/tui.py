@@ -185,7 +185,7 @@ async def console_child(seconds: float, rate: float, data_dir: Path, out: Path) 
         await asyncio.sleep(WARMUP_S - 0.5)
         cpu0, wall0, ticks0 = time.process_time(), time.perf_counter(), engine.feed.ticks_published
         pulls0, pull_s0, frames0, display0 = app.pulls, app.pull_seconds, clock.frames, clock.display_s
-        ui_ticks0 = app.state.ticks_seen
+        ui_ticks0 = app.state.ticks.seen
         await asyncio.sleep(seconds)
         wall = time.perf_counter() - wall0
         results.update(_feed_report(engine, wall))
@@ -198,7 +198,7 @@ async def console_child(seconds: float, rate: float, data_dir: Path, out: Path) 
             pull_s=app.pull_seconds - pull_s0,
             frames=clock.frames - frames0,
             display_s=clock.display_s - display0,
-            ui_ticks=app.state.ticks_seen - ui_ticks0,
+            ui_ticks=app.state.ticks.seen - ui_ticks0,
             ui_backlog_end=engine.bus.stats.groups["ui"].backlog,
             latencies=clock.latencies,
             unanswered_keys=len(clock.pending),

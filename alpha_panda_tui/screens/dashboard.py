@@ -189,33 +189,33 @@ class DashboardScreen(LiveScreen):
 
     def sync(self, state: UiState, *, force: bool = False) -> None:
         now = time.monotonic()
-        if self._changed("header", (state.status_version, int(state.session_ts))):
+        if self._changed("header", (state.engine.revision, int(state.session_ts))):
             self.query_one(HeaderBar).show_status(state.status, state.session_ts)
-        if self._due("ticks", state.tick_version, now, force):
+        if self._due("ticks", state.ticks.revision, now, force):
             ticks = self.query_one(TickTable)
-            ticks.hint = f"{len(state.tick_rows)} instruments"
-            ticks.set_rows(state.tick_rows)
-        if self._due("signals", state.signal_version, now, force):
-            self.query_one(SignalList).set_rows(list(reversed(state.signals)))
-        if self._due("risk", state.decision_version, now, force):
-            self.query_one(RiskList).set_rows(list(reversed(state.decisions)))
-        if self._due("orders", state.order_version, now, force):
-            self.query_one(OrderList).set_rows(list(reversed(state.orders.values())))
-            self.query_one(FillList).set_rows(list(reversed(state.fills)))
-        if self._due("positions", state.pnl_version, now, force):
-            self.query_one(PositionsTable).set_rows(state.position_rows())
+            ticks.hint = f"{len(state.ticks.rows)} instruments"
+            ticks.set_rows(state.ticks.rows)
+        if self._due("signals", state.signals.revision, now, force):
+            self.query_one(SignalList).set_rows(list(reversed(state.signals.rows)))
+        if self._due("risk", state.decisions.revision, now, force):
+            self.query_one(RiskList).set_rows(list(reversed(state.decisions.rows)))
+        if self._due("orders", state.orders.revision, now, force):
+            self.query_one(OrderList).set_rows(list(reversed(state.orders.by_id.values())))
+            self.query_one(FillList).set_rows(list(reversed(state.orders.fills)))
+        if self._due("positions", state.pnl.revision, now, force):
+            self.query_one(PositionsTable).set_rows(state.pnl.position_rows())
         if self._visible("positions"):
             self._sync_chart(state)
-        if self._due("strategies", state.strategy_version, now, force):
-            self.query_one(StrategyList).set_rows(state.strategies)
-        if self._due("health", state.health_version, now, force):
-            self.query_one(HealthPanel).show_checks(state.health, state.health_version)
-        if self._due("log", state.log_version, now, force):
-            self.query_one(EventLog).set_rows(list(reversed(state.log)))
+        if self._due("strategies", state.strategies.revision, now, force):
+            self.query_one(StrategyList).set_rows(state.strategies.rows)
+        if self._due("health", state.health.revision, now, force):
+            self.query_one(HealthPanel).show_checks(state.health.checks, state.health.revision)
+        if self._due("log", state.log.revision, now, force):
+            self.query_one(EventLog).set_rows(list(reversed(state.log.lines)))
 
     def _sync_chart(self, state: UiState) -> None:
         chart = self.query_one(EquityChart)
-        if not chart.due(state.pnl_version):
+        if not chart.due(state.pnl.revision):
             return
-        title = f"Net P&L {money(state.total_pnl(), signed=True)}  equity {money(state.total_equity())}"
-        chart.show_series(state.pnl_series, state.pnl_version, title)
+        title = f"Net P&L {money(state.pnl.total(), signed=True)}  equity {money(state.pnl.equity())}"
+        chart.show_series(state.pnl.series, state.pnl.revision, title)

@@ -198,7 +198,7 @@ class OrderTraceScreen(LiveScreen):
         self.query_one("#trace-body").focus()
 
     def sync(self, state: UiState, *, force: bool = False) -> None:
-        header_version = (state.status_version, int(state.session_ts))
+        header_version = (state.engine.revision, int(state.session_ts))
         if header_version != self._header_seen:
             self._header_seen = header_version
             self.query_one(HeaderBar).show_status(state.status, state.session_ts)

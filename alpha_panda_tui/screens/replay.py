@@ -434,22 +434,22 @@ class ReplayScreen(Screen[None]):
         state = self.state
         if force:
             self._seen.clear()
-        if self._changed("ticks", state.tick_version):
+        if self._changed("ticks", state.ticks.revision):
             ticks = self.query_one(TickTable)
-            ticks.hint = f"{len(state.tick_rows)} instruments"
-            ticks.set_rows(state.tick_rows)
-        if self._changed("signals", state.signal_version):
-            self.query_one(SignalList).set_rows(list(reversed(state.signals)))
-        if self._changed("risk", state.decision_version):
-            self.query_one(RiskList).set_rows(list(reversed(state.decisions)))
-        if self._changed("fills", state.order_version):
-            self.query_one(FillList).set_rows(list(reversed(state.fills)))
-        if self._changed("positions", state.pnl_version):
-            self.query_one(PositionsTable).set_rows(state.position_rows())
+            ticks.hint = f"{len(state.ticks.rows)} instruments"
+            ticks.set_rows(state.ticks.rows)
+        if self._changed("signals", state.signals.revision):
+            self.query_one(SignalList).set_rows(list(reversed(state.signals.rows)))
+        if self._changed("risk", state.decisions.revision):
+            self.query_one(RiskList).set_rows(list(reversed(state.decisions.rows)))
+        if self._changed("fills", state.orders.revision):
+            self.query_one(FillList).set_rows(list(reversed(state.orders.fills)))
+        if self._changed("positions", state.pnl.revision):
+            self.query_one(PositionsTable).set_rows(state.pnl.position_rows())
         chart = self.query_one("#replay-equity", EquityChart)
-        if force or chart.due(state.pnl_version):
-            title = f"Net P&L {rupees(state.total_pnl(), signed=True)}"
-            chart.show_series(state.pnl_series, state.pnl_version, title)
+        if force or chart.due(state.pnl.revision):
+            title = f"Net P&L {rupees(state.pnl.total(), signed=True)}"
+            chart.show_series(state.pnl.series, state.pnl.revision, title)
 
     def _show_report(self, outcome: ReplayOutcome) -> None:
         if not self.is_attached:

@@ -77,23 +77,24 @@ class StrategyDetailScreen(LiveScreen):
         return True
 
     def sync(self, state: UiState, *, force: bool = False) -> None:
-        row = self._row = state.strategy(self.strategy)
-        if self._changed("header", (state.status_version, int(state.session_ts))):
+        row = self._row = state.strategies.find(self.strategy)
+        if self._changed("header", (state.engine.revision, int(state.session_ts))):
             self.query_one(HeaderBar).show_status(state.status, state.session_ts)
         if self._changed("strategy", (row.version, row.pending) if row else None):
             self.query_one("#detail-title", Label).update(describe(row, self.strategy))
             self.query_one("#params-body", Static).update(params_text(row))
         tokens = row.status.instruments if row is not None else ()
-        if self._changed("ticks", (state.tick_version, tokens)):
-            self.query_one(TickTable).set_rows([state.ticks[t] for t in tokens if t in state.ticks])
-        if self._changed("signals", state.signal_version):
-            mine = [s for s in reversed(state.signals) if s.strategy_id == self.strategy]
+        if self._changed("ticks", (state.ticks.revision, tokens)):
+            by_token = state.ticks.by_token
+            self.query_one(TickTable).set_rows([by_token[t] for t in tokens if t in by_token])
+        if self._changed("signals", state.signals.revision):
+            mine = [s for s in reversed(state.signals.rows) if s.strategy_id == self.strategy]
             self.query_one(SignalList).set_rows(mine)
         chart = self.query_one(EquityChart)
-        if chart.due(state.pnl_version):
-            series = state.strategy_pnl_series.get(self.strategy, ())
+        if chart.due(state.pnl.revision):
+            series = state.pnl.strategy_series.get(self.strategy, ())
             title = f"P&L {money(series[-1][1], signed=True)}" if series else ""
-            chart.show_series(series, state.pnl_version, title)
+            chart.show_series(series, state.pnl.revision, title)
 
     def action_back(self) -> None:
         self.dismiss(None)

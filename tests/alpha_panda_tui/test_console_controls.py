@@ -18,7 +18,7 @@ async def test_digit_disables_the_first_strategy_and_shows_it_pending() -> None:
             (CommandAction.STRATEGY_DISABLE, "sma_fast")
         ]
         assert c.probe.commands[0].issued_by == "tui"
-        row = c.app.state.strategy("sma_fast")
+        row = c.app.state.strategies.find("sma_fast")
         assert row is not None and row.pending is False
         # the engine applies it and says so in its next status: no longer pending
         flipped = tuple(
@@ -26,7 +26,7 @@ async def test_digit_disables_the_first_strategy_and_shows_it_pending() -> None:
         )
         await c.scenario.status(strategies=flipped)
         await c.settle()
-        row = c.app.state.strategy("sma_fast")
+        row = c.app.state.strategies.find("sma_fast")
         assert row is not None and row.pending is None and not row.status.enabled
 
 

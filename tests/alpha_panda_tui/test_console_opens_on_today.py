@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from alpha_panda_tui.app import make_app
-from alpha_panda_tui.ui_state import MAX_FILLS, MAX_ORDERS
 from engine.day_snapshot import ist_day_bounds
 from engine.events import Command, CommandAction, EngineState, Namespace, make_event
 from engine.runtime import Engine
@@ -18,6 +17,7 @@ from engine.topics import CONTROL_COMMANDS
 from tests.alpha_panda_tui.harness import WIDE, wait_for
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
 from viewmodels.rows import OrderStatus
+from viewmodels.trading import MAX_FILLS, MAX_ORDERS
 from widgets.fill_list import FillList
 from widgets.order_list import OrderList
 from widgets.strategy_list import StrategyList
@@ -73,10 +73,10 @@ async def test_a_relaunched_console_shows_todays_orders_fills_and_pnl(settings: 
             await pilot.pause()
             state = app.state
             # the orders and fills panes: the newest of today's, as storage holds them
-            assert [r.order_id for r in state.orders.values()] == [o.order_id for o in orders]
-            assert [f.trade_id for f in state.fills] == [f.fill.trade_id for f in fills]
+            assert [r.order_id for r in state.orders.by_id.values()] == [o.order_id for o in orders]
+            assert [f.trade_id for f in state.orders.fills] == [f.fill.trade_id for f in fills]
             for stored in orders:
-                shown = state.orders[stored.order_id]
+                shown = state.orders.by_id[stored.order_id]
                 assert shown.status is STORED_STATUS[stored.status.value]
                 assert shown.filled_quantity == stored.filled_quantity
             assert len(app.screen.query_one(OrderList).rows) == len(orders)
@@ -86,20 +86,20 @@ async def test_a_relaunched_console_shows_todays_orders_fills_and_pnl(settings: 
             assert any(abs(book.realized_pnl + book.unrealized_pnl - book.charges) > 0.01 for book in books)
             for book in books:
                 net = book.realized_pnl + book.unrealized_pnl - book.charges
-                assert state.strategy_pnl(book.strategy_id) == pytest.approx(net, abs=1e-6)
-                strategy = state.strategy(book.strategy_id)
+                assert state.pnl.of_strategy(book.strategy_id) == pytest.approx(net, abs=1e-6)
+                strategy = state.strategies.find(book.strategy_id)
                 assert strategy is not None and strategy.pnl == pytest.approx(net, abs=1e-6)
                 held = {t: p.quantity for t, p in book.positions.items() if p.quantity}
                 positions = {
                     r.symbol: r.quantity
-                    for r in state.position_rows()
+                    for r in state.pnl.position_rows()
                     if r.portfolio_id == book.portfolio_id and not r.is_total
                 }
                 assert positions == {state.symbol(t): q for t, q in held.items()}
             total = sum(b.realized_pnl + b.unrealized_pnl - b.charges for b in books)
-            assert state.total_pnl() == pytest.approx(total, abs=1e-6)
+            assert state.pnl.total() == pytest.approx(total, abs=1e-6)
             assert [r.pnl for r in app.screen.query_one(StrategyList).rows] == [
-                pytest.approx(state.strategy_pnl(r.status.name)) for r in state.strategies
+                pytest.approx(state.pnl.of_strategy(r.status.name)) for r in state.strategies.rows
             ]
             # and the saved kill switch, at once
             assert state.engine_state is EngineState.HALTED
@@ -121,20 +121,21 @@ async def test_fills_seen_live_and_in_storage_show_once(settings: Settings) -> N
         engine.feed.pause()
         await engine.bus.drain()
         assert engine.writer is not None and await engine.writer.flush()
-        live = {f.trade_id for f in app.state.fills}
+        live = {f.trade_id for f in app.state.orders.fills}
         assert live
         async with app.run_test(size=WIDE) as pilot:
             await wait_for(lambda: app.state.trading_day != "")
             await pilot.pause()
             state = app.state
-            trade_ids = [f.trade_id for f in state.fills]
+            trade_ids = [f.trade_id for f in state.orders.fills]
             assert live < set(trade_ids)  # the earlier run's fills were added to this run's
             assert len(trade_ids) == len(set(trade_ids))
             assert engine.db is not None
             start, end = ist_day_bounds(engine.clock.now())
             stored, _ = await orders_between(engine.db, Namespace.PAPER, start, end, MAX_ORDERS)
-            assert {o.order_id for o in stored} == set(state.orders)
+            assert {o.order_id for o in stored} == set(state.orders.by_id)
             for order in stored:
-                assert state.orders[order.order_id].filled_quantity == order.filled_quantity, order.order_id
+                shown = state.orders.by_id[order.order_id]
+                assert shown.filled_quantity == order.filled_quantity, order.order_id
     finally:
         await engine.stop()

@@ -20,7 +20,7 @@ async def running() -> AsyncIterator[tuple[Engine, AlphaPandaApp, Pilot[int]]]:
     await engine.start()
     try:
         async with app.run_test(size=WIDE) as pilot:
-            await wait_for(lambda: bool(app.state.strategies))  # the engine's first status arrived
+            await wait_for(lambda: bool(app.state.strategies.rows))  # the engine's first status arrived
             yield engine, app, pilot
     finally:
         await engine.stop()
@@ -28,11 +28,13 @@ async def running() -> AsyncIterator[tuple[Engine, AlphaPandaApp, Pilot[int]]]:
 
 async def test_a_digit_really_disables_the_engines_strategy() -> None:
     async with running() as (engine, app, pilot):
-        first = app.state.strategies[0].status.name
+        first = app.state.strategies.rows[0].status.name
         assert engine.strategy_runner.is_enabled(first)
         await pilot.press("1")
         await wait_for(lambda: not engine.strategy_runner.is_enabled(first))
-        await wait_for(lambda: (row := app.state.strategy(first)) is not None and not row.status.enabled)
+        await wait_for(
+            lambda: (row := app.state.strategies.find(first)) is not None and not row.status.enabled
+        )
 
 
 async def test_kill_switch_halts_the_engine_and_resume_lifts_it() -> None:
@@ -46,7 +48,7 @@ async def test_kill_switch_halts_the_engine_and_resume_lifts_it() -> None:
 
 async def test_p_pauses_the_engines_feed() -> None:
     async with running() as (engine, app, pilot):
-        await wait_for(lambda: app.state.ticks_seen > 0)
+        await wait_for(lambda: app.state.ticks.seen > 0)
         await pilot.press("p")
         await wait_for(lambda: engine.feed.paused)
         await wait_for(lambda: app.feed_paused)

@@ -170,10 +170,10 @@ async def test_the_panes_saw_every_event_of_the_run_and_stay_viewable(tick_file:
         state = screen.state
 
     result = await direct_replay(settings, tick_file, STRATEGY)
-    assert state.ticks_seen == result.ticks == ROUNDS * len(SYMBOLS)
-    assert len(state.signals) == min(len(result.signals), state.signals.maxlen or 0)
-    assert fills_shown == min(len(result.fills), state.fills.maxlen or 0)
-    assert state.fills[-1].trade_id == result.fills[-1].trade_id
+    assert state.ticks.seen == result.ticks == ROUNDS * len(SYMBOLS)
+    assert len(state.signals.rows) == min(len(result.signals), state.signals.rows.maxlen or 0)
+    assert fills_shown == min(len(result.fills), state.orders.fills.maxlen or 0)
+    assert state.orders.fills[-1].trade_id == result.fills[-1].trade_id
 
 
 async def test_moving_down_the_summary_charts_that_row(tick_file: Path) -> None:

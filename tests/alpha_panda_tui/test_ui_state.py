@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from alpha_panda_tui.bridge import UiBridge
-from alpha_panda_tui.ui_state import MAX_SIGNALS, RECENT_TICKS, UiState
+from alpha_panda_tui.ui_state import UiState
 from engine.bus import DirectBus
 from engine.events import (
     CommandAction,
@@ -18,7 +18,9 @@ from engine.events import (
 from engine.topics import ENGINE_STATUS
 from tests.alpha_panda_tui.harness import INSTRUMENTS
 from tests.alpha_panda_tui.scenario import STRATEGIES, Scenario
+from viewmodels.market import RECENT_TICKS
 from viewmodels.rows import SPARK_POINTS, LogLevel, OrderStatus
+from viewmodels.trading import MAX_SIGNALS
 
 RELIANCE = 738561
 TCS = 2953217
@@ -36,21 +38,21 @@ async def test_ticks_keep_latest_quote_direction_and_registry_order() -> None:
     await scenario.tick(TCS, move=0.01)
     await scenario.tick(RELIANCE, move=0.01)
     await scenario.tick(RELIANCE, move=-0.01)
-    rows = {row.symbol: row for row in state.tick_rows}
+    rows = {row.symbol: row for row in state.ticks.rows}
     # the registry's order, not the arrival order
-    assert [r.symbol for r in state.tick_rows] == ["RELIANCE", "TCS"]
+    assert [r.symbol for r in state.ticks.rows] == ["RELIANCE", "TCS"]
     assert rows["RELIANCE"].direction == -1
     assert rows["RELIANCE"].last_price == scenario.prices[RELIANCE]
     assert rows["RELIANCE"].bid < rows["RELIANCE"].last_price < rows["RELIANCE"].ask
     assert rows["TCS"].direction == 0  # a first tick has no direction
-    assert state.ticks_seen == 3
+    assert state.ticks.seen == 3
 
 
 async def test_sparkline_samples_once_per_feed_second_and_stays_bounded() -> None:
     state, scenario = wired()
     for _ in range(4 * (SPARK_POINTS + 10)):  # ticks are 0.25 s apart
         await scenario.tick(RELIANCE)
-    row = state.ticks[RELIANCE]
+    row = state.ticks.by_token[RELIANCE]
     assert len(row.spark) == SPARK_POINTS
     assert row.version == 4 * (SPARK_POINTS + 10)
 
@@ -74,41 +76,41 @@ async def test_the_recent_tick_window_is_bounded() -> None:
     for _ in range(RECENT_TICKS):
         await scenario.tick(TCS)
     await scenario.filled_order(RELIANCE, "sma_fast", Side.BUY, 1, "O-2")
-    assert first.id not in state._recent_ticks
-    assert len(state._recent_ticks) == RECENT_TICKS
+    assert state.ticks.recent(first.id) is None
+    assert state.ticks.recent_count() == RECENT_TICKS
 
 
 async def test_partial_fill_then_failure_and_rejection_are_logged() -> None:
     state, scenario = wired()
     await scenario.rejected_signal(341249, "rsi_revert")
     await scenario.failed_order(408065, "rsi_revert", "O-9")
-    decisions = list(state.decisions)
+    decisions = list(state.decisions.rows)
     assert [d.accepted for d in decisions] == [False, True]
     assert decisions[0].rule == "max_quantity"
-    assert state.orders["O-9"].status is OrderStatus.FAILED
-    texts = [line.text for line in state.log]
+    assert state.orders.by_id["O-9"].status is OrderStatus.FAILED
+    texts = [line.text for line in state.log.lines]
     assert any("rejected rsi_revert" in t and "max_quantity" in t for t in texts)
     assert any("O-9 failed: stale quote" in t for t in texts)
-    assert {line.level for line in state.log} == {LogLevel.WARNING, LogLevel.ERROR}
+    assert {line.level for line in state.log.lines} == {LogLevel.WARNING, LogLevel.ERROR}
 
 
 async def test_signals_are_bounded() -> None:
     state, scenario = wired()
     for n in range(MAX_SIGNALS + 5):
         await scenario.rejected_signal(RELIANCE, f"s{n}")
-    assert len(state.signals) == MAX_SIGNALS
-    assert state.signals[-1].strategy_id == f"s{MAX_SIGNALS + 4}"
+    assert len(state.signals.rows) == MAX_SIGNALS
+    assert state.signals.rows[-1].strategy_id == f"s{MAX_SIGNALS + 4}"
 
 
 async def test_pnl_series_and_strategy_pnl_are_net_of_charges() -> None:
     state, scenario = wired()
     await scenario.tick(RELIANCE)
     await scenario.pnl("sma_fast", RELIANCE, 10, scenario.prices[RELIANCE] - 1.0, 50.0)
-    snapshot = state.portfolios["paper:sma_fast"]
+    snapshot = state.pnl.portfolios["paper:sma_fast"]
     net = snapshot.realized_pnl + snapshot.unrealized_pnl - snapshot.charges
-    assert state.strategy_pnl("sma_fast") == net
-    assert state.pnl_series[-1][1] == state.total_pnl()
-    rows = state.position_rows()
+    assert state.pnl.of_strategy("sma_fast") == net
+    assert state.pnl.series[-1][1] == state.pnl.total()
+    rows = state.pnl.position_rows()
     assert [r.is_total for r in rows] == [False, True]
     assert rows[0].symbol == "RELIANCE" and rows[0].quantity == 10
 
@@ -116,25 +118,25 @@ async def test_pnl_series_and_strategy_pnl_are_net_of_charges() -> None:
 async def test_status_builds_strategy_rows_and_logs_halts() -> None:
     state, scenario = wired()
     await scenario.status()
-    assert [r.status.name for r in state.strategies] == [s.name for s in STRATEGIES]
-    assert [r.index for r in state.strategies] == [1, 2, 3]
+    assert [r.status.name for r in state.strategies.rows] == [s.name for s in STRATEGIES]
+    assert [r.index for r in state.strategies.rows] == [1, 2, 3]
     await scenario.status(state=EngineState.HALTED, halted_reason="kill switch")
     assert state.halted
-    assert any("HALTED: kill switch" in line.text for line in state.log)
+    assert any("HALTED: kill switch" in line.text for line in state.log.lines)
 
 
 async def test_a_toggle_is_pending_until_the_engine_reports_it() -> None:
     state, scenario = wired()
     await scenario.status()
     state.request_toggle("sma_fast", False, "cmd-1", CommandAction.STRATEGY_DISABLE)
-    assert state.strategy("sma_fast").pending is False  # type: ignore[union-attr]
+    assert state.strategies.find("sma_fast").pending is False  # type: ignore[union-attr]
     await scenario.status()  # the engine has not applied it yet
-    assert state.strategy("sma_fast").pending is False  # type: ignore[union-attr]
+    assert state.strategies.find("sma_fast").pending is False  # type: ignore[union-attr]
     flipped = tuple(
         msgspec.structs.replace(s, enabled=False) if s.name == "sma_fast" else s for s in STRATEGIES
     )
     await scenario.status(strategies=flipped)
-    row = state.strategy("sma_fast")
+    row = state.strategies.find("sma_fast")
     assert row is not None and row.pending is None and not row.status.enabled
 
 

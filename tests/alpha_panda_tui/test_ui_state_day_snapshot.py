@@ -107,11 +107,12 @@ async def test_the_snapshot_seeds_orders_fills_pnl_and_the_halt() -> None:
     state, bridge, bus = await wired()
     request_id = await bridge.request_day_snapshot()
     await bus.publish(ENGINE_STATUS, snapshot(request_id, [order(1), order(2, "PLACED", 0)], [fill(1)]))
-    assert list(state.orders) == ["o1", "o2"]
-    assert state.orders["o1"].status is OrderStatus.FILLED and state.orders["o1"].average_price == 100.0
-    assert state.orders["o2"].status is OrderStatus.OPEN
-    assert [f.trade_id for f in state.fills] == ["t1"]
-    assert state.strategy_pnl("ema") == pytest.approx(-884.93)
+    assert list(state.orders.by_id) == ["o1", "o2"]
+    o1 = state.orders.by_id["o1"]
+    assert o1.status is OrderStatus.FILLED and o1.average_price == 100.0
+    assert state.orders.by_id["o2"].status is OrderStatus.OPEN
+    assert [f.trade_id for f in state.orders.fills] == ["t1"]
+    assert state.pnl.of_strategy("ema") == pytest.approx(-884.93)
     assert state.halted and state.latched
     assert state.trading_day == "2026-05-29"
     _, lineage, fills = state.lineage_for_order("o1")
@@ -123,10 +124,10 @@ async def test_live_events_win_and_snapshot_rows_go_before_them() -> None:
     request_id = await bridge.request_day_snapshot()
     await bus.publish(TOPICS.orders_filled, live_fill(3))  # a fill of this run, seen live first
     await bus.publish(ENGINE_STATUS, snapshot(request_id, [order(1), order(3)], [fill(1), fill(3)]))
-    assert [f.trade_id for f in state.fills] == ["t1", "t3"]  # once each, oldest first
-    assert list(state.orders) == ["o1", "o3"]
-    assert state.orders["o3"].filled_quantity == 10
-    assert state.orders["o3"].order_type == "MARKET"  # completed from storage
+    assert [f.trade_id for f in state.orders.fills] == ["t1", "t3"]  # once each, oldest first
+    assert list(state.orders.by_id) == ["o1", "o3"]
+    assert state.orders.by_id["o3"].filled_quantity == 10
+    assert state.orders.by_id["o3"].order_type == "MARKET"  # completed from storage
 
 
 async def test_a_live_fill_already_in_the_snapshot_is_not_counted_again() -> None:
@@ -134,8 +135,8 @@ async def test_a_live_fill_already_in_the_snapshot_is_not_counted_again() -> Non
     request_id = await bridge.request_day_snapshot()
     await bus.publish(ENGINE_STATUS, snapshot(request_id, [order(1)], [fill(1)]))
     await bus.publish(TOPICS.orders_filled, live_fill(1))  # was in flight when storage was read
-    assert [f.trade_id for f in state.fills] == ["t1"]
-    assert state.orders["o1"].filled_quantity == 10
+    assert [f.trade_id for f in state.orders.fills] == ["t1"]
+    assert state.orders.by_id["o1"].filled_quantity == 10
 
 
 async def test_a_live_order_after_the_snapshot_keeps_the_stored_totals() -> None:
@@ -145,21 +146,21 @@ async def test_a_live_order_after_the_snapshot_keeps_the_stored_totals() -> None
     placed = OrderPlaced("o1", "ema", RELIANCE, Side.BUY, 10, OrderType.MARKET, Product.MIS, placed_ts=T0 + 1)
     placed_event = make_event(placed, namespace=Namespace.PAPER, source="execution.paper", key="ema")
     await bus.publish(TOPICS.orders_placed, placed_event)
-    assert state.orders["o1"].filled_quantity == 10
-    assert state.orders["o1"].status is OrderStatus.FILLED
+    assert state.orders.by_id["o1"].filled_quantity == 10
+    assert state.orders.by_id["o1"].status is OrderStatus.FILLED
 
 
 async def test_a_snapshot_someone_else_asked_for_is_ignored() -> None:
     state, _, bus = await wired()
     await bus.publish(ENGINE_STATUS, snapshot("not-mine", [order(1)], [fill(1)]))
-    assert not state.orders and not state.fills and state.status is None
+    assert not state.orders.by_id and not state.orders.fills and state.status is None
 
 
 async def test_a_bounded_snapshot_says_how_much_of_the_day_it_shows() -> None:
     state, bridge, bus = await wired()
     request_id = await bridge.request_day_snapshot()
     await bus.publish(ENGINE_STATUS, snapshot(request_id, [order(1)], [], orders_today=1234))
-    assert any("the last 1 of 1234 orders" in line.text for line in state.log)
+    assert any("the last 1 of 1234 orders" in line.text for line in state.log.lines)
 
 
 async def test_the_trace_of_a_stored_order_tells_its_outcome_not_no_fill_yet() -> None:

@@ -1,0 +1,121 @@
+"""The models of what the engine's status shows: the header, the health panel and the strategies pane;
+and what changed between two statuses, for the log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from engine.events import EngineState, EngineStatus, HealthCheckView, StrategyStatus
+from viewmodels.revision import Revised, changes
+from viewmodels.rows import LogLevel, StrategyRow
+
+
+class EnginePane(Revised):
+    """The engine's latest status (None before the first one), as the header shows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: EngineStatus | None = None
+
+    @changes
+    def set(self, status: EngineStatus) -> None:
+        self.status = status
+
+
+class HealthPane(Revised):
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks: tuple[HealthCheckView, ...] = ()
+
+    @changes
+    def set(self, checks: tuple[HealthCheckView, ...]) -> bool:
+        if checks == self.checks:
+            return False
+        self.checks = checks
+        return True
+
+
+class StrategyPane(Revised):
+    """One row per strategy the engine reports, with the on/off the console asked for and its P&L."""
+
+    def __init__(self, symbol: Callable[[int], str], pnl_of: Callable[[str], float]) -> None:
+        super().__init__()
+        self._symbol = symbol
+        self._pnl_of = pnl_of
+        self.rows: list[StrategyRow] = []
+        self.pending: dict[str, bool] = {}  # enabled state asked for, not yet confirmed by the engine
+
+    def find(self, name: str) -> StrategyRow | None:
+        for row in self.rows:
+            if row.status.name == name:
+                return row
+        return None
+
+    def confirm(self, statuses: Sequence[StrategyStatus]) -> bool:
+        """Drop the pending toggles the engine now reports as done; True if there were any."""
+        confirmed = [s.name for s in statuses if self.pending.get(s.name) is s.enabled]
+        for name in confirmed:
+            del self.pending[name]
+        return bool(confirmed)
+
+    @changes
+    def rebuild(self, statuses: Sequence[StrategyStatus]) -> bool:
+        """Rows from the engine's statuses; a row's version moves only when what it shows changed."""
+        rows: list[StrategyRow] = []
+        for index, strategy in enumerate(statuses, start=1):
+            row = StrategyRow(
+                index=index,
+                status=strategy,
+                pending=self.pending.get(strategy.name),
+                pnl=self._pnl_of(strategy.name),
+                symbols=tuple(self._symbol(t) for t in strategy.instruments),
+            )
+            old = self.rows[index - 1] if index <= len(self.rows) else None
+            if old is not None and (old.status, old.pending, old.pnl) == (row.status, row.pending, row.pnl):
+                row.version = old.version
+            else:
+                row.version = (old.version if old is not None else 0) + 1
+            rows.append(row)
+        if rows == self.rows:
+            return False
+        self.rows = rows
+        return True
+
+
+LogEntry = tuple[LogLevel, str]
+
+
+def status_changes(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
+    """What the log says about a new status: state, feed, dead letters, latches, in that order."""
+    return [
+        *_state_change(previous, status),
+        *_feed_change(previous, status),
+        *_dead_letters_change(previous, status),
+        *_latches_change(previous, status),
+    ]
+
+
+def _state_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
+    if status.state is EngineState.HALTED and previous.state is not EngineState.HALTED:
+        return [(LogLevel.ERROR, f"engine HALTED: {status.halted_reason or 'no reason given'}")]
+    if status.state is not previous.state:
+        return [(LogLevel.INFO, f"engine {status.state.value}")]
+    return []
+
+
+def _feed_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
+    if status.feed_paused == previous.feed_paused:
+        return []
+    return [(LogLevel.INFO, "feed paused" if status.feed_paused else "feed resumed")]
+
+
+def _dead_letters_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
+    new = status.dead_letters - previous.dead_letters
+    if new <= 0:
+        return []
+    return [(LogLevel.ERROR, f"{new} new dead letter(s); {status.dead_letters} in total")]
+
+
+def _latches_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
+    tripped = set(status.loss_latches) - set(previous.loss_latches)
+    return [(LogLevel.ERROR, f"daily-loss latch tripped: {latch}") for latch in tripped]

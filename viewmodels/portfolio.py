@@ -1,0 +1,108 @@
+"""The positions pane's and the P&L charts' model: the latest snapshot of every portfolio."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from engine.events import PnlSnapshot
+from viewmodels.revision import Revised, changes
+from viewmodels.rows import PositionRow
+
+PNL_POINTS = 720
+PNL_INTERVAL_S = 1.0  # feed seconds between P&L curve samples
+
+Series = deque[tuple[float, float]]  # (ts, net P&L)
+
+
+class PnlPane(Revised):
+    def __init__(self, symbol: Callable[[int], str]) -> None:
+        super().__init__()
+        self._symbol = symbol
+        self.portfolios: dict[str, PnlSnapshot] = {}
+        self.series: Series = deque(maxlen=PNL_POINTS)  # total net P&L
+        self.strategy_series: dict[str, Series] = {}
+
+    @changes
+    def apply(self, snapshot: PnlSnapshot, now: float) -> None:
+        self.portfolios[snapshot.portfolio_id] = snapshot
+        ts = snapshot.snapshot_ts or now
+        _sample(self.series, ts, self.total())
+        _sample(self._strategy_series(snapshot.strategy_id), ts, self.of_strategy(snapshot.strategy_id))
+
+    @changes
+    def seed(self, portfolios: Iterable[PnlSnapshot], now: float) -> bool:
+        """Portfolios from the day snapshot that no live snapshot has shown yet."""
+        added = [p for p in portfolios if p.portfolio_id not in self.portfolios]
+        for pnl in added:
+            self.portfolios[pnl.portfolio_id] = pnl
+            ts = pnl.snapshot_ts or now
+            _sample(self._strategy_series(pnl.strategy_id), ts, self.of_strategy(pnl.strategy_id))
+            _sample(self.series, ts, self.total())
+        return bool(added)
+
+    def _strategy_series(self, strategy_id: str) -> Series:
+        series = self.strategy_series.get(strategy_id)
+        if series is None:
+            series = self.strategy_series[strategy_id] = deque(maxlen=PNL_POINTS)
+        return series
+
+    def total(self) -> float:
+        """Net P&L of every portfolio: realized + unrealized - charges (= equity - starting cash)."""
+        return sum(p.realized_pnl + p.unrealized_pnl - p.charges for p in self.portfolios.values())
+
+    def equity(self) -> float:
+        return sum(p.equity for p in self.portfolios.values())
+
+    def of_strategy(self, strategy_id: str) -> float:
+        """Net P&L of a strategy across its portfolios: realized + unrealized - charges."""
+        return sum(
+            p.realized_pnl + p.unrealized_pnl - p.charges
+            for p in self.portfolios.values()
+            if p.strategy_id == strategy_id
+        )
+
+    def position_rows(self) -> list[PositionRow]:
+        """One row per open or traded position, then one total row per portfolio."""
+        rows: list[PositionRow] = []
+        for snapshot in sorted(self.portfolios.values(), key=lambda s: s.portfolio_id):
+            for pos in snapshot.positions:
+                rows.append(
+                    PositionRow(
+                        key=f"{snapshot.portfolio_id}:{pos.instrument_token}",
+                        portfolio_id=snapshot.portfolio_id,
+                        symbol=self._symbol(pos.instrument_token),
+                        quantity=pos.quantity,
+                        average_price=pos.average_price,
+                        last_price=pos.last_price,
+                        realized_pnl=pos.realized_pnl,
+                        unrealized_pnl=pos.unrealized_pnl,
+                        charges=0.0,
+                        is_total=False,
+                        version=self.revision,
+                    )
+                )
+            rows.append(
+                PositionRow(
+                    key=f"{snapshot.portfolio_id}:total",
+                    portfolio_id=snapshot.portfolio_id,
+                    symbol="",
+                    quantity=0,
+                    average_price=0.0,
+                    last_price=snapshot.equity,
+                    realized_pnl=snapshot.realized_pnl,
+                    unrealized_pnl=snapshot.unrealized_pnl,
+                    charges=snapshot.charges,
+                    is_total=True,
+                    version=self.revision,
+                )
+            )
+        return rows
+
+
+def _sample(series: Series, ts: float, value: float) -> None:
+    """Append a point, or overwrite the last one if it is less than an interval old."""
+    if series and ts - series[-1][0] < PNL_INTERVAL_S:
+        series[-1] = (series[-1][0], value)
+    else:
+        series.append((ts, value))
