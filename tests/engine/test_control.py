@@ -37,7 +37,12 @@ class RunningEngine:
     """A started engine (unpaced, no database) and its control socket, on a loop in a thread."""
 
     def __init__(
-        self, socket_path: Path, *, max_connections: int = 256, request_timeout_s: float = REQUEST_TIMEOUT_S
+        self,
+        socket_path: Path,
+        *,
+        max_connections: int = 256,
+        max_waiting: int = 2048,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         self.socket_path = socket_path
         self.loop = asyncio.new_event_loop()
@@ -50,6 +55,7 @@ class RunningEngine:
             self.engine.status,
             request_timeout_s=request_timeout_s,
             max_connections=max_connections,
+            max_waiting=max_waiting,
         )
         self.server.wire()
         self.run(self._start())
