@@ -113,7 +113,7 @@ def run_replay_command(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     except TickFileError as exc:
         print(f"error: cannot read the tick file: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,14 @@ request per line, one JSON reply per line:
 A command is published on the bus like any other (so the engine cannot tell
 a socket command from a TUI keypress) and the reply carries every
 CommandResult the services answered it with.
+
+A client cannot hurt the engine: garbage, a partial or oversized request gets
+an error reply; a connection that sends no request in time is answered with
+an error and closed, as is one that does not read its reply; a client that
+goes away early is no error. At most `max_connections` are handled at once;
+others wait for a turn (up to the request timeout, and at most
+`max_waiting` of them) or get a "busy" reply, so a burst of clients is
+answered or cleanly refused, never left hanging or reset.
 """
 
 from __future__ import annotations
@@ -40,16 +48,44 @@ log = logging.getLogger(__name__)
 RESULT_WAIT_S = 2.0  # for the first answer
 RESULT_SETTLE_S = 0.1  # for further answers (e.g. one per namespace's risk manager)
 MAX_REQUEST_BYTES = 64 * 1024
+REQUEST_TIMEOUT_S = 5.0  # to send a whole request line, and again to read the reply
+MAX_CONNECTIONS = 256  # handled at once
+MAX_WAITING = 2048  # waiting for a turn; more are answered "busy" at once
+LISTEN_BACKLOG = 1024  # connections the kernel holds until they are accepted (capped by somaxconn)
+LINGER_S = 1.0  # after the reply, for the client to close first (closing on unread bytes resets it)
+
+Reply = dict[str, Any]
 
 
 class ControlServer:
-    def __init__(self, bus: Bus, socket_path: Path, status: Callable[[], EngineStatus]) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        socket_path: Path,
+        status: Callable[[], EngineStatus],
+        *,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
         self.bus = bus
         self.socket_path = socket_path
         self._status = status
+        self._request_timeout_s = request_timeout_s
+        self._max_connections = max_connections
+        self._max_waiting = max_waiting
+        self._turns = asyncio.Semaphore(max_connections)
         self._server: asyncio.AbstractServer | None = None
         self._waiting: dict[str, list[CommandResult]] = {}
         self._arrived: dict[str, asyncio.Event] = {}
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self.accepted = 0
+        self.connections = 0  # being handled now
+        self.waiting = 0  # for a turn
+        self.answered = 0
+        self.refused = 0  # answered "busy"
+        self.timed_out = 0  # sent no request, or did not read the reply, in time
+        self.gone = 0  # went away before their reply
 
     def wire(self) -> None:
         self.bus.subscribe([ENGINE_STATUS], "control", self._on_status_topic)
@@ -69,7 +105,7 @@ class ControlServer:
                 )
             self.socket_path.unlink()
         self._server = await asyncio.start_unix_server(
-            self._serve, path=str(self.socket_path), limit=MAX_REQUEST_BYTES
+            self._serve, path=str(self.socket_path), limit=MAX_REQUEST_BYTES, backlog=LISTEN_BACKLOG
         )
         os.chmod(self.socket_path, 0o600)
 
@@ -79,27 +115,116 @@ class ControlServer:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+        handlers, self._handlers = list(self._handlers), set()
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:  # so stop() can end the connections still open
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         try:
-            line = await reader.readline()
-            reply = await self.handle_request(line)
-        except Exception as exc:  # a bad client must never hurt the engine
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            await self._answer(reader, writer)
+            await self._close(reader, writer)
+        except asyncio.CancelledError:  # the server stops
+            writer.transport.abort()
+            raise
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if not await self._turn():
+            self.refused += 1
+            busy = f"the engine is busy ({self._max_connections} control connections open); try again"
+            await self._send(writer, {"ok": False, "error": busy})
+            return
+        self.connections += 1
+        try:
+            reply = await self._reply_to(reader)
+            if reply is not None and await self._send(writer, reply):
+                self.answered += 1
+        except Exception:  # a bad client must never hurt the engine, nor fill its log
+            log.exception("control connection failed")
+        finally:
+            self.connections -= 1
+            self._turns.release()
+
+    async def _turn(self) -> bool:
+        """Wait for one of the `max_connections` turns; False if too many wait, or for too long."""
+        if self._turns.locked() and self.waiting >= self._max_waiting:
+            return False
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self._request_timeout_s):
+                await self._turns.acquire()
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+        return True
+
+    async def _reply_to(self, reader: asyncio.StreamReader) -> Reply | None:
+        """The reply to the connection's request line; None if the client went away first."""
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), self._request_timeout_s)
+        except TimeoutError:
+            self.timed_out += 1
+            return {"ok": False, "error": f"no request line within {self._request_timeout_s:g} s"}
+        except asyncio.IncompleteReadError as exc:
+            if not exc.partial:
+                self._went_away("before its request")
+                return None
+            line = exc.partial  # the client half-closed after a request without its newline
+        except asyncio.LimitOverrunError:
+            return {"ok": False, "error": f"request longer than {MAX_REQUEST_BYTES:,} bytes"}
+        except ConnectionError:
+            self._went_away("while sending its request")
+            return None
+        try:
+            return await self.handle_request(line)
+        except Exception:
+            log.exception("control request %r failed", line[:200])
+            return {"ok": False, "error": "the engine could not handle the request; see its log"}
+
+    async def _send(self, writer: asyncio.StreamWriter, reply: Reply) -> bool:
         try:
             writer.write(msgspec.json.encode(reply) + b"\n")
-            await writer.drain()
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            await asyncio.wait_for(writer.drain(), self._request_timeout_s)
+        except TimeoutError:
+            self.timed_out += 1
+            log.debug("control client did not read its reply within %g s", self._request_timeout_s)
+            return False
+        except ConnectionError:
+            self._went_away("before its reply")
+            return False
+        return True
 
-    async def handle_request(self, line: bytes) -> dict[str, Any]:
+    def _went_away(self, when: str) -> None:
+        self.gone += 1
+        log.debug("control client went away %s", when)
+
+    async def _close(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Close after the client has (or a short while has passed): a socket closed with bytes
+        unread resets the connection, and the client could lose the reply it has not read yet."""
+        try:
+            if writer.can_write_eof():
+                writer.write_eof()
+            await asyncio.wait_for(_discard(reader), LINGER_S)
+        except (TimeoutError, ConnectionError, OSError):
+            pass
+        writer.close()
+        try:
+            await asyncio.wait_for(writer.wait_closed(), LINGER_S)
+        except (TimeoutError, ConnectionError, OSError):
+            writer.transport.abort()
+
+    async def handle_request(self, line: bytes) -> Reply:
         try:
             request = msgspec.json.decode(line)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return {"ok": False, "error": "request is not JSON"}
         if not isinstance(request, dict):
             return {"ok": False, "error": "request must be a JSON object"}
@@ -109,7 +234,7 @@ class ControlServer:
         if op == "command":
             try:
                 action = CommandAction(request.get("action", ""))
-            except ValueError:
+            except (ValueError, TypeError):
                 known = ", ".join(a.value for a in CommandAction)
                 return {"ok": False, "error": f"unknown action {request.get('action')!r}; known: {known}"}
             results = await self.send(
@@ -141,6 +266,12 @@ class ControlServer:
         finally:
             self._waiting.pop(event.id, None)
             self._arrived.pop(event.id, None)
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    """Read and drop whatever the client still sends, until it closes."""
+    while await reader.read(MAX_REQUEST_BYTES):
+        pass
 
 
 async def _socket_alive(path: Path) -> bool:

@@ -100,6 +100,7 @@ class Engine:
         self._stop_lock = asyncio.Lock()
         self.fatal_error: str | None = None
         self.unwritten_at_stop: int = 0
+        self._fatal_stop: asyncio.Task[None] | None = None
         self._build_services()
 
     # -- construction ---------------------------------------------------------
@@ -152,6 +153,7 @@ class Engine:
             source_name=feed_cfg.source.value,
             paced=self.paced,
             replay_clock=self.clock if isinstance(self.clock, ManualClock) else None,
+            on_failure=self._feed_failed,
         )
         if self._strategies is None:
             strategies, enabled = load_strategies(s, self.instruments)
@@ -288,6 +290,11 @@ class Engine:
             ",".join(ns.value for ns in self.active_namespaces),
             "on" if self.db else "off",
         )
+
+    def _feed_failed(self, error: Exception) -> None:
+        """A feed that cannot go on (a tick file that turned bad) ends the run, and says why."""
+        self.fatal_error = f"the {self.settings.feed.source.value} feed failed: {error}"
+        self._fatal_stop = asyncio.get_running_loop().create_task(self.stop(), name="engine-fatal-stop")
 
     @staticmethod
     def _fills_for(service: Service, fills: dict[Namespace, list[OrderFilled]]) -> Sequence[OrderFilled]:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from engine.bus.base import Bus
@@ -27,6 +28,7 @@ from engine.events import (
     make_event,
 )
 from engine.instruments import InstrumentRegistry
+from engine.market.tick_files import TickFileError
 from engine.service import Service
 from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS
 
@@ -66,6 +68,7 @@ class MarketFeedService(Service):
         paced: bool = True,
         batch_interval_s: float = BATCH_INTERVAL_S,
         replay_clock: ManualClock | None = None,
+        on_failure: Callable[[Exception], None] | None = None,
     ) -> None:
         super().__init__(bus)
         if ticks_per_second <= 0:
@@ -77,6 +80,7 @@ class MarketFeedService(Service):
         self.ticks_published = 0
         self.finished = asyncio.Event()  # set once the source is exhausted (or failed)
         self.error: Exception | None = None  # why the paced feed stopped early, if it did
+        self._on_failure = on_failure  # told why, before `finished` is set
         self._interval = batch_interval_s
         self._replay_clock = replay_clock
         self._keys: dict[int, str] = {inst.instrument_token: inst.key for inst in instruments or ()}
@@ -150,8 +154,13 @@ class MarketFeedService(Service):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bad tick file row, a broken source: stop feeding, say why
-            log.exception("the %s feed stopped", self.source_name)
+            if isinstance(exc, TickFileError):  # names file, line and column: no traceback needed
+                log.error("the %s feed stopped: %s", self.source_name, exc)
+            else:
+                log.exception("the %s feed stopped", self.source_name)
             self.error = exc
+            if self._on_failure is not None:
+                self._on_failure(exc)
             self.finished.set()
 
     async def _pace(self) -> None:

@@ -82,6 +82,16 @@ class TickFileError(ValueError):
         self.line = line
         self.column = column
         self.reason = reason
+        self.unit = unit
+
+    def __reduce__(self) -> tuple[Any, ...]:  # so a sweep worker's error reaches the parent intact
+        return (_tick_file_error, (self.path, self.line, self.column, self.reason, self.unit))
+
+
+def _tick_file_error(
+    path: Path, line: int | None, column: str | None, reason: str, unit: str
+) -> TickFileError:
+    return TickFileError(path, line, column, reason, unit=unit)
 
 
 # ----------------------------------------------------------------------------
@@ -221,16 +231,28 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or (isinstance(value, float) and value != value)
 
 
+def _plain_text(text: str) -> str:
+    """A number or time as text: plain ASCII, no digit separators (Python's int() and float()
+    also take "1_000" and non-ASCII digits, which the documented grammar does not)."""
+    if not text.isascii() or "_" in text:
+        raise ValueError(f"{text!r} is not plain ASCII")
+    return text
+
+
+def _to_float(value: Any) -> float:
+    return float(_plain_text(value) if isinstance(value, str) else value)
+
+
 def _to_int(value: Any) -> int:
     """An integer cell; an integral float ("100.0", 100.0) is accepted, a fraction is not."""
     if isinstance(value, int):
         return value
     if isinstance(value, str):
         try:
-            return int(value)
+            return int(_plain_text(value))
         except ValueError:
             pass
-    number = float(value)
+    number = _to_float(value)
     if not number.is_integer():
         raise ValueError(f"{value!r} is not an integer")
     return int(number)
@@ -238,7 +260,7 @@ def _to_int(value: Any) -> int:
 
 def _iso_seconds(text: str) -> float:
     """ISO-8601 to epoch seconds; a time without an offset is taken as IST (exchange time)."""
-    return _datetime_seconds(datetime.fromisoformat(text.strip()))
+    return _datetime_seconds(datetime.fromisoformat(_plain_text(text).strip()))
 
 
 def _datetime_seconds(moment: datetime) -> float:
@@ -252,10 +274,19 @@ def _any_timestamp(value: Any) -> float:
         return _datetime_seconds(value)
     if isinstance(value, str):
         try:
-            return float(value)
+            return _to_float(value)
         except ValueError:
             return _iso_seconds(value)
     return float(value)
+
+
+class _Unreadable:
+    """A Parquet cell Python cannot hold (a timestamp beyond year 9999): the row reader names it."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class _Layout:
@@ -310,14 +341,19 @@ class _RowReader:
 
         def cell(name: str) -> Any:
             position = index.get(name)
-            return None if position is None else row[position]
+            if position is None:
+                return None
+            value = row[position]
+            if type(value) is _Unreadable:
+                raise fail(name, value.reason)
+            return value
 
         def number(name: str, *, integer: bool) -> Any:
             value = cell(name)
             if _empty(value):
                 return 0 if integer else 0.0
             try:
-                result = _to_int(value) if integer else float(value)
+                result = _to_int(value) if integer else _to_float(value)
             except (ValueError, TypeError, OverflowError):
                 raise fail(name, f"{value!r} is not {'an integer' if integer else 'a number'}") from None
             if not math.isfinite(result):
@@ -385,13 +421,80 @@ class _RowReader:
             raise fail("symbol", f"unknown symbol {symbol!r}") from None
 
 
+class _Lines:
+    """The lines of a text file opened with errors="surrogateescape", noting whether the lines
+    handed out since `dirty` was last cleared held a byte that is not UTF-8."""
+
+    def __init__(self, fh: TextIO) -> None:
+        self._lines = iter(fh)
+        self.dirty = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        if not line.isascii() and not self.dirty:
+            self.dirty = _undecodable(line) is not None
+        return line
+
+
+def _undecodable(text: str) -> int | None:
+    """The first byte of `text` (decoded with surrogateescape) that was not UTF-8, if any."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ord(text[exc.start]) - 0xDC00
+    return None
+
+
+@contextmanager
+def _csv_reader(path: Path) -> Iterator[tuple[Any, _Lines]]:
+    """A csv.reader over the file and its line source; an unreadable file is a TickFileError."""
+    try:
+        fh = path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
+    except OSError as exc:
+        raise TickFileError(path, None, None, f"cannot be read ({exc.strerror or exc})") from None
+    with fh:
+        lines = _Lines(fh)
+        yield csv.reader(lines), lines
+
+
+def _next_row(path: Path, reader: Any) -> list[str] | None:
+    try:
+        row: list[str] = next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise TickFileError(path, reader.line_num, None, f"not valid CSV ({exc})") from None
+    except OSError as exc:
+        raise TickFileError(path, reader.line_num + 1, None, f"cannot be read ({exc})") from None
+    return row
+
+
+def _csv_layout(path: Path, reader: Any, lines: _Lines) -> _Layout:
+    header = _next_row(path, reader)
+    if header is None:
+        raise TickFileError(path, None, None, "empty file (no header)")
+    try:
+        return _Layout(path, header, unit="line")
+    except TickFileError:
+        if lines.dirty:
+            reason = "the header is not UTF-8 text: is this a CSV tick file?"
+            raise TickFileError(path, 1, None, reason) from None
+        raise
+
+
 def _csv_rows(path: Path, instruments: InstrumentRegistry | None) -> Iterator[MarketTick]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        layout = _Layout(path, next(reader), unit="line")
+    with _csv_reader(path) as (reader, lines):
+        layout = _csv_layout(path, reader, lines)
         to_tick = _RowReader(layout, instruments).tick
         width = layout.width
-        for row in reader:
+        known = [(name, layout.index[name]) for name in layout.known_columns()]
+        while (row := _next_row(path, reader)) is not None:
+            if lines.dirty:  # only the cells the schema reads must be text; unknown columns are ignored
+                lines.dirty = False
+                _check_text(path, reader.line_num, row, known)
             if len(row) == width:
                 yield to_tick(row, reader.line_num)
             elif row:  # a blank line is skipped
@@ -400,14 +503,67 @@ def _csv_rows(path: Path, instruments: InstrumentRegistry | None) -> Iterator[Ma
                 )
 
 
-def _parquet_rows(path: Path, instruments: InstrumentRegistry | None) -> Iterator[MarketTick]:
+def _check_text(path: Path, line: int, row: list[str], known: list[tuple[str, int]]) -> None:
+    for name, position in known:
+        if position < len(row) and (byte := _undecodable(row[position])) is not None:
+            raise TickFileError(path, line, name, f"not UTF-8 text (byte 0x{byte:02x})")
+
+
+def _parquet_file(path: Path) -> Any:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
-    to_tick = _RowReader(_Layout(path, table.column_names, unit="row"), instruments).tick
-    columns = [table.column(name).to_pylist() for name in table.column_names]
-    for number, row in enumerate(zip(*columns, strict=True), start=1):
-        yield to_tick(row, number)
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise TickFileError(path, None, None, f"not a readable Parquet file ({exc})") from None
+
+
+def _parquet_rows(path: Path, instruments: InstrumentRegistry | None) -> Iterator[MarketTick]:
+    import pyarrow as pa
+
+    parquet = _parquet_file(path)
+    names = list(_Layout(path, parquet.schema_arrow.names, unit="row").known_columns().values())
+    to_tick = _RowReader(_Layout(path, names, unit="row"), instruments).tick
+    first = 1
+    for group in range(parquet.num_row_groups):
+        try:
+            table = parquet.read_row_group(group, columns=names)
+        except (pa.ArrowException, OSError) as exc:
+            reason = f"damaged data (row group {group + 1} of {parquet.num_row_groups}): {exc}"
+            raise TickFileError(path, first, None, reason, unit="row") from None
+        columns = [_cells(table.column(name)) for name in names]
+        for number, row in enumerate(zip(*columns, strict=True), start=first):
+            yield to_tick(row, number)
+        first += table.num_rows
+
+
+def _cells(column: Any) -> list[Any]:
+    """A Parquet column as Python values; a value Python cannot hold becomes an _Unreadable."""
+    import pyarrow as pa
+
+    try:
+        cells: list[Any] = column.to_pylist()
+        return cells
+    except (OverflowError, ValueError, pa.ArrowException):
+        pass
+    cells = []
+    for i in range(len(column)):
+        try:
+            cells.append(column[i].as_py())
+        except (OverflowError, ValueError, pa.ArrowException):
+            cells.append(_Unreadable(_unreadable_reason(column, i)))
+    return cells
+
+
+def _unreadable_reason(column: Any, i: int) -> str:
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        raw = column.slice(i, 1).cast(pa.int64())[0].as_py()
+        return f"{raw} {kind.unit} from 1970 is out of range (year 1 to 9999)"
+    return f"a {kind} value out of range"
 
 
 # -- columnar: the fast path ------------------------------------------------
@@ -422,14 +578,10 @@ def _csv_batches(path: Path, layout: _Layout) -> Iterator[Any]:
     import pyarrow.csv as pacsv
 
     known = layout.known_columns()
-    types = {
-        raw: pa.string()
-        if name in ("symbol", "timestamp")
-        else pa.int64()
-        if name in INT_COLUMNS
-        else pa.float64()
-        for name, raw in known.items()
-    }
+    # integer columns parse as floats too: Arrow's integer parser also takes hex ("0x10"), which the
+    # documented grammar (and the row reader) does not; _int_array makes them exact integers
+    text = ("symbol", "timestamp")
+    types = {raw: pa.string() if name in text else pa.float64() for name, raw in known.items()}
     options = pacsv.ConvertOptions(
         column_types=types,
         include_columns=list(known.values()),
@@ -482,7 +634,7 @@ class _ColumnarReader:
             col = columns.get(name)
             if col is None:
                 return repeat(0)
-            return _plain(filled(col.cast(pa.int64()), 0))  # a safe cast: a fraction raises
+            return _plain(filled(_int_array(col), 0))
 
         def side(prefix: str) -> Any:
             prices: list[Any] = []
@@ -555,16 +707,36 @@ class _ColumnarReader:
         )
 
     def _tokens(self, columns: dict[str, Any]) -> list[int]:
-        import pyarrow as pa
-
         tokens = columns.get("instrument_token")
         if tokens is not None and not tokens.null_count:
-            return _plain(tokens.cast(pa.int64()))
+            return _plain(_int_array(tokens))
         symbols = columns.get("symbol")
         if symbols is None or (tokens is not None and tokens.null_count < len(tokens)):
             raise _Unusual("instrument_token")
         by_symbol = self.symbols
         return [by_symbol[str(s).strip().upper()] for s in symbols.to_pylist()]
+
+
+_EXACT_LIMIT = 2**53  # every integer below it in magnitude is an exact float
+
+
+def _int_array(array: Any) -> Any:
+    """An integer column as int64: integers as they are; floats (and number text) only when finite,
+    exact and integral, as the row reader's integers; anything else is left to the row reader."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_integer(kind):
+        return array.cast(pa.int64())
+    if not (pa.types.is_floating(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise _Unusual(f"a {kind} integer column")
+    ints = array.cast(pa.float64()).cast(pa.int64())  # a safe cast: a fraction, NaN or inf raises
+    if ints.null_count < len(ints):
+        low, high = pc.min_max(ints).values()
+        if not (low.as_py() > -_EXACT_LIMIT and high.as_py() < _EXACT_LIMIT):
+            raise _Unusual("beyond exact floats")
+    return ints
 
 
 def _plain(array: Any) -> list[Any]:
@@ -591,12 +763,16 @@ def _no_gc() -> Iterator[None]:
 
 
 def _fast_then_careful(
-    batches: Iterator[Any], reader: _ColumnarReader, careful: Callable[[], Iterator[MarketTick]]
+    path: Path,
+    batches: Iterator[Any],
+    reader: _ColumnarReader,
+    careful: Callable[[], Iterator[MarketTick]],
 ) -> Iterator[list[MarketTick]]:
     """Columnar batches of ticks; from the first batch that path cannot take on, the row reader's.
 
     Both give the same ticks for the same rows, so the switch is seamless; the
     row reader then handles the unusual row, or names its line and column.
+    Whatever else goes wrong is still a TickFileError naming the file.
     """
     done = 0
     try:
@@ -608,8 +784,13 @@ def _fast_then_careful(
         return
     except Exception:  # whatever it was, the row reader handles it or names it
         pass
-    for tick in islice(careful(), done, None):
-        yield [tick]  # one at a time, so every good row before a bad one is delivered
+    try:
+        for tick in islice(careful(), done, None):
+            yield [tick]  # one at a time, so every good row before a bad one is delivered
+    except TickFileError:
+        raise
+    except Exception as exc:
+        raise TickFileError(path, None, None, f"cannot be read ({type(exc).__name__}: {exc})") from exc
 
 
 def read_ticks(
@@ -627,21 +808,18 @@ def read_ticks(
     if not path.is_file():
         raise TickFileError(path, None, None, "no such file")
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        import pyarrow.parquet as pq
-
-        layout = _Layout(path, pq.read_schema(path).names, unit="row")
+        layout = _Layout(path, _parquet_file(path).schema_arrow.names, unit="row")
         batches = _fast_then_careful(
+            path,
             _parquet_batches(path, layout),
             _ColumnarReader(layout, instruments),
             lambda: _parquet_rows(path, instruments),
         )
     else:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
-        if header is None:
-            raise TickFileError(path, None, None, "empty file (no header)")
-        layout = _Layout(path, header, unit="line")
+        with _csv_reader(path) as (reader, lines):
+            layout = _csv_layout(path, reader, lines)
         batches = _fast_then_careful(
+            path,
             _csv_batches(path, layout),
             _ColumnarReader(layout, instruments),
             lambda: _csv_rows(path, instruments),

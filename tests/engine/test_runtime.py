@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from engine.events import Command, CommandAction, EngineState, Namespace, OrderFilled, make_event
+from engine.instruments import InstrumentRegistry
 from engine.runtime import Engine
-from engine.settings import Settings, load_settings
+from engine.settings import FeedSource, Settings, load_settings
 from engine.storage.repository import load_fills
 from engine.topics import CONTROL_COMMANDS
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
@@ -136,3 +138,40 @@ async def test_toggles_and_kill_switch_persist_across_restart(settings: Settings
     assert again.status().state is EngineState.HALTED
     assert again.status().halted_reason == "test"
     await again.stop()
+
+
+async def test_a_replay_file_that_turns_bad_stops_the_engine_with_the_reason(
+    settings: Settings, isolated_dirs: Path
+) -> None:
+    from engine.clock import ManualClock
+    from engine.market.session_clock import SimulatedSessionClock
+    from engine.market.simulated import SimulatedFeed
+    from engine.market.tick_files import write_ticks
+
+    instruments = InstrumentRegistry.sample()
+    clock = ManualClock(SimulatedSessionClock().now())
+    feed = SimulatedFeed(list(instruments), clock=clock, seed=4)
+    ticks = []
+    for _ in range(100):
+        clock.advance(1.0)
+        ticks.extend(feed.next_batch(len(instruments)))
+    path = isolated_dirs / "late.csv"
+    write_ticks(path, ticks, instruments)
+    lines = path.read_bytes().split(b"\n")
+    lines[-30] = lines[-30].replace(b",", b",\xe9", 1)  # a Latin-1 byte in an instrument token
+    path.write_bytes(b"\n".join(lines))
+    replay = load_settings(feed={"source": FeedSource.REPLAY.value, "replay_file": str(path)})
+    engine = Engine(replay, persist=False)
+    await engine.start()
+    await asyncio.wait_for(engine.feed.finished.wait(), timeout=30)
+    for _ in range(200):  # the engine stops itself
+        if engine.state is EngineState.STOPPED:
+            break
+        await asyncio.sleep(0.05)
+    assert engine.state is EngineState.STOPPED
+    line = len(lines) - 29
+    assert engine.fatal_error == (
+        f"the replay feed failed: {path}:line {line}: column 'instrument_token': not UTF-8 text (byte 0xe9)"
+    )
+    assert engine.status().ticks == line - 2  # every good row before the bad one was replayed
+    await engine.stop()  # and a second stop (the host's) is harmless

@@ -117,7 +117,9 @@ async def test_paced_replay_runs_to_the_end_and_finishes(tmp_path: Path) -> None
     await bus.stop()
 
 
-async def test_a_bad_row_stops_the_paced_feed_with_the_reason(tmp_path: Path) -> None:
+async def test_a_bad_row_stops_the_paced_feed_with_the_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "ticks.csv"
     recorded = simulated().next_batch(12)
     write_ticks(path, recorded, REGISTRY)
@@ -127,14 +129,20 @@ async def test_a_bad_row_stops_the_paced_feed_with_the_reason(tmp_path: Path) ->
     bus = InProcessBus(retry_backoff_s=0)
     seen = Collector()
     bus.subscribe([MARKET_TICKS], "test", seen)
-    feed = MarketFeedService(bus, ReplayTickSource(path, REGISTRY), ticks_per_second=5000)
+    told: list[Exception] = []
+    feed = MarketFeedService(
+        bus, ReplayTickSource(path, REGISTRY), ticks_per_second=5000, on_failure=told.append
+    )
     await bus.start()
     await feed.start()
     await asyncio.wait_for(feed.finished.wait(), timeout=10)
     await bus.drain()
     assert isinstance(feed.error, TickFileError)
     assert "line 11" in str(feed.error)
+    assert told == [feed.error]
     assert seen.payloads(MarketTick) == recorded[:9]
+    [logged] = [r for r in caplog.records if "feed stopped" in r.getMessage()]
+    assert "line 11" in logged.getMessage() and logged.exc_info is None  # the line says it all
     await feed.stop()
     await bus.stop()
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import pickle
 from datetime import datetime
 from pathlib import Path
 
@@ -301,3 +302,117 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
     with pytest.raises(TickFileError, match="empty file"):
         read_ticks(write_text(tmp_path / "e.csv", ""), REGISTRY)
     assert list(read_ticks(write_text(tmp_path / "h.csv", GOOD_HEADER), REGISTRY)) == []
+
+
+# -- bad bytes, damaged files, the number grammar ------------------------------------------------
+
+
+def _csv_with_bad_byte(path: Path, n: int, at_line: int, column: str) -> Path:
+    """A recording of n ticks whose `column` cell at `at_line` holds a byte that is not UTF-8."""
+    write_ticks(path, session(n), REGISTRY)
+    lines = path.read_bytes().split(b"\n")
+    cells = lines[at_line - 1].split(b",")
+    cells[COLUMNS.index(column)] = b"1400.05\xe9"
+    lines[at_line - 1] = b",".join(cells)
+    path.write_bytes(b"\n".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("column", ["last_price", "symbol"])
+def test_a_byte_that_is_not_utf8_names_line_and_column_after_every_good_row(
+    tmp_path: Path, column: str
+) -> None:
+    path = _csv_with_bad_byte(tmp_path / "latin.csv", 3_000, 2_500, column)
+    good: list[MarketTick] = []
+    with pytest.raises(TickFileError) as caught:
+        good.extend(read_ticks(path, REGISTRY))
+    assert str(caught.value) == f"{path}:line 2500: column '{column}': not UTF-8 text (byte 0xe9)"
+    assert good == session(3_000)[:2_498]
+
+
+def test_bytes_that_are_not_utf8_in_an_unknown_column_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "note.csv"
+    header = GOOD_HEADER.rstrip("\n").encode() + b",note\n"
+    path.write_bytes(header + b"%d,738561,100.5,1,10,caf\xe9\n" % START)
+    assert [t.last_price for t in read_ticks(path, REGISTRY)] == [100.5]
+
+
+def test_a_file_that_is_not_text_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    path.write_bytes(b"\x1f\x8b\x08\x00\xe9\xff\x00binary,gzip\n\x00\x01")
+    with pytest.raises(TickFileError, match=r"ticks\.csv:line 1: the header is not UTF-8 text"):
+        read_ticks(path, REGISTRY)
+
+
+def test_hex_and_digit_separators_are_rejected_by_both_paths(tmp_path: Path) -> None:
+    for cell in ("0x10", "1_000", "١٢"):
+        path = write_text(tmp_path / "n.csv", f"{GOOD_HEADER}{START},738561,100.5,{cell},10\n")
+        reason = f"line 2: column 'last_quantity': '{cell}' is not an integer"
+        with pytest.raises(TickFileError, match=reason):
+            list(read_ticks(path, REGISTRY))
+        path = write_text(tmp_path / "n.csv", f"{GOOD_HEADER}{START},{cell},100.5,1,10\n")
+        with pytest.raises(TickFileError, match="column 'instrument_token'"):
+            list(read_ticks(path, REGISTRY))
+
+
+def test_exponents_and_integral_floats_read_the_same_on_both_paths(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "e.csv", f"{GOOD_HEADER}{START},738561,1e3,1e2,100.0\n")
+    (tick,) = read_ticks(path, REGISTRY)
+    assert (tick.last_price, tick.last_quantity, tick.volume) == (1000.0, 100, 100)
+    assert type(tick.last_quantity) is int and type(tick.volume) is int
+
+
+def test_integers_beyond_exact_floats_stay_exact(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "big.csv", f"{GOOD_HEADER}{START},738561,100.5,9007199254740993,1\n")
+    (tick,) = read_ticks(path, REGISTRY)
+    assert tick.last_quantity == 9007199254740993
+
+
+@pytest.mark.parametrize("cut", [0.0, 0.5, 0.99])
+def test_a_truncated_parquet_file_is_named(tmp_path: Path, cut: float) -> None:
+    path = tmp_path / "t.parquet"
+    write_ticks(path, session(200), REGISTRY)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(TickFileError, match=r"t\.parquet: not a readable Parquet file"):
+        read_ticks(path, REGISTRY)
+
+
+def test_damaged_parquet_data_names_the_row_group_after_every_good_row(tmp_path: Path) -> None:
+    ticks = session(3_000)
+    path = tmp_path / "d.parquet"
+    columns: dict[str, list[object]] = {"timestamp": [], "instrument_token": [], "last_price": []}
+    for tick in ticks:
+        columns["timestamp"].append(tick.exchange_ts)
+        columns["instrument_token"].append(tick.instrument_token)
+        columns["last_price"].append(tick.last_price)
+    columns["last_quantity"] = [0] * len(ticks)
+    pq.write_table(pa.table(columns), path, row_group_size=1_000, compression="snappy")
+    metadata = pq.ParquetFile(path).metadata
+    chunk = metadata.row_group(2).column(2)  # the third group's last_price data
+    data = bytearray(path.read_bytes())
+    start = chunk.data_page_offset
+    data[start + 20 : start + 200] = b"\xff" * 180
+    path.write_bytes(bytes(data))
+    good: list[MarketTick] = []
+    with pytest.raises(TickFileError, match=r"d\.parquet:row 2001: damaged data \(row group 3 of 3\)"):
+        good.extend(read_ticks(path, REGISTRY))
+    assert [t.last_price for t in good] == [t.last_price for t in ticks[:2_000]]
+
+
+def test_a_timestamp_beyond_year_9999_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "far.parquet"
+    stamps = pa.array([1_768_880_700_000_000, 2**62], pa.timestamp("us"))
+    table = {"timestamp": stamps, "instrument_token": [RELIANCE] * 2, "price": [1.0] * 2, "quantity": [1, 1]}
+    pq.write_table(pa.table(table), path)
+    good: list[MarketTick] = []
+    with pytest.raises(TickFileError, match=r"far\.parquet:row 2: column 'timestamp': .* out of range"):
+        good.extend(read_ticks(path, REGISTRY))
+    assert len(good) == 1
+
+
+def test_a_tick_file_error_survives_pickling(tmp_path: Path) -> None:
+    """A sweep worker's error reaches the parent process whole."""
+    error = TickFileError(tmp_path / "x.parquet", 7, "volume", "'v' is not an integer", unit="row")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.line, copy.column, copy.unit) == (str(error), 7, "volume", "row")

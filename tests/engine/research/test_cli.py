@@ -56,7 +56,7 @@ def test_a_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_a_broken_file_names_line_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("timestamp,instrument_token,last_price,last_quantity\n1795402800,738561,abc,1\n")
-    assert replay_cli(str(path), "--strategy", "ema_crossover") == 1
+    assert replay_cli(str(path), "--strategy", "ema_crossover") == 2
     err = capsys.readouterr().err
     assert "bad.csv" in err and "last_price" in err
 
