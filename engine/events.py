@@ -278,6 +278,7 @@ class EngineStatus(msgspec.Struct, frozen=True, tag=EventType.ENGINE_STATUS.valu
     health: tuple[HealthCheckView, ...] = ()
     loss_latches: tuple[str, ...] = ()
     status_ts: float = 0.0
+    stop_reason: str = ""  # set on the last status of a run that ended on an error
 
 
 class DeadLetter(msgspec.Struct, frozen=True, tag=EventType.DEAD_LETTER.value):

@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Sequence
 
+import msgspec
+
 from engine.bus import Bus, DirectBus, InProcessBus, KafkaBus
 from engine.clock import Clock, ManualClock, WallClock
 from engine.day_snapshot import DaySnapshotService
@@ -331,6 +333,7 @@ class Engine:
                     await service.stop()
                 except Exception:
                     log.exception("error stopping %s", service.name)
+            await self._publish_final_status()
             await self.bus.stop()
             self.unwritten_at_stop = self.writer.unwritten if self.writer is not None else 0
             if self.db is not None:
@@ -339,6 +342,14 @@ class Engine:
                 await self.redis_check.close()
             self._lifecycle = EngineState.STOPPED
             log.info("engine stopped")
+
+    async def _publish_final_status(self) -> None:
+        """The last status of the run, so a console does not go on showing the engine as running."""
+        try:
+            await self.publish_status(msgspec.structs.replace(self.status(), state=EngineState.STOPPED))
+            await self.bus.drain(timeout=2.0)
+        except Exception:
+            log.exception("could not publish the final status")
 
     async def pump(self, n: int) -> None:
         """Push n feed ticks through the pipeline now (unpaced), and wait until handled."""
@@ -391,6 +402,7 @@ class Engine:
                 for r in self.last_health
             ),
             loss_latches=tuple(latches),
+            stop_reason=self.fatal_error or "",
             status_ts=time.time(),
             **counts,
         )
@@ -399,8 +411,8 @@ class Engine:
         self.last_health = await self.health.run_all()
         return self.last_health
 
-    async def publish_status(self) -> None:
-        status = self.status()
+    async def publish_status(self, status: EngineStatus | None = None) -> None:
+        status = status or self.status()
         await self.bus.publish(
             ENGINE_STATUS, make_event(status, namespace=Namespace.SHARED, source="engine", key="engine")
         )

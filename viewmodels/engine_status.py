@@ -98,6 +98,8 @@ def status_changes(previous: EngineStatus, status: EngineStatus) -> list[LogEntr
 def _state_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
     if status.state is EngineState.HALTED and previous.state is not EngineState.HALTED:
         return [(LogLevel.ERROR, f"engine HALTED: {status.halted_reason or 'no reason given'}")]
+    if status.state is EngineState.STOPPED and status.stop_reason:
+        return [(LogLevel.ERROR, f"engine STOPPED: {status.stop_reason}")]
     if status.state is not previous.state:
         return [(LogLevel.INFO, f"engine {status.state.value}")]
     return []

@@ -72,9 +72,13 @@ class HeaderBar(Widget):
             state = status.state.value.upper()
             if status.state is EngineState.HALTED and status.halted_reason:
                 state = f"HALTED: {status.halted_reason}"
+            elif status.state is EngineState.STOPPED and status.stop_reason:
+                state = f"STOPPED: {status.stop_reason}"
             elif status.state is EngineState.LATCHED:
                 state = f"LATCHED: {', '.join(status.loss_latches)}"
-            line.append(f" {state} ", self._style(STATE_CLASSES[status.state]))
+            stopped_on_error = status.state is EngineState.STOPPED and bool(status.stop_reason)
+            style = "header-bar--halted" if stopped_on_error else STATE_CLASSES[status.state]
+            line.append(f" {state} ", self._style(style))
             if status.state is not EngineState.LATCHED and status.loss_latches:
                 latches = ", ".join(status.loss_latches)
                 line.append(f" latched: {latches} ", self._style("header-bar--latched"))

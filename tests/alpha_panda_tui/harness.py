@@ -62,10 +62,10 @@ class Console:
         await self.settle()
 
 
-async def wait_for(condition: Callable[[], bool]) -> None:
+async def wait_for(condition: Callable[[], bool], timeout: float = WAIT_LIMIT_S) -> None:
     """Wait until the condition holds (the engine runs its own tasks); fail if it never does."""
     try:
-        async with asyncio.timeout(WAIT_LIMIT_S):
+        async with asyncio.timeout(timeout):
             while not condition():  # noqa: ASYNC110 - another task's state, not an Event we own
                 await asyncio.sleep(0.01)
     except TimeoutError:

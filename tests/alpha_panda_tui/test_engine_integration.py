@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from textual.pilot import Pilot
 
 from alpha_panda_tui.app import AlphaPandaApp, make_app
+from engine.clock import ManualClock
+from engine.events import EngineState
+from engine.instruments import InstrumentRegistry
+from engine.market.session_clock import SimulatedSessionClock
+from engine.market.simulated import SimulatedFeed
+from engine.market.tick_files import write_ticks
 from engine.runtime import Engine
-from engine.settings import load_settings
+from engine.settings import FeedSource, load_settings
+from widgets.header_bar import HeaderBar
 from tests.alpha_panda_tui.harness import WIDE, wait_for
 
 
@@ -54,3 +62,36 @@ async def test_p_pauses_the_engines_feed() -> None:
         await wait_for(lambda: app.feed_paused)
         await pilot.press("p")
         await wait_for(lambda: not engine.feed.paused)
+
+
+async def test_a_replay_that_turns_bad_shows_the_engine_stopped_with_the_reason(tmp_path: Path) -> None:
+    instruments = InstrumentRegistry.sample()
+    clock = ManualClock(SimulatedSessionClock().now())
+    feed = SimulatedFeed(list(instruments), clock=clock, seed=4)
+    ticks = []
+    for _ in range(400):
+        clock.advance(1.0)
+        ticks.extend(feed.next_batch(len(instruments)))
+    path = tmp_path / "late.csv"
+    write_ticks(path, ticks, instruments)
+    lines = path.read_bytes().split(b"\n")
+    lines[-30] = lines[-30].replace(b",", b",\xe9", 1)  # a Latin-1 byte in an instrument token
+    path.write_bytes(b"\n".join(lines))
+    settings = load_settings(
+        feed={"source": FeedSource.REPLAY.value, "replay_file": str(path), "ticks_per_second": 2000}
+    )
+    engine = Engine(settings, persist=False)
+    app = make_app(engine, debounce_s=0.0, animate=False)
+    await engine.start()
+    try:
+        async with app.run_test(size=WIDE) as pilot:
+            await wait_for(lambda: app.state.engine_state is EngineState.RUNNING, timeout=10)
+            await wait_for(lambda: app.state.engine_state is EngineState.STOPPED, timeout=30)
+            await pilot.pause()
+            app.pull_now(force=True)
+            await pilot.pause()
+            header = app.screen.query_one(HeaderBar).render().plain
+            assert "STOPPED: the replay feed failed:" in header
+            assert any("engine STOPPED: the replay feed failed" in line.text for line in app.state.log.lines)
+    finally:
+        await engine.stop()
