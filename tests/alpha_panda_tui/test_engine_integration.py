@@ -17,8 +17,8 @@ from engine.market.simulated import SimulatedFeed
 from engine.market.tick_files import write_ticks
 from engine.runtime import Engine
 from engine.settings import FeedSource, load_settings
-from widgets.header_bar import HeaderBar
 from tests.alpha_panda_tui.harness import WIDE, wait_for
+from widgets.header_bar import HeaderBar
 
 
 @asynccontextmanager
