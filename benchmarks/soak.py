@@ -1,7 +1,8 @@
 """Soak benchmark: the real engine for N minutes at a given tick rate; does memory stay flat?
 
     python benchmarks/soak.py [--minutes 10] [--rate 20000] [--warmup-seconds 60]
-                              [--sample-seconds 30] [--database-url URL] [--tracemalloc]
+                              [--sample-seconds 30] [--database-url URL] [--queue-size N]
+                              [--tracemalloc]
 
 Runs `engine.runtime.Engine` as `launch --headless` does (simulated feed,
 queued in-process bus, storage writer), on SQLite in a fresh temporary data
@@ -86,12 +87,13 @@ class Sample:
     backlog: int
 
 
-def soak_settings(data_dir: Path, rate: float, database_url: str) -> Settings:
+def soak_settings(data_dir: Path, rate: float, database_url: str, queue_size: int | None = None) -> Settings:
     return load_settings(
         data_dir=data_dir,
         config_dir=data_dir / "config",
         feed={"ticks_per_second": rate},
         database={"url": database_url},
+        bus={"queue_size": queue_size} if queue_size else {},
         risk={
             "max_orders_per_minute": 1_000_000,
             "max_open_positions": 1_000,
@@ -114,7 +116,7 @@ def print_sample(s: Sample) -> None:
 
 
 async def soak(args: argparse.Namespace, data_dir: Path) -> int:
-    settings = soak_settings(data_dir, args.rate, args.database_url)
+    settings = soak_settings(data_dir, args.rate, args.database_url, args.queue_size)
     probe = Database(settings.database_url)
     await probe.connect()
     fills_before = await fill_count(probe, NAMESPACE)
@@ -130,7 +132,10 @@ async def soak(args: argparse.Namespace, data_dir: Path) -> int:
     warm_snapshot: tracemalloc.Snapshot | None = None
     next_sample = 0.0
 
+    stalled_since: float | None = None
+
     def sample() -> Sample:
+        nonlocal stalled_since
         gc.collect()
         s = Sample(
             elapsed_s=time.monotonic() - started,
@@ -139,6 +144,10 @@ async def soak(args: argparse.Namespace, data_dir: Path) -> int:
             fills=fills_published(engine),
             backlog=engine.bus.backlog(),
         )
+        if samples and s.fills == samples[-1].fills and s.ticks > samples[-1].ticks:
+            if stalled_since is None:
+                stalled_since = samples[-1].elapsed_s
+            print(f"  no fill since {stalled_since:.0f} s while ticks flow: stalled", flush=True)
         samples.append(s)
         print_sample(s)
         return s
@@ -174,14 +183,17 @@ async def soak(args: argparse.Namespace, data_dir: Path) -> int:
 
     print()
     print(f"soak: {args.minutes:g} min at {args.rate:,.0f} ticks/s on {probe.safe_url}")
-    print(f"  ticks published       {last.ticks:,} ({last.ticks / max(last.elapsed_s, 1e-9):,.0f}/s achieved)")
+    achieved = last.ticks / max(last.elapsed_s, 1e-9)
+    print(f"  ticks published       {last.ticks:,} ({achieved:,.0f}/s achieved)")
     print(f"  fills published       {published:,}")
     print(f"  fills stored          {stored:,}")
     print(f"  fills lost            {lost:,}   (target 0)")
     print(f"  database growth       {(bytes_after - bytes_before) / 1e6:,.1f} MB")
     print(f"  bytes per fill        {per_fill:,.0f}   (target <= {BYTES_PER_FILL_TARGET})")
     print(f"  max bus backlog       {max(s.backlog for s in samples):,}")
-    ok = lost == 0 and stored > 0 and per_fill <= BYTES_PER_FILL_TARGET
+    if stalled_since is not None:
+        print(f"  STALLED               no fill after {stalled_since:.0f} s while ticks kept flowing")
+    ok = lost == 0 and stored > 0 and per_fill <= BYTES_PER_FILL_TARGET and stalled_since is None
     if warm is not None:
         growth = last.rss_mb - warm.rss_mb
         after_warm = [s for s in samples if s.elapsed_s >= warm.elapsed_s]
@@ -208,6 +220,7 @@ def main() -> None:
     parser.add_argument("--warmup-seconds", type=float, default=60.0)
     parser.add_argument("--sample-seconds", type=float, default=30.0)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temporary data dir")
+    parser.add_argument("--queue-size", type=int, default=0, help="bus queue size (default: the setting's)")
     parser.add_argument("--tracemalloc", action="store_true", help="find what grows (slow)")
     parser.add_argument("--top", type=int, default=15, help="tracemalloc lines to print")
     args = parser.parse_args()
