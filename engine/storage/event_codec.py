@@ -43,7 +43,7 @@ def decode_id(data: bytes) -> str:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     if not data.startswith(_TEXT_MARK):
         raise MalformedEvent(f"not a stored id: {data!r}")
-    return data[1:].removesuffix(_TEXT_MARK).decode()
+    return data[1:].removesuffix(_TEXT_MARK).decode(errors="replace")
 
 
 # -- bodies ----------------------------------------------------------------------
