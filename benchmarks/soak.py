@@ -202,6 +202,13 @@ async def soak(args: argparse.Namespace, data_dir: Path) -> int:
             f"(growth {growth:+.1f} MB over {(last.elapsed_s - warm.elapsed_s) / 60:.1f} min, "
             f"peak {max(s.rss_mb for s in after_warm):.1f}; target < {RSS_TARGET_MB:g} MB)"
         )
+        half = [s for s in after_warm if s.elapsed_s >= (warm.elapsed_s + last.elapsed_s) / 2]
+        if len(half) >= 2:
+            minutes = (last.elapsed_s - half[0].elapsed_s) / 60
+            print(
+                f"  RSS, second half      {half[0].rss_mb:.1f} -> {last.rss_mb:.1f} MB "
+                f"({last.rss_mb - half[0].rss_mb:+.1f} MB over {minutes:.1f} min: the trend once settled)"
+            )
         ok = ok and growth < RSS_TARGET_MB
     else:
         print("  RSS growth            n/a (the run ended inside the warm-up)")

@@ -23,8 +23,8 @@ from engine.events import (
 from engine.execution.working import UnresolvedOrder
 from engine.storage import models
 from engine.storage.database import Database
-from engine.storage.models import OPEN_ORDER_STATUSES
 from engine.storage.event_codec import decode_body
+from engine.storage.models import OPEN_ORDER_STATUSES
 
 log = logging.getLogger(__name__)
 
