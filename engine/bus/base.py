@@ -11,10 +11,10 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from engine.dedup import RecentIds
 from engine.events import (
     DeadLetter,
     Event,
@@ -58,32 +58,13 @@ class BusStats:
     rejected_segregation: int = 0
 
 
-class SeenIds:
-    """A bounded memory of recently handled event ids (redelivery guard)."""
-
-    __slots__ = ("_ids", "_capacity")
-
-    def __init__(self, capacity: int = 50_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-
-    def seen(self, event_id: str) -> bool:
-        """True if already seen; records it otherwise."""
-        if event_id in self._ids:
-            return True
-        self._ids[event_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-        return False
-
-
 @dataclass(slots=True)
 class Subscription:
     group: str
     topics: tuple[str, ...]
     handler: Handler
     stats: GroupStats
-    seen: SeenIds = field(default_factory=SeenIds)
+    seen: RecentIds = field(default_factory=RecentIds)  # the redelivery guard
 
 
 def check_namespace(topic: str, event: Event) -> None:

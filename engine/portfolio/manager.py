@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from engine.bus.base import Bus
 from engine.clock import Clock
+from engine.dedup import RecentIds
 from engine.events import Event, MarketTick, Namespace, OrderFilled, make_event
 from engine.portfolio.portfolio import Portfolio, PortfolioTotals, portfolio_id_for
 from engine.service import Service
@@ -40,7 +41,7 @@ class PortfolioManager(Service):
         self.snapshot_interval_s = snapshot_interval_s
         self.portfolios: dict[str, Portfolio] = {}
         self._snapshot_topic = self.topics.pnl_snapshots
-        self._trade_ids: set[str] = set()
+        self._trade_ids = RecentIds()  # a redelivered fill is applied once
         self._holders: dict[int, list[Portfolio]] = {}  # instrument -> portfolios with an open position
         self._marked: dict[str, Portfolio] = {}  # changed since their last snapshot
         self._last_snapshot: dict[str, float] = {}  # portfolio id -> feed time of its last snapshot
@@ -105,9 +106,8 @@ class PortfolioManager(Service):
             )
 
     def _apply(self, fill: OrderFilled) -> Portfolio | None:
-        if fill.trade_id in self._trade_ids:
+        if self._trade_ids.seen(fill.trade_id):
             return None
-        self._trade_ids.add(fill.trade_id)
         portfolio = self.portfolio(fill.strategy_id)
         position = portfolio.apply_fill(fill)
         token = fill.instrument_token

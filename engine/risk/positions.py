@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from engine.bus.base import SeenIds
+from engine.dedup import RecentIds
 from engine.events import OrderFilled, Product
 
 
@@ -22,7 +22,7 @@ class PositionBook:
         self._quantity: dict[tuple[str, int], int] = {}
         self._product: dict[tuple[str, int], Product] = {}
         self._open_count: dict[str, int] = {}
-        self._trades = SeenIds(capacity=200_000)
+        self._trades = RecentIds()  # a redelivered fill is counted once
 
     def apply(self, fill: OrderFilled) -> bool:
         """Add a fill; False (and no change) if this trade id was already counted."""

@@ -33,10 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Connection, Index, Table, func, insert, inspect, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateColumn
 
+from engine.events import MalformedEvent, decode_event
 from engine.storage import models
+from engine.storage.event_codec import FORMAT_JSON, encode_body
 from engine.storage.sqlite import IMMEDIATE
 
 # any fixed 64-bit number works; every process migrating one database takes the same lock
@@ -89,12 +92,64 @@ def _initial_schema(conn: Connection) -> None:
     )
 
 
+_V1_EVENT_LOG = "event_log_v1"
+_COPY_BATCH = 5_000
+
+
+def _compact_event_log(conn: Connection) -> None:
+    """Rewrite the event log from one JSON text row per event (with its envelope repeated in
+    columns) into lineage columns + a compact body keyed by the binary event id."""
+    columns = {c["name"] for c in inspect(conn).get_columns(models.event_log.name)}
+    if "type" not in columns:
+        return  # built by migration 1 from the current models: already compact
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_event_log_correlation_ts")
+    conn.exec_driver_sql(f"ALTER TABLE event_log RENAME TO {_V1_EVENT_LOG}")
+    if conn.dialect.name == "postgresql":  # index names are per schema: free them for the new table
+        for index in ("event_log_pkey", "event_log_event_id_key"):
+            conn.exec_driver_sql(f"ALTER INDEX IF EXISTS {index} RENAME TO v1_{index}")
+    create_tables(conn, models.event_log)
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    key = ["correlation_id", "event_id"]
+    insert_new = dialect_insert(models.event_log).on_conflict_do_nothing(index_elements=key)
+    last_id = -1
+    while True:
+        rows = conn.execute(
+            text(
+                f"SELECT id, event_id, correlation_id, causation_id, ts, body FROM {_V1_EVENT_LOG} "
+                "WHERE id > :last ORDER BY id LIMIT :n"
+            ),
+            {"last": last_id, "n": _COPY_BATCH},
+        ).all()
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        conn.execute(insert_new, [_compact_row(*row[1:]) for row in rows])
+    conn.exec_driver_sql(f"DROP TABLE {_V1_EVENT_LOG}")
+
+
+def _compact_row(
+    event_id: str, correlation_id: str, causation_id: str, ts: float, body: str
+) -> dict[str, Any]:
+    try:
+        compact = encode_body(decode_event(body))
+    except MalformedEvent:  # unreadable before too: keep its text as it was
+        compact = bytes((FORMAT_JSON,)) + body.encode()
+    return {
+        "event_id": event_id,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "ts": ts,
+        "body": compact,
+    }
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "orders, fills, risk decisions, P&L snapshots, engine state and the event log",
         _initial_schema,
     ),
+    Migration(2, "compact event log: lineage columns, binary ids, compressed bodies", _compact_event_log),
 )
 
 

@@ -7,8 +7,23 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Dialect,
+    Double,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from engine.storage.event_codec import decode_id, encode_id
 
 
 class OrderStatus(StrEnum):
@@ -132,21 +147,33 @@ class EngineStateRow(Base):
     updated_at: Mapped[float]
 
 
+class CompactId(TypeDecorator[str]):
+    """An event id stored as 16 bytes when UUID-shaped (see `event_codec.encode_id`); a str in Python."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return encode_id(value) if value is not None else None
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return decode_id(bytes(value)) if value is not None else None
+
+
 class EventLogRow(Base):
-    """Every stored non-tick event, as its encoded JSON: the order-trace lineage."""
+    """Every stored non-tick event, the order-trace lineage: the lineage in columns, the rest in
+    a compact body (`event_codec.encode_body`). Keyed by (correlation id, event id), so one
+    order's whole lineage is one range of the key and needs no second index (on SQLite the
+    key is the table: WITHOUT ROWID)."""
 
     __tablename__ = "event_log"
-    __table_args__ = (Index("ix_event_log_correlation_ts", "correlation_id", "ts"),)
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(ID, unique=True)
-    type: Mapped[str] = mapped_column(String(32))
-    namespace: Mapped[str] = mapped_column(String(16))
-    source: Mapped[str] = mapped_column(NAME)
-    correlation_id: Mapped[str] = mapped_column(ID)
-    causation_id: Mapped[str] = mapped_column(ID)
+    correlation_id: Mapped[str] = mapped_column(CompactId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(CompactId, primary_key=True)
+    causation_id: Mapped[str] = mapped_column(CompactId)
     ts: Mapped[float]
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SchemaVersionRow(Base):

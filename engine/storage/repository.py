@@ -19,11 +19,11 @@ from engine.events import (
     OrderType,
     Product,
     Side,
-    decode_event,
 )
 from engine.execution.working import UnresolvedOrder
 from engine.storage import models
 from engine.storage.database import Database
+from engine.storage.event_codec import decode_body
 from engine.storage.models import OPEN_ORDER_STATUSES
 
 log = logging.getLogger(__name__)
@@ -193,16 +193,17 @@ async def trace(db: Database, correlation_id: str) -> list[Event]:
     """The stored lineage of one correlation id (signal -> risk -> order -> fills), oldest first."""
     table = models.event_log
     stmt = (
-        select(table.c.event_id, table.c.body)
+        select(table.c.event_id, table.c.causation_id, table.c.ts, table.c.body)
         .where(table.c.correlation_id == correlation_id)
-        .order_by(table.c.ts, table.c.id)
+        .order_by(table.c.ts, table.c.event_id)
     )
     async with db.engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
     events: list[Event] = []
-    for event_id, body in rows:
+    for event_id, causation_id, ts, body in rows:
         try:
-            events.append(decode_event(body))
+            lineage = {"event_id": event_id, "correlation_id": correlation_id, "causation_id": causation_id}
+            events.append(decode_body(bytes(body), ts=ts, **lineage))
         except MalformedEvent as exc:
             log.warning("event_log row %s is not a readable event: %s", event_id, exc)
     return events

@@ -24,10 +24,10 @@ from engine.events import (
     PnlSnapshot,
     SignalRejected,
     SignalValidated,
-    encode_event,
 )
 from engine.storage import models
 from engine.storage.database import Database
+from engine.storage.event_codec import encode_body
 from engine.storage.models import OPEN_ORDER_STATUSES, OrderStatus
 
 Row = dict[str, Any]
@@ -161,13 +161,10 @@ def _pnl_row(event: Event, p: PnlSnapshot) -> Row:
 def _event_log_row(event: Event) -> Row:
     return {
         "event_id": event.id,
-        "type": event.type.value,
-        "namespace": event.namespace.value,
-        "source": event.source,
         "correlation_id": event.correlation_id,
         "causation_id": event.causation_id,
         "ts": event.ts,
-        "body": encode_event(event).decode(),
+        "body": encode_body(event),
     }
 
 
@@ -203,7 +200,7 @@ async def write_batch(db: Database, batch: RowBatch) -> None:
         await _insert_new(conn, db, models.fills, ("namespace", "trade_id"), batch.fills)
         await _insert_new(conn, db, models.risk_decisions, ("event_id",), batch.risk_decisions)
         await _insert_new(conn, db, models.pnl_snapshots, ("event_id",), batch.pnl_snapshots)
-        await _insert_new(conn, db, models.event_log, ("event_id",), batch.event_log)
+        await _insert_new(conn, db, models.event_log, ("correlation_id", "event_id"), batch.event_log)
         if batch.order_updates:
             # after the fills, so each order's filled quantity counts this batch's fills
             await conn.execute(_ORDER_UPDATE, batch.order_updates)

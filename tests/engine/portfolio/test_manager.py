@@ -285,3 +285,18 @@ async def test_paper_pipeline_restore_from_fills_rebuilds_the_live_state() -> No
         assert book.realized_pnl + book.unrealized_pnl - book.charges == pytest.approx(
             book.equity - book.starting_cash, abs=1e-6
         )
+
+
+async def test_tracked_trade_and_event_ids_stay_bounded_after_many_fills() -> None:
+    h = Harness()
+    capacity = h.manager._trade_ids.capacity
+    fills = capacity * 2 + 500
+    for n in range(fills):
+        await h.fill(Side.BUY if n % 2 == 0 else Side.SELL, 1, 100.0, ts=T0 + n)
+    assert h.manager.portfolios["paper:sma"].fills == fills
+    assert len(h.manager._trade_ids) == capacity
+    redelivery_guard = h.bus._subscriptions[h.manager.group].seen
+    assert len(redelivery_guard) == capacity
+    # the newest trade is still remembered: its redelivery changes nothing
+    await h.fill(Side.BUY, 1, 100.0, trade_id=f"P-x-1-{fills}")
+    assert h.manager.portfolios["paper:sma"].fills == fills
