@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from alpha_panda_tui.host import EngineHost, HostError
 from engine.events import EngineStatus
 from engine.runtime import Engine
 from engine.settings import Settings
+from engine.tasks import cancel_and_wait
 
 log = logging.getLogger("alpha_panda_tui.headless")
 
@@ -47,10 +47,7 @@ async def run_headless(settings: Settings, *, duration: float | None = None) -> 
             ]
             reporter = asyncio.create_task(_report(engine, settings.status_interval_s))
             _, pending = await asyncio.wait(waiters, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
-            for task in (*pending, reporter):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(*pending, reporter)
             if engine.feed.finished.is_set():
                 log.info("feed finished")
             log.info("stopping: draining the pipeline and flushing storage")

@@ -62,6 +62,7 @@ from engine.storage.repository import DbStateStore, load_fills, load_unresolved_
 from engine.storage.writer import StorageWriter
 from engine.strategies.base import Strategy
 from engine.strategies.loader import load_strategies
+from engine.tasks import cancel_and_wait
 from engine.topics import ENGINE_STATUS, TopicMap
 
 log = logging.getLogger(__name__)
@@ -308,11 +309,7 @@ class Engine:
             if self._lifecycle in (EngineState.STOPPED, EngineState.STOPPING):
                 return
             self._lifecycle = EngineState.STOPPING
-            for task in self._tasks:
-                task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(*self._tasks)
             self._tasks.clear()
             await self.feed.stop()
             if not await self.bus.drain(timeout=10.0):

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from engine.backoff import Backoff
 from engine.dedup import RecentIds
 from engine.events import (
     DeadLetter,
@@ -77,6 +78,10 @@ def check_namespace(topic: str, event: Event) -> None:
         )
 
 
+# a retry waits bus.retry_backoff_ms, then twice that, and so on, never more than this many times it
+RETRY_BACKOFF_MAX_STEPS = 8
+
+
 class Bus(ABC):
     """Publish/subscribe with consumer groups, retries and dead-lettering."""
 
@@ -128,6 +133,10 @@ class Bus(ABC):
         """Wait until everything queued has been handled; True if it was."""
         return True
 
+    def retry_backoff(self) -> Backoff:
+        """The delays between one event's (or one send's) attempts."""
+        return Backoff(self.retry_backoff_s, cap=self.retry_backoff_s * RETRY_BACKOFF_MAX_STEPS)
+
     # -- shared delivery logic ----------------------------------------------
     async def _deliver(self, sub: Subscription, topic: str, event: Event) -> None:
         """Run the handler with redelivery guard, retries and dead-lettering.
@@ -160,10 +169,12 @@ class Bus(ABC):
         stats = sub.stats
         attempt = 1
         stats.failed += 1
+        backoff = self.retry_backoff()
         while attempt <= self.max_retries:
             stats.retried += 1
-            if self.retry_backoff_s:
-                await asyncio.sleep(self.retry_backoff_s * attempt)
+            delay = backoff.next_delay()
+            if delay:
+                await asyncio.sleep(delay)
             try:
                 await sub.handler(event)
             except asyncio.CancelledError:

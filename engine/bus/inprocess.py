@@ -8,7 +8,6 @@ other event waits for room (backpressure) and is never dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from enum import StrEnum
 
 from engine.bus.base import Bus, Subscription, check_namespace
 from engine.events import Event, EventType, MarketTick, Namespace
+from engine.tasks import cancel_and_wait
 from engine.topics import topic_namespace
 
 
@@ -188,7 +188,5 @@ class InProcessBus(Bus):
         self._running = False
         for queue in self._queues:
             if queue.task is not None:
-                queue.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await queue.task
+                await cancel_and_wait(queue.task)
                 queue.task = None

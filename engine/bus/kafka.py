@@ -26,13 +26,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
+from engine.backoff import Backoff
 from engine.bus.base import Bus, SegregationError, Subscription, check_namespace
 from engine.events import DeadLetter, Event, MalformedEvent, decode_event, encode_event
+from engine.tasks import cancel_and_wait
 from engine.topics import all_topics, dlq_topic, topic_namespace
 
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
+CONSUMER_RETRY_MIN_S = 0.1  # a consumer that hit a broker error waits at least this before trying again
 
 
 class BusUnavailable(RuntimeError):
@@ -49,6 +52,8 @@ class _GroupConsumer:
     handled: dict[TopicPartition, int] = field(default_factory=dict)
     committed: dict[TopicPartition, int] = field(default_factory=dict)
     busy: bool = False  # records were taken from the consumer and are being handled
+    # the wait before polling again after a broker error, or before retrying a record it could not settle
+    backoff: Backoff = field(default_factory=lambda: Backoff(0.0))
 
 
 class KafkaBus(Bus):
@@ -86,7 +91,11 @@ class KafkaBus(Bus):
 
     # -- lifecycle ------------------------------------------------------------
     def _on_subscribe(self, sub: Subscription) -> None:
-        group = _GroupConsumer(sub=sub, group_id=f"{self.group_prefix}.{sub.group}")
+        group = _GroupConsumer(
+            sub=sub,
+            group_id=f"{self.group_prefix}.{sub.group}",
+            backoff=Backoff(max(self.retry_backoff_s, CONSUMER_RETRY_MIN_S), factor=1.0),
+        )
         self._groups.append(group)
         if self._running:
             group.task = asyncio.create_task(self._start_and_consume(group), name=f"kafka:{sub.group}")
@@ -164,9 +173,7 @@ class KafkaBus(Bus):
         self._running = False
         for group in self._groups:
             if group.task is not None:
-                group.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await group.task
+                await cancel_and_wait(group.task)
                 group.task = None
             if group.consumer is not None:
                 await self._commit(group)
@@ -233,6 +240,7 @@ class KafkaBus(Bus):
 
     async def _send(self, topic: str, value: bytes, key: bytes) -> None:
         producer = self._live_producer()
+        backoff = self.retry_backoff()
         attempt = 1
         while True:
             try:
@@ -244,7 +252,7 @@ class KafkaBus(Bus):
                         f"Kafka at {self.bootstrap} refused a send to {topic!r} "
                         f"after {attempt} attempts: {exc}"
                     ) from exc
-                await asyncio.sleep(self.retry_backoff_s * attempt)
+                await asyncio.sleep(backoff.next_delay())
                 attempt += 1
                 continue
             self._record_produced(metadata)
@@ -275,8 +283,9 @@ class KafkaBus(Bus):
                 raise
             except KafkaError as exc:
                 log.warning("Kafka consumer %s: %s; retrying", group.group_id, exc)
-                await asyncio.sleep(max(self.retry_backoff_s, 0.1))
+                await asyncio.sleep(group.backoff.next_delay())
                 continue
+            group.backoff.reset()
             if not batches:
                 continue
             group.busy = True
@@ -310,7 +319,7 @@ class KafkaBus(Bus):
                 )
                 assert group.consumer is not None
                 group.consumer.seek(tp, record.offset)
-                await asyncio.sleep(max(self.retry_backoff_s, 0.1))
+                await asyncio.sleep(group.backoff.next_delay())
                 return
             handled[tp] = record.offset + 1
 

@@ -9,7 +9,6 @@ unpaced, for replays, benchmarks and tests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -30,6 +29,7 @@ from engine.events import (
 from engine.instruments import InstrumentRegistry
 from engine.market.tick_files import TickFileError
 from engine.service import Service
+from engine.tasks import cancel_and_wait
 from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS
 
 log = logging.getLogger(__name__)
@@ -102,10 +102,7 @@ class MarketFeedService(Service):
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     # -- control ----------------------------------------------------------------
     @property

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from engine.instruments import InstrumentRegistry
 from engine.market.calendar import IST
 from engine.market.tick_files import TickCsvWriter
 from engine.service import Service
+from engine.tasks import cancel_and_wait
 from engine.topics import MARKET_TICKS
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,7 @@ class TickRecorder(Service):
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         self._closed = True  # a late tick must not start a second file
         fh, self._fh, self._writer = self._fh, None, None
         if fh is not None:

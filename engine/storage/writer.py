@@ -32,6 +32,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from engine.backoff import Backoff
 from engine.bus.base import Bus
 from engine.events import Event, MalformedEvent, Namespace
 from engine.service import Service
@@ -120,6 +121,9 @@ class StorageWriter(Service):
         self._inflight: list[Event] = []  # a batch taken from memory, being written
         self._inflight_spilled = False  # ... and also spilled to the journal meanwhile
         self._next_attempt = 0.0  # monotonic time of the next attempt while failing
+        # twice the flush interval after the first failure, doubling after each next one
+        self._backoff = Backoff(2 * flush_interval_s, factor=2.0, cap=max_backoff_s)
+        self._retry_delay = flush_interval_s  # the wait before the next attempt
         self._journal_retry_at = 0.0
         self._deadline: float | None = None  # loop time by which stop() must be done
         self._wake = asyncio.Event()
@@ -281,10 +285,7 @@ class StorageWriter(Service):
                 log.exception("storage flush failed unexpectedly; retrying")
 
     def _delay(self) -> float:
-        if not self.consecutive_failures:
-            return self.flush_interval_s
-        backoff = self.flush_interval_s * float(2 ** min(self.consecutive_failures, 16))
-        return min(self.max_backoff_s, backoff)
+        return self._retry_delay if self.consecutive_failures else self.flush_interval_s
 
     # -- memory -> journal ----------------------------------------------------------------
     def _spill(self) -> bool:
@@ -448,6 +449,7 @@ class StorageWriter(Service):
             )
         self.consecutive_failures = 0
         self.failing_since = None
+        self._backoff.reset()
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
@@ -460,7 +462,8 @@ class StorageWriter(Service):
                 self.pending,
             )
         self.consecutive_failures += 1
-        self._next_attempt = time.monotonic() + self._delay()
+        self._retry_delay = self._backoff.next_delay()
+        self._next_attempt = time.monotonic() + self._retry_delay
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError) and not str(exc):
