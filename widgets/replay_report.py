@@ -12,8 +12,8 @@ from typing import ClassVar
 from rich.text import Text
 from textual.widgets import DataTable
 
-from engine.research.report import ALL_INSTRUMENTS, Report, Summary
-from engine.research.report_files import money, ratio, symbol_of
+from engine.research.report import ALL_INSTRUMENTS, Report
+from engine.research.report_files import summary_cells
 
 ReportRow = tuple[str, int]  # (strategy_id, instrument_token); ALL_INSTRUMENTS for a strategy's total
 
@@ -30,24 +30,6 @@ COLUMNS: tuple[tuple[str, bool], ...] = (  # (title, right-aligned)
     ("Exposure %", True),
     ("Sharpe", True),
 )
-
-
-def summary_cells(row: Summary, symbols: Mapping[int, str]) -> list[str]:
-    """The row's figures as text, in COLUMNS order."""
-    trades = str(row.trades) + (f"+{row.open_trades} open" if row.open_trades else "")
-    return [
-        row.strategy_id,
-        symbol_of(row.instrument_token, symbols),
-        trades,
-        money(row.gross_pnl),
-        money(row.charges),
-        money(row.net_pnl),
-        money(row.win_rate * 100.0),
-        money(row.max_drawdown),
-        money(row.max_drawdown_pct),
-        money(row.exposure * 100.0),
-        ratio(row.sharpe),
-    ]
 
 
 def row_key(strategy_id: str, instrument_token: int) -> str:

@@ -98,14 +98,9 @@ def trade_row(trip: RoundTrip, symbols: Mapping[int, str]) -> list[str]:
     ]
 
 
-def summary_row(row: Summary, symbols: Mapping[int, str]) -> list[str]:
+def summary_figures(row: Summary) -> list[str]:
+    """The row's figures, as every summary (CSV, HTML, terminal, screen) shows them, from gross P&L on."""
     return [
-        row.strategy_id,
-        str(row.instrument_token),
-        symbol_of(row.instrument_token, symbols),
-        str(row.trades),
-        str(row.open_trades),
-        str(row.fills),
         money(row.gross_pnl),
         money(row.charges),
         money(row.net_pnl),
@@ -115,6 +110,25 @@ def summary_row(row: Summary, symbols: Mapping[int, str]) -> list[str]:
         money(row.exposure * 100.0),
         ratio(row.sharpe),
     ]
+
+
+def summary_row(row: Summary, symbols: Mapping[int, str]) -> list[str]:
+    """A summary.csv row, in SUMMARY_COLUMNS order."""
+    return [
+        row.strategy_id,
+        str(row.instrument_token),
+        symbol_of(row.instrument_token, symbols),
+        str(row.trades),
+        str(row.open_trades),
+        str(row.fills),
+        *summary_figures(row),
+    ]
+
+
+def summary_cells(row: Summary, symbols: Mapping[int, str]) -> list[str]:
+    """A summary row as a person reads it (the terminal table, the replay screen): one trades column."""
+    trades = str(row.trades) + (f"+{row.open_trades} open" if row.open_trades else "")
+    return [row.strategy_id, symbol_of(row.instrument_token, symbols), trades, *summary_figures(row)]
 
 
 def _csv_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -269,20 +283,5 @@ def summary_table(report: Report, symbols: Mapping[int, str]) -> str:
         "exposure %",
         "Sharpe",
     ]
-    rows = [
-        [
-            s.strategy_id,
-            symbol_of(s.instrument_token, symbols),
-            str(s.trades) + (f"+{s.open_trades} open" if s.open_trades else ""),
-            money(s.gross_pnl),
-            money(s.charges),
-            money(s.net_pnl),
-            money(s.win_rate * 100.0),
-            money(s.max_drawdown),
-            money(s.max_drawdown_pct),
-            money(s.exposure * 100.0),
-            ratio(s.sharpe),
-        ]
-        for s in report.summaries
-    ]
+    rows = [summary_cells(s, symbols) for s in report.summaries]
     return text_table(header, rows, left=frozenset({0, 1}))
