@@ -3,8 +3,10 @@
 Each row has a key and a version. `set_rows` compares what each visible line
 shows with what it showed when last painted and repaints only the lines that
 changed; a line is rebuilt only when its row's version, the width or the
-cursor moved. Repainting a DataTable costs the same whatever changed; this
-costs what changed (see notes/textual.md: 1-5% of a core against ~30%).
+cursor moved. A DataTable renders every visible row again on any change, so
+with ticks arriving many times a second it costs the same whatever changed;
+this costs what changed (`benchmarks/tui.py` measures the console's share of
+a core).
 
 The table scrolls itself (a window of rows moved by the cursor, the keys and
 the mouse wheel) instead of through a scrolling container: a container's

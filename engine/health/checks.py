@@ -319,7 +319,8 @@ class BrokerSessionCheck:
             return _result(
                 self,
                 CheckStatus.WARN,
-                "not logged in: run `alpha-panda-tui login` (or the login screen)",
+                "not logged in: no access token; set ALPHA_PANDA_ZERODHA__ACCESS_TOKEN to today's "
+                "Kite access token (or [zerodha] access_token in config.toml)",
                 details,
             )
         if self._verify is None:

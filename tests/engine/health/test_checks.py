@@ -150,6 +150,7 @@ async def test_broker_check_with_credentials_but_no_session_warns() -> None:
     result = await BrokerSessionCheck(credentials()).check()
     assert result.status is CheckStatus.WARN
     assert result.message.startswith("not logged in")
+    assert "ALPHA_PANDA_ZERODHA__ACCESS_TOKEN" in result.message  # the way to log in that exists today
 
 
 async def test_broker_check_with_a_token_never_shows_secrets() -> None:
