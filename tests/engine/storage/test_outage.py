@@ -4,7 +4,6 @@ SQLite file another connection locks. The shared PostgreSQL server itself keeps 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import sqlite3
@@ -25,6 +24,7 @@ from engine.storage.database import Database
 from engine.storage.journal import Journal
 from engine.storage.repository import fill_count, recent_orders
 from engine.storage.writer import StorageWriter
+from engine.tasks import cancel_and_wait
 from tests.engine.storage.events_factory import NS
 from tests.engine.storage.tcp_proxy import TcpProxy
 from tests.engine.storage.test_writer import lineage, publish_all, wait_for
@@ -75,10 +75,7 @@ class Traffic:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self.bus.drain()
 
     async def _run(self) -> None:
