@@ -316,15 +316,17 @@ class PaperExecution(Service):
     # -- cancels -----------------------------------------------------------------------
     async def _cancel_command(self, event: Event, command: Command) -> None:
         order_id = command.target
-        if not self._ids.owns(order_id):
-            return  # another broker's order
         order = self._open.get(order_id)
-        if order is None:
+        if not self._ids.owns(order_id):
+            ok, message = False, f"{order_id!r} is not a paper order id"
+        elif order is None:
             ok, message = False, f"no working paper order {order_id} (filled, cancelled or unknown)"
         else:
             await self._cancel(order, command.reason or "cancelled on request")
             ok, message = True, f"cancelled {order_id}"
-        result = CommandResult(command_id=event.id, action=command.action, ok=ok, message=message)
+        result = CommandResult(
+            command_id=event.id, action=command.action, ok=ok, message=message, service=self.name
+        )
         await self.bus.publish(ENGINE_STATUS, event.child(result, source=self.name, key=command.action.value))
 
     async def _cancel(self, order: PaperOrder, reason: str) -> None:

@@ -148,7 +148,7 @@ def test_status_and_a_command(engine_socket: RunningEngine) -> None:
     assert status["ok"] is True and status["status"]["state"] == "running"
     pause = {"op": "command", "action": CommandAction.FEED_PAUSE.value}
     reply = reply_of(exchange(engine_socket.socket_path, msgspec.json.encode(pause) + b"\n"))
-    assert reply["ok"] is True and reply["results"][0]["message"] == "feed paused"
+    assert reply["ok"] is True and reply["reply"]["results"][0]["message"] == "feed paused"
 
 
 @pytest.mark.parametrize(
