@@ -3,10 +3,11 @@
 Whoever sends a command (the console, the control socket, a client elsewhere on the
 bus) publishes it on control.commands; each service it concerns answers with a
 `CommandResult` on engine.status. The router knows which services must answer each
-action (every namespace's risk manager for a halt, the strategy runner for a toggle
-...), collects their results and publishes one `CommandReply` on engine.status the
-moment the last of them has answered, or, if the timeout passes first, one carrying
-the results it has and naming the services that did not answer. The timeout is the
+action (every namespace's risk manager for a halt, the strategy runner for a toggle,
+whichever broker owns the order for a cancel ...), collects their results and
+publishes one `CommandReply` on engine.status the moment the last of them has
+answered, or, if the timeout passes first, one carrying the results it has and
+naming the services that did not answer. The timeout is the
 only wait: a sender waits for the reply, never for a fixed while.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.bus.base import Bus
@@ -37,6 +38,7 @@ class _Pending:
     event: Event
     action: CommandAction
     expected: tuple[str, ...]
+    any_of: bool  # one answer from any of `expected` is enough
     results: list[CommandResult] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
 
@@ -45,6 +47,8 @@ class _Pending:
 
     def missing(self) -> tuple[str, ...]:
         answered = self.answered()
+        if self.any_of and answered & set(self.expected):
+            return ()
         return tuple(name for name in self.expected if name not in answered)
 
 
@@ -53,9 +57,20 @@ class CommandRouter(Service):
 
     name = "commands"
 
-    def __init__(self, bus: Bus, responders: Responders, *, timeout_s: float = COMMAND_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        responders: Responders,
+        *,
+        any_of: Collection[CommandAction] = (),
+        timeout_s: float = COMMAND_TIMEOUT_S,
+    ) -> None:
+        """`responders`: the services that must answer each action; for an action in `any_of`,
+        the first answer from one of them is enough (a cancel is answered by the broker owning
+        the order; the others ignore it)."""
         super().__init__(bus)
         self.responders = {action: tuple(names) for action, names in responders.items()}
+        self.any_of = frozenset(any_of)
         self.timeout_s = timeout_s
         self._pending: dict[str, _Pending] = {}
         self._early: dict[str, list[CommandResult]] = {}
@@ -84,7 +99,8 @@ class CommandRouter(Service):
     async def _on_command(self, event: Event, command: Command) -> None:
         if event.id in self._pending:
             return  # delivered again
-        pending = _Pending(event, command.action, self.responders.get(command.action, ()))
+        action = command.action
+        pending = _Pending(event, action, self.responders.get(action, ()), action in self.any_of)
         pending.results.extend(self._early.pop(event.id, ()))
         if not pending.missing():
             await self._reply(pending)

@@ -212,7 +212,9 @@ class Engine:
             status=self.status,
         )
         self.services.append(self.day_snapshots)
-        self.commands = CommandRouter(self.bus, self._command_responders())
+        self.commands = CommandRouter(
+            self.bus, self._command_responders(), any_of=(CommandAction.CANCEL_ORDER,)
+        )
         self.services.insert(0, self.commands)  # wired first: it sees a command before its answers
         for service in self.services:
             service.wire()
@@ -230,7 +232,7 @@ class Engine:
             CommandAction.STRATEGY_DISABLE: (self.strategy_runner.name,),
             CommandAction.FEED_PAUSE: (self.feed.name,),
             CommandAction.FEED_RESUME: (self.feed.name,),
-            CommandAction.CANCEL_ORDER: (self.paper.name,),
+            CommandAction.CANCEL_ORDER: (self.paper.name,),  # every broker; the order's owner answers
         }
 
     def _register_health_checks(self) -> None:

@@ -316,10 +316,10 @@ class PaperExecution(Service):
     # -- cancels -----------------------------------------------------------------------
     async def _cancel_command(self, event: Event, command: Command) -> None:
         order_id = command.target
-        order = self._open.get(order_id)
         if not self._ids.owns(order_id):
-            ok, message = False, f"{order_id!r} is not a paper order id"
-        elif order is None:
+            return  # another broker's order
+        order = self._open.get(order_id)
+        if order is None:
             ok, message = False, f"no working paper order {order_id} (filled, cancelled or unknown)"
         else:
             await self._cancel(order, command.reason or "cancelled on request")

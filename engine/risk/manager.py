@@ -305,7 +305,7 @@ class RiskManager(Service):
     async def _resume(self) -> str:
         ns = self.namespace.value
         if not self._switch.halted:
-            return f"{ns}: trading was not halted; nothing to resume"
+            return f"{ns}: trading was not halted"
         self._switch.resume()
         await self.state_store.put_state(HALT_STATE_KEY, self._switch.to_state())
         log.warning("%s: kill switch released", self.name)
