@@ -262,7 +262,11 @@ async def test_results_that_arrive_before_their_command_are_kept() -> None:
     async def feed(event: Event) -> None:
         if isinstance(event.payload, Command):
             result = CommandResult(
-                command_id=event.id, action=event.payload.action, ok=True, message="feed paused", service="feed"
+                command_id=event.id,
+                action=event.payload.action,
+                ok=True,
+                message="feed paused",
+                service="feed",
             )
             await bus.publish(ENGINE_STATUS, event.child(result, source="feed", key="feed"))
 
