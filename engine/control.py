@@ -113,6 +113,7 @@ class ControlServer:
         self._max_waiting = max_waiting
         self._turns = asyncio.Semaphore(max_connections)
         self._server: asyncio.AbstractServer | None = None
+        self._stopping = False
         self._answers: dict[str, asyncio.Future[Answer]] = {}  # by request id
         self._handlers: set[asyncio.Task[Any]] = set()
         self.accepted = 0
@@ -157,6 +158,7 @@ class ControlServer:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+        self._stopping = True
         handlers, self._handlers = list(self._handlers), set()
         for task in handlers:
             task.cancel()
@@ -174,7 +176,9 @@ class ControlServer:
             await self._close(reader, writer)
         except asyncio.CancelledError:  # the server stops
             writer.transport.abort()
-            raise
+            if not self._stopping:
+                raise
+            # end quietly: Python 3.11's stream callback reports a cancelled handler as an error
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
