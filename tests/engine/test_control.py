@@ -235,8 +235,14 @@ requests_ = st.one_of(
     st.binary(max_size=300),
     json_values.map(msgspec.json.encode),
     st.fixed_dictionaries(
-        {"op": st.sampled_from(["status", "command", "", "STATUS"])},
-        optional={"action": harmless_actions | json_values, "target": json_values, "reason": json_values},
+        {"op": st.sampled_from(["status", "command", "day_snapshot", "", "STATUS"])},
+        optional={
+            "action": harmless_actions | json_values,
+            "target": json_values,
+            "reason": json_values,
+            "max_orders": json_values,
+            "max_fills": json_values,
+        },
     ).map(msgspec.json.encode),
 )
 
