@@ -65,7 +65,7 @@ LISTEN_BACKLOG = 1024  # connections the kernel holds until they are accepted (c
 LINGER_S = 1.0  # after the reply, for the client to close first (closing on unread bytes resets it)
 
 
-
+# The replies, as they go over the socket (encoded with msgspec, decoded by the client).
 class ErrorReply(msgspec.Struct, frozen=True):
     error: str
     ok: bool = False
