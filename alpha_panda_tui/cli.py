@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alpha_panda_tui import __version__
-from alpha_panda_tui.control_client import EngineNotRunning, send
+from alpha_panda_tui import __version__, control_client
+from alpha_panda_tui.control_client import ControlError, EngineNotRunning
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.replay_cli import add_replay_parser
-from engine.events import CommandAction
+from engine.events import CommandAction, CommandReply, EngineStatus
 from engine.market.tick_files import TickFileError
 from engine.settings import ConfigError, Settings, load_settings
 from engine.strategies.errors import StrategyConfigError
@@ -102,6 +102,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except EngineNotRunning as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
+    except ControlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
 
@@ -167,68 +170,54 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _command(settings: Settings, action: CommandAction, *, target: str = "", reason: str = "") -> int:
-    reply = send(
-        settings.control_socket,
-        {"op": "command", "action": action.value, "target": target, "reason": reason, "issued_by": "cli"},
-    )
-    if "results" not in reply:
-        print(f"error: {reply.get('error', 'unknown error')}", file=sys.stderr)
-        return EXIT_FAILED
-    for result in reply["results"]:
-        mark = "ok" if result["ok"] else "FAILED"
-        print(f"{mark}: {result['message']}")
-    return EXIT_OK if reply["ok"] else EXIT_FAILED
+    reply = control_client.command(settings.control_socket, action, target=target, reason=reason)
+    _print_reply(reply)
+    return EXIT_OK if reply.ok else EXIT_FAILED
 
 
-def _status(settings: Settings) -> dict[str, Any] | None:
-    reply = send(settings.control_socket, {"op": "status"})
-    if not reply.get("ok"):
-        print(f"error: {reply.get('error', 'unknown error')}", file=sys.stderr)
-        return None
-    status = reply["status"]
-    assert isinstance(status, dict)
-    return status
+def _print_reply(reply: CommandReply) -> None:
+    """Every service's answer, then those that gave none."""
+    for result in reply.results:
+        print(f"{'ok' if result.ok else 'FAILED'}: {result.message}")
+    if reply.missing:
+        print(f"FAILED: no answer from {', '.join(reply.missing)} within {reply.timeout_s:g} s")
+    elif not reply.results:
+        print(f"FAILED: no service handles {reply.action.value}")
 
 
 def _print_status(settings: Settings) -> int:
-    status = _status(settings)
-    if status is None:
-        return EXIT_FAILED
-    state = status["state"].upper()
-    if status.get("halted_reason"):
-        state += f" ({status['halted_reason']})"
+    status = control_client.status(settings.control_socket)
+    state = status.state.value.upper()
+    if status.halted_reason:
+        state += f" ({status.halted_reason})"
     print(
-        f"engine     {state}   mode {status['mode']}   feed {status['feed_source']}"
-        f"{' (paused)' if status['feed_paused'] else ''}"
+        f"engine     {state}   mode {status.mode.value}   feed {status.feed_source}"
+        f"{' (paused)' if status.feed_paused else ''}"
     )
-    print(f"market     {status['market_status']}")
+    print(f"market     {status.market_status}")
     print(
-        f"flow       {status['tick_rate']:.0f} ticks/s   ticks {status['ticks']}"
-        f"   signals {status['signals']}   orders {status['orders']}   fills {status['fills']}"
-        f"   rejected {status['rejections']}"
+        f"flow       {status.tick_rate:.0f} ticks/s   ticks {status.ticks}"
+        f"   signals {status.signals}   orders {status.orders}   fills {status.fills}"
+        f"   rejected {status.rejections}"
     )
-    print(f"bus        dead letters {status['dead_letters']}   conflated ticks {status['conflated_ticks']}")
-    if status.get("loss_latches"):
-        print(f"latched    {', '.join(status['loss_latches'])}")
-    for check in status.get("health", []):
-        print(f"health     {check['status'].upper():7} {check['name']}: {check['message']}")
+    print(f"bus        dead letters {status.dead_letters}   conflated ticks {status.conflated_ticks}")
+    if status.loss_latches:
+        print(f"latched    {', '.join(status.loss_latches)}")
+    for check in status.health:
+        print(f"health     {check.status.upper():7} {check.name}: {check.message}")
     return EXIT_OK
 
 
 def _print_strategies(settings: Settings) -> int:
-    status = _status(settings)
-    if status is None:
-        return EXIT_FAILED
-    rows = status.get("strategies", [])
-    if not rows:
+    status: EngineStatus = control_client.status(settings.control_socket)
+    if not status.strategies:
         print("no strategies loaded")
         return EXIT_OK
     print(f"{'NAME':24} {'KIND':16} {'STATE':9} {'SIGNALS':>8}  NAMESPACES")
-    for row in rows:
-        state = "enabled" if row["enabled"] else "disabled"
-        print(
-            f"{row['name']:24} {row['kind']:16} {state:9} {row['signals']:>8}  {','.join(row['namespaces'])}"
-        )
+    for row in status.strategies:
+        state = "enabled" if row.enabled else "disabled"
+        namespaces = ",".join(ns.value for ns in row.namespaces)
+        print(f"{row.name:24} {row.kind:16} {state:9} {row.signals:>8}  {namespaces}")
     return EXIT_OK
 
 

@@ -1,17 +1,26 @@
-"""The client side of the control socket (`status`, `strategy`, `halt`, `resume` from another terminal)."""
+"""The client side of the control socket (`status`, `strategy`, `halt`, `resume` from another terminal).
+
+`request` returns whatever came back as a dict (an error reply for anything that is not a
+reply); `status`, `command` and `day_snapshot` decode the answer into the engine's structs
+and raise `ControlError` with the engine's message when there is no answer to decode."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+
+from engine.control import CommandAnswer, DaySnapshotReply, StatusReply
+from engine.events import CommandAction, CommandReply, DaySnapshot, EngineStatus
 
 CONNECT_TIMEOUT_S = 2.0
 REPLY_TIMEOUT_S = 10.0
 MAX_REPLY_BYTES = 16 * 1024 * 1024
+
+T = TypeVar("T")
 
 
 class EngineNotRunning(Exception):
@@ -20,6 +29,10 @@ class EngineNotRunning(Exception):
             f"no running engine answers at {socket_path}.\n"
             "Start one with `alpha-panda-tui launch --headless` (or `launch`) using the same data dir."
         )
+
+
+class ControlError(Exception):
+    """The engine answered with an error (or not with an answer); the message says which."""
 
 
 async def request(socket_path: Path, payload: dict[str, Any]) -> dict[str, Any]:
@@ -55,3 +68,29 @@ async def request(socket_path: Path, payload: dict[str, Any]) -> dict[str, Any]:
 
 def send(socket_path: Path, payload: dict[str, Any]) -> dict[str, Any]:
     return asyncio.run(request(socket_path, payload))
+
+
+def status(socket_path: Path) -> EngineStatus:
+    return _decode(send(socket_path, {"op": "status"}), StatusReply).status
+
+
+def command(
+    socket_path: Path, action: CommandAction, *, target: str = "", reason: str = "", issued_by: str = "cli"
+) -> CommandReply:
+    """The engine's one reply to the command: every service's result, and who did not answer."""
+    payload = {"op": "command", "action": action.value, "target": target, "reason": reason}
+    return _decode(send(socket_path, {**payload, "issued_by": issued_by}), CommandAnswer).reply
+
+
+def day_snapshot(socket_path: Path, *, max_orders: int = 500, max_fills: int = 500) -> DaySnapshot:
+    payload = {"op": "day_snapshot", "max_orders": max_orders, "max_fills": max_fills}
+    return _decode(send(socket_path, payload), DaySnapshotReply).snapshot
+
+
+def _decode(reply: dict[str, Any], kind: type[T]) -> T:
+    if "error" in reply:
+        raise ControlError(str(reply["error"]))
+    try:
+        return msgspec.convert(reply, kind)
+    except msgspec.ValidationError as exc:
+        raise ControlError(f"unexpected reply from the engine ({exc})") from None

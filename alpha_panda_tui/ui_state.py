@@ -15,6 +15,7 @@ from collections import deque
 from engine.events import (
     Command,
     CommandAction,
+    CommandReply,
     CommandResult,
     DaySnapshot,
     DeadLetter,
@@ -188,6 +189,21 @@ class UiState:
             self.strategies.pending.clear()
             self._rebuild_strategies()
 
+    def _on_command_reply(self, event: Event) -> None:
+        """The engine's one reply to a command; its results were shown as they came, so only the
+        services that did not answer are news."""
+        reply = event.payload
+        assert isinstance(reply, CommandReply)
+        if not reply.missing:
+            return
+        text = f"{reply.action.value}: no answer from {', '.join(reply.missing)} within {reply.timeout_s:g} s"
+        self._log(LogLevel.ERROR, text)
+        if reply.command_id in self.issued_commands:
+            self.notices.append(Notice(text, LogLevel.ERROR))
+        if reply.action in (CommandAction.STRATEGY_ENABLE, CommandAction.STRATEGY_DISABLE):
+            self.strategies.pending.clear()  # what is shown is the engine's state, not the request
+            self._rebuild_strategies()
+
     def _on_dead_letter(self, event: Event) -> None:
         letter = event.payload
         assert isinstance(letter, DeadLetter)
@@ -315,5 +331,6 @@ _HANDLERS = {
     DaySnapshot: UiState._on_day_snapshot,
     Command: UiState._on_command,
     CommandResult: UiState._on_command_result,
+    CommandReply: UiState._on_command_reply,
     DeadLetter: UiState._on_dead_letter,
 }

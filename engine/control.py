@@ -4,11 +4,18 @@ A Unix socket in the data dir (mode 0600, so only the same user), one JSON
 request per line, one JSON reply per line:
 
     {"op": "status"}                                  -> {"ok": true, "status": {...EngineStatus...}}
-    {"op": "command", "action": "halt", "target": ""} -> {"ok": true, "results": [{...CommandResult...}]}
+    {"op": "command", "action": "halt", "target": ""} -> {"ok": true, "reply": {...CommandReply...}}
+    {"op": "day_snapshot", "max_orders": 500}         -> {"ok": true, "snapshot": {...DaySnapshot...}}
+    anything the engine cannot answer                 -> {"ok": false, "error": "..."}
 
 A command is published on the bus like any other (so the engine cannot tell
-a socket command from a TUI keypress) and the reply carries every
-CommandResult the services answered it with.
+a socket command from a TUI keypress); the engine's command router answers it
+with one CommandReply carrying every service's result, or naming the services
+that did not answer in time (then "ok" is false). The server waits for that
+reply, and for nothing else: a timeout is its only wait. A day snapshot is
+asked for the same way: a DaySnapshotRequest on the bus, its DaySnapshot back.
+The reply shapes are the structs below; a client decodes them with
+`msgspec.convert` (see alpha_panda_tui/control_client.py).
 
 A client cannot hurt the engine: garbage, a partial or oversized request gets
 an error reply; a connection that sends no request in time is answered with
@@ -32,10 +39,14 @@ from typing import Any
 import msgspec
 
 from engine.bus.base import Bus
+from engine.commands import COMMAND_TIMEOUT_S
+from engine.day_snapshot import MAX_ROWS
 from engine.events import (
     Command,
     CommandAction,
-    CommandResult,
+    CommandReply,
+    DaySnapshot,
+    DaySnapshotRequest,
     EngineStatus,
     Event,
     Namespace,
@@ -45,8 +56,7 @@ from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS
 
 log = logging.getLogger(__name__)
 
-RESULT_WAIT_S = 2.0  # for the first answer
-RESULT_SETTLE_S = 0.1  # for further answers (e.g. one per namespace's risk manager)
+REPLY_WAIT_S = COMMAND_TIMEOUT_S + 2.0  # for the router's reply (it answers within its timeout)
 MAX_REQUEST_BYTES = 64 * 1024
 REQUEST_TIMEOUT_S = 5.0  # to send a whole request line, and again to read the reply
 MAX_CONNECTIONS = 256  # handled at once
@@ -54,7 +64,32 @@ MAX_WAITING = 2048  # waiting for a turn; more are answered "busy" at once
 LISTEN_BACKLOG = 1024  # connections the kernel holds until they are accepted (capped by somaxconn)
 LINGER_S = 1.0  # after the reply, for the client to close first (closing on unread bytes resets it)
 
-Reply = dict[str, Any]
+
+# The replies, as they go over the socket (encoded with msgspec, decoded by the client).
+class ErrorReply(msgspec.Struct, frozen=True):
+    error: str
+    ok: bool = False
+
+
+class StatusReply(msgspec.Struct, frozen=True):
+    status: EngineStatus
+    ok: bool = True
+
+
+class CommandAnswer(msgspec.Struct, frozen=True):
+    """The engine's one reply to a command; `ok` is the reply's."""
+
+    reply: CommandReply
+    ok: bool
+
+
+class DaySnapshotReply(msgspec.Struct, frozen=True):
+    snapshot: DaySnapshot
+    ok: bool = True
+
+
+Reply = ErrorReply | StatusReply | CommandAnswer | DaySnapshotReply
+Answer = CommandReply | DaySnapshot  # what the server waits for on engine.status
 
 
 class ControlServer:
@@ -65,6 +100,7 @@ class ControlServer:
         status: Callable[[], EngineStatus],
         *,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
+        reply_wait_s: float = REPLY_WAIT_S,
         max_connections: int = MAX_CONNECTIONS,
         max_waiting: int = MAX_WAITING,
     ) -> None:
@@ -72,12 +108,13 @@ class ControlServer:
         self.socket_path = socket_path
         self._status = status
         self._request_timeout_s = request_timeout_s
+        self.reply_wait_s = reply_wait_s
         self._max_connections = max_connections
         self._max_waiting = max_waiting
         self._turns = asyncio.Semaphore(max_connections)
         self._server: asyncio.AbstractServer | None = None
-        self._waiting: dict[str, list[CommandResult]] = {}
-        self._arrived: dict[str, asyncio.Event] = {}
+        self._stopping = False
+        self._answers: dict[str, asyncio.Future[Answer]] = {}  # by request id
         self._handlers: set[asyncio.Task[Any]] = set()
         self.accepted = 0
         self.connections = 0  # being handled now
@@ -92,9 +129,15 @@ class ControlServer:
 
     async def _on_status_topic(self, event: Event) -> None:
         payload = event.payload
-        if isinstance(payload, CommandResult) and payload.command_id in self._waiting:
-            self._waiting[payload.command_id].append(payload)
-            self._arrived[payload.command_id].set()
+        if isinstance(payload, CommandReply):
+            request_id = payload.command_id
+        elif isinstance(payload, DaySnapshot):
+            request_id = payload.request_id
+        else:
+            return
+        answer = self._answers.get(request_id)
+        if answer is not None and not answer.done():
+            answer.set_result(payload)
 
     async def start(self) -> None:
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +158,7 @@ class ControlServer:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+        self._stopping = True
         handlers, self._handlers = list(self._handlers), set()
         for task in handlers:
             task.cancel()
@@ -132,14 +176,16 @@ class ControlServer:
             await self._close(reader, writer)
         except asyncio.CancelledError:  # the server stops
             writer.transport.abort()
-            raise
+            if not self._stopping:
+                raise
+            # end quietly: Python 3.11's stream callback reports a cancelled handler as an error
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         if not await self._turn():
             self.refused += 1
             busy = f"the engine is busy ({self._max_connections} control connections open); try again"
-            await self._send(writer, {"ok": False, "error": busy})
+            await self._send(writer, ErrorReply(busy))
             return
         self.connections += 1
         try:
@@ -172,14 +218,14 @@ class ControlServer:
             line = await asyncio.wait_for(reader.readuntil(b"\n"), self._request_timeout_s)
         except TimeoutError:
             self.timed_out += 1
-            return {"ok": False, "error": f"no request line within {self._request_timeout_s:g} s"}
+            return ErrorReply(f"no request line within {self._request_timeout_s:g} s")
         except asyncio.IncompleteReadError as exc:
             if not exc.partial:
                 self._went_away("before its request")
                 return None
             line = exc.partial  # the client half-closed after a request without its newline
         except asyncio.LimitOverrunError:
-            return {"ok": False, "error": f"request longer than {MAX_REQUEST_BYTES:,} bytes"}
+            return ErrorReply(f"request longer than {MAX_REQUEST_BYTES:,} bytes")
         except ConnectionError:
             self._went_away("while sending its request")
             return None
@@ -187,7 +233,7 @@ class ControlServer:
             return await self.handle_request(line)
         except Exception:
             log.exception("control request %r failed", line[:200])
-            return {"ok": False, "error": "the engine could not handle the request; see its log"}
+            return ErrorReply("the engine could not handle the request; see its log")
 
     async def _send(self, writer: asyncio.StreamWriter, reply: Reply) -> bool:
         try:
@@ -225,47 +271,72 @@ class ControlServer:
         try:
             request = msgspec.json.decode(line)
         except (msgspec.DecodeError, RecursionError):
-            return {"ok": False, "error": "request is not JSON"}
+            return ErrorReply("request is not JSON")
         if not isinstance(request, dict):
-            return {"ok": False, "error": "request must be a JSON object"}
+            return ErrorReply("request must be a JSON object")
         op = request.get("op")
         if op == "status":
-            return {"ok": True, "status": msgspec.to_builtins(self._status())}
+            return StatusReply(self._status())
         if op == "command":
-            try:
-                action = CommandAction(request.get("action", ""))
-            except (ValueError, TypeError):
-                known = ", ".join(a.value for a in CommandAction)
-                return {"ok": False, "error": f"unknown action {request.get('action')!r}; known: {known}"}
-            results = await self.send(
-                Command(
-                    action=action,
-                    target=str(request.get("target", "")),
-                    reason=str(request.get("reason", "")),
-                    issued_by=str(request.get("issued_by", "cli")),
-                )
-            )
-            if not results:
-                return {"ok": False, "error": "the engine did not answer the command in time"}
-            return {
-                "ok": all(r.ok for r in results),
-                "results": [msgspec.to_builtins(r) for r in results],
-            }
-        return {"ok": False, "error": f"unknown op {op!r}; use 'status' or 'command'"}
+            return await self._command(request)
+        if op == "day_snapshot":
+            return await self._day_snapshot(request)
+        return ErrorReply(f"unknown op {op!r}; use 'status', 'command' or 'day_snapshot'")
 
-    async def send(self, command: Command) -> list[CommandResult]:
-        event = make_event(command, namespace=Namespace.SHARED, source="control", key=command.action.value)
-        self._waiting[event.id] = []
-        self._arrived[event.id] = arrived = asyncio.Event()
+    async def _command(self, request: dict[str, Any]) -> Reply:
         try:
-            await self.bus.publish(CONTROL_COMMANDS, event)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(arrived.wait(), RESULT_WAIT_S)
-                await asyncio.sleep(RESULT_SETTLE_S)
-            return list(self._waiting[event.id])
+            action = CommandAction(request.get("action", ""))
+        except (ValueError, TypeError):
+            known = ", ".join(a.value for a in CommandAction)
+            return ErrorReply(f"unknown action {request.get('action')!r}; known: {known}")
+        command = Command(
+            action=action,
+            target=str(request.get("target", "")),
+            reason=str(request.get("reason", "")),
+            issued_by=str(request.get("issued_by", "cli")),
+        )
+        reply = await self.send(command)
+        if reply is None:
+            return ErrorReply(f"the engine did not answer the command within {self.reply_wait_s:g} s")
+        return CommandAnswer(reply, ok=reply.ok)
+
+    async def _day_snapshot(self, request: dict[str, Any]) -> Reply:
+        limits = {}
+        for name in ("max_orders", "max_fills"):
+            value = request.get(name, 500)
+            if type(value) is not int or not 0 <= value <= MAX_ROWS:
+                return ErrorReply(f"{name} must be a whole number from 0 to {MAX_ROWS:,}")
+            limits[name] = value
+        snapshot = await self.day_snapshot(**limits)
+        if snapshot is None:
+            return ErrorReply(f"the engine did not send the day snapshot within {self.reply_wait_s:g} s")
+        return DaySnapshotReply(snapshot)
+
+    async def send(self, command: Command) -> CommandReply | None:
+        """Publish a command; the engine's one reply to it, or None if none came in time."""
+        event = make_event(command, namespace=Namespace.SHARED, source="control", key=command.action.value)
+        answer = await self._ask(event)
+        return answer if isinstance(answer, CommandReply) else None
+
+    async def day_snapshot(self, max_orders: int = 500, max_fills: int = 500) -> DaySnapshot | None:
+        """The trading day so far, asked for on the bus as a console does; None if it did not come."""
+        request = DaySnapshotRequest(max_orders=max_orders, max_fills=max_fills)
+        event = make_event(request, namespace=Namespace.SHARED, source="control", key="day_snapshot")
+        answer = await self._ask(event)
+        return answer if isinstance(answer, DaySnapshot) else None
+
+    async def _ask(self, event: Event) -> Answer | None:
+        """Publish a request and wait (up to `reply_wait_s`, the publish included) for its answer."""
+        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._answers[event.id] = answer
+        try:
+            async with asyncio.timeout(self.reply_wait_s):
+                await self.bus.publish(CONTROL_COMMANDS, event)
+                return await answer
+        except TimeoutError:
+            return None
         finally:
-            self._waiting.pop(event.id, None)
-            self._arrived.pop(event.id, None)
+            self._answers.pop(event.id, None)
 
 
 async def _discard(reader: asyncio.StreamReader) -> None:

@@ -27,6 +27,7 @@ class EventType(StrEnum):
     PNL_SNAPSHOT = "pnl_snapshot"
     COMMAND = "command"
     COMMAND_RESULT = "command_result"
+    COMMAND_REPLY = "command_reply"
     ENGINE_STATUS = "engine_status"
     DEAD_LETTER = "dead_letter"
     DAY_SNAPSHOT_REQUEST = "day_snapshot_request"
@@ -235,10 +236,25 @@ class Command(msgspec.Struct, frozen=True, tag=EventType.COMMAND.value):
 
 
 class CommandResult(msgspec.Struct, frozen=True, tag=EventType.COMMAND_RESULT.value):
+    """One service's answer to a command."""
+
     command_id: str
     action: CommandAction
     ok: bool
     message: str
+    service: str = ""  # the answering service's name (risk.paper, strategy_runner ...)
+
+
+class CommandReply(msgspec.Struct, frozen=True, tag=EventType.COMMAND_REPLY.value):
+    """The one answer to a command: every result the services that must answer gave it, or, when
+    some did not answer in time, those that did and the names of those that did not."""
+
+    command_id: str
+    action: CommandAction
+    ok: bool  # every service answered, and every answer is ok
+    results: tuple[CommandResult, ...] = ()
+    missing: tuple[str, ...] = ()  # services that did not answer within the timeout
+    timeout_s: float = 0.0  # how long they were waited for
 
 
 class StrategyStatus(msgspec.Struct, frozen=True):
@@ -365,6 +381,7 @@ Payload = (
     | PnlSnapshot
     | Command
     | CommandResult
+    | CommandReply
     | EngineStatus
     | DeadLetter
     | DaySnapshotRequest
@@ -383,6 +400,7 @@ PAYLOAD_TYPES: dict[type[Any], EventType] = {
     PnlSnapshot: EventType.PNL_SNAPSHOT,
     Command: EventType.COMMAND,
     CommandResult: EventType.COMMAND_RESULT,
+    CommandReply: EventType.COMMAND_REPLY,
     EngineStatus: EventType.ENGINE_STATUS,
     DeadLetter: EventType.DEAD_LETTER,
     DaySnapshotRequest: EventType.DAY_SNAPSHOT_REQUEST,

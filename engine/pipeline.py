@@ -56,7 +56,16 @@ def build_trading_stages(
     return TradingStages(
         runner=StrategyRunner(bus, strategies, enabled, state_store, namespaces),
         risk={
-            ns: RiskManager(bus, ns, settings.risk, instruments, calendar, clock, state_store)
+            ns: RiskManager(
+                bus,
+                ns,
+                settings.risk,
+                instruments,
+                calendar,
+                clock,
+                state_store,
+                strategy_names=[strategy.name for strategy in strategies],
+            )
             for ns in namespaces
         },
         paper=PaperExecution(

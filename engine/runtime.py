@@ -19,6 +19,7 @@ import msgspec
 
 from engine.bus import Bus, DirectBus, InProcessBus, KafkaBus
 from engine.clock import Clock, ManualClock, WallClock
+from engine.commands import CommandRouter
 from engine.day_snapshot import DaySnapshotService
 from engine.events import (
     CommandAction,
@@ -212,10 +213,28 @@ class Engine:
             status=self.status,
         )
         self.services.append(self.day_snapshots)
+        self.commands = CommandRouter(
+            self.bus, self._command_responders(), any_of=(CommandAction.CANCEL_ORDER,)
+        )
+        self.services.insert(0, self.commands)  # wired first: it sees a command before its answers
         for service in self.services:
             service.wire()
         self.bus.subscribe([ENGINE_STATUS], "engine", self._on_command_result)
         self._register_health_checks()
+
+    def _command_responders(self) -> dict[CommandAction, tuple[str, ...]]:
+        """The services that must answer each command."""
+        risk = tuple(manager.name for manager in self.risk.values())
+        return {
+            CommandAction.HALT: risk,
+            CommandAction.RESUME: risk,
+            CommandAction.RESET_LOSS_LATCH: risk,
+            CommandAction.STRATEGY_ENABLE: (self.strategy_runner.name,),
+            CommandAction.STRATEGY_DISABLE: (self.strategy_runner.name,),
+            CommandAction.FEED_PAUSE: (self.feed.name,),
+            CommandAction.FEED_RESUME: (self.feed.name,),
+            CommandAction.CANCEL_ORDER: (self.paper.name,),  # every broker; the order's owner answers
+        }
 
     def _register_health_checks(self) -> None:
         s = self.settings

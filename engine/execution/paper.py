@@ -324,7 +324,9 @@ class PaperExecution(Service):
         else:
             await self._cancel(order, command.reason or "cancelled on request")
             ok, message = True, f"cancelled {order_id}"
-        result = CommandResult(command_id=event.id, action=command.action, ok=ok, message=message)
+        result = CommandResult(
+            command_id=event.id, action=command.action, ok=ok, message=message, service=self.name
+        )
         await self.bus.publish(ENGINE_STATUS, event.child(result, source=self.name, key=command.action.value))
 
     async def _cancel(self, order: PaperOrder, reason: str) -> None:

@@ -135,7 +135,9 @@ class MarketFeedService(Service):
             message = "feed resumed" if self.resume() else "feed was not paused"
         else:
             return
-        result = CommandResult(command_id=event.id, action=command.action, ok=True, message=message)
+        result = CommandResult(
+            command_id=event.id, action=command.action, ok=True, message=message, service=self.name
+        )
         await self.bus.publish(ENGINE_STATUS, event.child(result, source=self.name, key=FEED_GROUP))
 
     # -- publication ----------------------------------------------------------

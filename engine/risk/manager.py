@@ -8,7 +8,7 @@ namespace's daily-loss latch, both persisted so a restart cannot lift them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 
 from engine.bus.base import Bus
@@ -59,9 +59,13 @@ class RiskManager(Service):
         calendar: MarketCalendar,
         clock: Clock,
         state_store: StateStore,
+        *,
+        strategy_names: Collection[str] | None = None,
     ) -> None:
         super().__init__(bus)
         self.topics = TopicMap(namespace)  # refuses a non-broker namespace
+        # the strategies a latch reset may name (None: any name)
+        self.strategy_names = frozenset(strategy_names) if strategy_names is not None else None
         self.namespace = namespace
         self.name = f"risk.{namespace.value}"
         self.settings = settings
@@ -272,37 +276,53 @@ class RiskManager(Service):
     # -- commands ----------------------------------------------------------------------------
     async def _on_command(self, event: Event, command: Command) -> None:
         await self._load_state()
-        ns = self.namespace.value
         action = command.action
+        ok = True
         if action is CommandAction.HALT:
-            reason = command.reason or f"halted by {command.issued_by or 'an operator'}"
-            self._switch.halt(reason)
-            await self.state_store.put_state(HALT_STATE_KEY, self._switch.to_state())
-            log.warning("%s: kill switch engaged: %s", self.name, reason)
-            message = f"{ns}: trading halted ({reason})"
+            message = await self._halt(command.reason or f"halted by {command.issued_by or 'an operator'}")
         elif action is CommandAction.RESUME:
-            was_halted = self._switch.halted
-            self._switch.resume()
-            await self.state_store.put_state(HALT_STATE_KEY, self._switch.to_state())
-            log.warning("%s: kill switch released", self.name)
-            message = f"{ns}: trading resumed" if was_halted else f"{ns}: trading was not halted"
+            message = await self._resume()
         elif action is CommandAction.RESET_LOSS_LATCH:
-            message = await self._reset_latch(command.target.strip())
+            ok, message = await self._reset_latch(command.target.strip())
         else:
             return
-        result = CommandResult(command_id=event.id, action=action, ok=True, message=message)
+        result = CommandResult(command_id=event.id, action=action, ok=ok, message=message, service=self.name)
         await self.bus.publish(
             ENGINE_STATUS,
             event.child(result, source=self.name, key=self.name, namespace=Namespace.SHARED),
         )
 
-    async def _reset_latch(self, target: str) -> str:
+    async def _halt(self, reason: str) -> str:
+        """Engage the kill switch; one already engaged keeps its first reason."""
         ns = self.namespace.value
+        if self._switch.halted:
+            return f"{ns}: already halted ({self._switch.reason}); reason kept"
+        self._switch.halt(reason)
+        await self.state_store.put_state(HALT_STATE_KEY, self._switch.to_state())
+        log.warning("%s: kill switch engaged: %s", self.name, reason)
+        return f"{ns}: trading halted ({reason})"
+
+    async def _resume(self) -> str:
+        ns = self.namespace.value
+        if not self._switch.halted:
+            return f"{ns}: trading was not halted"
+        self._switch.resume()
+        await self.state_store.put_state(HALT_STATE_KEY, self._switch.to_state())
+        log.warning("%s: kill switch released", self.name)
+        return f"{ns}: trading resumed"
+
+    async def _reset_latch(self, target: str) -> tuple[bool, str]:
+        ns = self.namespace.value
+        names = self.strategy_names
+        latched = self._latch.strategy_reasons  # may hold a strategy since removed from the config
+        if target and names is not None and target not in names and target not in latched:
+            known = ", ".join(sorted(names)) or "none"
+            return False, f"{ns}: no strategy named {target!r}; known strategies: {known}"
         was_latched = self._latch.reset(target)
         await self.state_store.put_state(self.latch_key, self._latch.latch_state())
         await self.state_store.put_state(self.day_key, self._latch.day_state())
         what = f"strategy {target}" if target else "all strategies and global"
         if not was_latched:
-            return f"{ns}: no daily loss latch set for {what}"
+            return True, f"{ns}: no daily loss latch set for {what}"
         log.warning("%s: loss latch reset for %s", self.name, what)
-        return f"{ns}: daily loss latch reset for {what}; day P&L now counts from here"
+        return True, f"{ns}: daily loss latch reset for {what}; day P&L now counts from here"

@@ -167,10 +167,11 @@ class StrategyRunner(Service):
         if name in self._slots:
             await self.set_enabled(name, enable)
             ok, message = True, f"strategy {name} {'enabled' if enable else 'disabled'}"
+            log.info("%s by %s", message, command.issued_by or event.source)
         else:
             known = ", ".join(sorted(self._slots)) or "none"
             ok, message = False, f"no strategy named {name!r}; known strategies: {known}"
-        result = CommandResult(command_id=event.id, action=action, ok=ok, message=message)
+        result = CommandResult(command_id=event.id, action=action, ok=ok, message=message, service=self.name)
         await self.bus.publish(
             ENGINE_STATUS, event.child(result, source=SOURCE, key=name, namespace=Namespace.SHARED)
         )

@@ -110,6 +110,7 @@ def test_second_terminal_controls_a_headless_engine_and_sigterm_loses_no_fill(
     headless.send_signal(signal.SIGTERM)  # mid-run: ticks, orders and fills in flight
     output, _ = headless.communicate(timeout=30)
     assert headless.returncode == 0, output
+    assert "strategy momo disabled by cli" in output  # what was done to the engine is in its log
     final = re.search(r"final: .*\| fills ([\d,]+) \|", output)
     assert final, output
     published = int(final.group(1).replace(",", ""))

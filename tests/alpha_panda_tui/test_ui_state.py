@@ -9,6 +9,7 @@ from alpha_panda_tui.ui_state import UiState
 from engine.bus import DirectBus
 from engine.events import (
     CommandAction,
+    CommandReply,
     CommandResult,
     EngineState,
     Namespace,
@@ -150,3 +151,31 @@ async def test_only_the_consoles_own_command_results_become_notices() -> None:
         ENGINE_STATUS, make_event(result, namespace=Namespace.SHARED, source="risk", key="k")
     )
     assert [n.text for n in state.notices] == ["halted"]
+
+
+async def test_a_command_no_service_answered_is_an_error_and_ends_the_pending_toggle() -> None:
+    state, scenario = wired()
+    await scenario.status()
+    state.request_toggle("sma_fast", False, "cmd-1", CommandAction.STRATEGY_DISABLE)
+    answered = CommandReply(
+        command_id="cmd-0", action=CommandAction.HALT, ok=True, results=(), missing=(), timeout_s=3.0
+    )
+    await scenario.bus.publish(
+        ENGINE_STATUS, make_event(answered, namespace=Namespace.SHARED, source="commands", key="k")
+    )
+    assert not state.notices  # a complete reply's results were shown as they came
+    reply = CommandReply(
+        command_id="cmd-1",
+        action=CommandAction.STRATEGY_DISABLE,
+        ok=False,
+        missing=("strategy_runner",),
+        timeout_s=3.0,
+    )
+    await scenario.bus.publish(
+        ENGINE_STATUS, make_event(reply, namespace=Namespace.SHARED, source="commands", key="k")
+    )
+    text = "strategy_disable: no answer from strategy_runner within 3 s"
+    assert [(n.text, n.level) for n in state.notices] == [(text, LogLevel.ERROR)]
+    assert state.log.lines[-1].text == text
+    row = state.strategies.find("sma_fast")
+    assert row is not None and row.pending is None and row.status.enabled  # the engine's state, not the ask

@@ -148,7 +148,7 @@ def test_status_and_a_command(engine_socket: RunningEngine) -> None:
     assert status["ok"] is True and status["status"]["state"] == "running"
     pause = {"op": "command", "action": CommandAction.FEED_PAUSE.value}
     reply = reply_of(exchange(engine_socket.socket_path, msgspec.json.encode(pause) + b"\n"))
-    assert reply["ok"] is True and reply["results"][0]["message"] == "feed paused"
+    assert reply["ok"] is True and reply["reply"]["results"][0]["message"] == "feed paused"
 
 
 @pytest.mark.parametrize(
@@ -235,8 +235,14 @@ requests_ = st.one_of(
     st.binary(max_size=300),
     json_values.map(msgspec.json.encode),
     st.fixed_dictionaries(
-        {"op": st.sampled_from(["status", "command", "", "STATUS"])},
-        optional={"action": harmless_actions | json_values, "target": json_values, "reason": json_values},
+        {"op": st.sampled_from(["status", "command", "day_snapshot", "", "STATUS"])},
+        optional={
+            "action": harmless_actions | json_values,
+            "target": json_values,
+            "reason": json_values,
+            "max_orders": json_values,
+            "max_fills": json_values,
+        },
     ).map(msgspec.json.encode),
 )
 

@@ -164,7 +164,11 @@ async def test_paced_feed_publishes_and_pause_resume_commands_work() -> None:
         await until(lambda: bool(status.payloads(CommandResult)))
         [result] = status.payloads(CommandResult)
         assert result == CommandResult(
-            command_id=pause.id, action=CommandAction.FEED_PAUSE, ok=True, message="feed paused"
+            command_id=pause.id,
+            action=CommandAction.FEED_PAUSE,
+            ok=True,
+            message="feed paused",
+            service="feed",
         )
         [result_event] = status.events
         assert result_event.causation_id == pause.id
