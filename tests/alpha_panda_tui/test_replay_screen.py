@@ -423,7 +423,7 @@ def test_finished_report(snap_compare: SnapCompare, tick_file: Path, size: tuple
         await until_over(pilot, screen)
         assert screen.phase is Phase.FINISHED, screen.error
         # the report's text lands in one update; wait until the screen has been laid out with it
-        for _ in range(500):
+        for _ in range(1500):  # up to 30 s: a loaded CI machine lays the report out slowly
             if "Report files:" in screen_text(pilot.app):
                 break
             await pilot.pause(0.02)
