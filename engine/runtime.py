@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL_S = 1.0
 HEALTH_INTERVAL_S = 5.0
 STATE_ACTIONS = (CommandAction.HALT, CommandAction.RESUME, CommandAction.RESET_LOSS_LATCH)
+DRAIN_TIMEOUT_S = 10.0
 
 
 class Engine:
@@ -315,8 +316,15 @@ class Engine:
                     await task
             self._tasks.clear()
             await self.feed.stop()
-            if not await self.bus.drain(timeout=10.0):
-                log.warning("bus did not drain in time; %d events still queued", self.bus.backlog())
+            # pending ticks are market data, superseded at stop; every other event is handled
+            discarded = self.bus.discard_pending_ticks()
+            queued = self.bus.event_backlog()
+            if discarded or queued:
+                log.info("stopping: %d pending ticks discarded; handling %d queued events", discarded, queued)
+            if not await self.bus.drain(timeout=DRAIN_TIMEOUT_S):
+                log.error(
+                    "bus did not drain in %.0f s; %d events still queued", DRAIN_TIMEOUT_S, self.bus.backlog()
+                )
             # a paper order does not outlive the engine: cancel what is still working, stored
             try:
                 cancelled = await asyncio.wait_for(self.paper.close(STOP_REASON), timeout=10.0)
@@ -325,7 +333,7 @@ class Engine:
             else:
                 if cancelled:
                     log.info("cancelled %d working paper orders: %s", cancelled, STOP_REASON)
-                    await self.bus.drain(timeout=10.0)
+                    await self.bus.drain(timeout=DRAIN_TIMEOUT_S)
             for service in reversed(self.services):
                 if service is self.feed:
                     continue
