@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.bus import Bus, DirectBus, InProcessBus, KafkaBus, TickOverflow
+from engine.bus import Bus, DirectBus, Handler, InProcessBus, KafkaBus, TickOverflow
 from engine.events import Event, EventType, MarketTick, Namespace, Side, TradingSignal, make_event
 from engine.topics import MARKET_TICKS, TopicMap
 
@@ -52,7 +52,7 @@ class Cycle:
         self.bus.subscribe([TO_B], "b", self._stage("b", TO_A))
         self.bus.subscribe([MARKET_TICKS], "runner", self._on_tick)
 
-    def _stage(self, name: str, out: str) -> Callable[[Event], asyncio.Future[None]]:
+    def _stage(self, name: str, out: str) -> Handler:
         async def handle(event: Event) -> None:
             assert isinstance(event.payload, TradingSignal)
             self.handled[name] += 1
@@ -60,7 +60,7 @@ class Cycle:
             if left > 0:
                 await self.bus.publish(out, hop(left, event.payload.strategy_id))
 
-        return handle  # type: ignore[return-value]
+        return handle
 
     async def _on_tick(self, event: Event) -> None:
         self.ticks += 1

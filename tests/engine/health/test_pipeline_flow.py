@@ -62,7 +62,7 @@ async def bus() -> AsyncIterator[InProcessBus]:
     await bus.stop()
 
 
-async def test_a_blocked_stage_with_a_backlog_over_the_limit_warns_with_the_numbers(bus: InProcessBus) -> None:
+async def test_a_blocked_stage_with_a_backlog_over_the_limit_warns_with_numbers(bus: InProcessBus) -> None:
     gate = Gate()
     bus.subscribe([SIGNALS], "strategy", noop)
     bus.subscribe([SIGNALS], "risk", gate)
