@@ -238,7 +238,10 @@ class PipelineFlowCheck:
                 problems.append(f"{label}: backlog {backlog} over the limit of {self.max_backlog}")
             if new_conflated > 0:
                 statuses.append(CheckStatus.WARN)
-                problems.append(f"{label}: overloaded, {new_conflated} ticks conflated since the last check")
+                problems.append(
+                    f"{label}: overloaded, {new_conflated} ticks conflated since the last check "
+                    f"(backlog {backlog})"
+                )
             if new_dead > 0:
                 statuses.append(CheckStatus.FAIL)
                 problems.append(f"{label}: {new_dead} new dead letters ({stats.dead_lettered} in all)")

@@ -151,11 +151,14 @@ async def test_conflated_ticks_warn_with_the_count_then_clear() -> None:
     check = PipelineFlowCheck(bus, {"strategies": "strategy"})
     for i in range(30):  # no yield: 10 queued, 20 into the conflation slot of instrument 7
         await bus.publish(MARKET_TICKS, tick(7, float(i)))
-    assert await bus.drain()
     result = await check.check()
     assert result.status is CheckStatus.WARN
-    assert result.message == "strategies: overloaded, 19 ticks conflated since the last check"
+    assert result.message == (
+        "strategies: overloaded, 19 ticks conflated since the last check (backlog 11); "
+        "strategies: never handled an event while 30 events arrived"  # the consumer has not run yet
+    )
     assert result.details["strategies"]["conflated"] == 19
+    assert await bus.drain()
     result = await check.check()
     assert result.status is CheckStatus.OK, result.message  # no new conflation: fine again
     await bus.stop()
