@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 import time
 from pathlib import Path
 
@@ -93,3 +94,7 @@ async def test_stop_under_overload_drains_in_seconds_and_stores_every_fill(
     published = engine.status().fills
     assert published >= published_before > 0
     assert await stored_fills(engine) == published  # no fill lost at stop
+    db_file = engine.settings.data_dir / "alpha_panda.db"
+    with sqlite3.connect(db_file) as conn:
+        (orders,) = conn.execute("select count(*) from orders").fetchone()
+    assert orders == engine.status().orders  # nor an order: every queued event was handled
