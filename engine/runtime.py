@@ -333,7 +333,7 @@ class Engine:
             else:
                 if cancelled:
                     log.info("cancelled %d working paper orders: %s", cancelled, STOP_REASON)
-                    await self.bus.drain(timeout=DRAIN_TIMEOUT_S)
+                    await self.bus.drain(timeout=10.0)
             for service in reversed(self.services):
                 if service is self.feed:
                     continue
