@@ -124,6 +124,7 @@ async def test_a_cycle_of_two_groups_with_tiny_queues_cannot_deadlock(make_bus: 
 
 
 @pytest.mark.kafka
+@pytest.mark.slow
 async def test_kafka_cycle_cannot_deadlock(kafka_bootstrap: str) -> None:
     """Kafka's producer never waits on a consumer: the broker holds the backlog."""
     bus = KafkaBus(
