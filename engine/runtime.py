@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL_S = 1.0
 HEALTH_INTERVAL_S = 5.0
 STATE_ACTIONS = (CommandAction.HALT, CommandAction.RESUME, CommandAction.RESET_LOSS_LATCH)
+DRAIN_TIMEOUT_S = 10.0
 
 
 class Engine:
@@ -331,8 +332,15 @@ class Engine:
             await cancel_and_wait(*self._tasks)
             self._tasks.clear()
             await self.feed.stop()
-            if not await self.bus.drain(timeout=10.0):
-                log.warning("bus did not drain in time; %d events still queued", self.bus.backlog())
+            # pending ticks are market data, superseded at stop; every other event is handled
+            discarded = self.bus.discard_pending_ticks()
+            queued = self.bus.event_backlog()
+            if discarded or queued:
+                log.info("stopping: %d pending ticks discarded; handling %d queued events", discarded, queued)
+            if not await self.bus.drain(timeout=DRAIN_TIMEOUT_S):
+                log.error(
+                    "bus did not drain in %.0f s; %d events still queued", DRAIN_TIMEOUT_S, self.bus.backlog()
+                )
             # a paper order does not outlive the engine: cancel what is still working, stored
             try:
                 cancelled = await asyncio.wait_for(self.paper.close(STOP_REASON), timeout=10.0)

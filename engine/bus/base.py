@@ -57,6 +57,8 @@ class BusStats:
     groups: dict[str, GroupStats] = field(default_factory=dict)
     dead_lettered: int = 0
     rejected_segregation: int = 0
+    tick_holds: int = 0  # times ticks were held back because other events had piled up
+    discarded_ticks: int = 0  # ticks still pending at stop, dropped (market data, not orders)
 
 
 @dataclass(slots=True)
@@ -136,6 +138,19 @@ class Bus(ABC):
     def retry_backoff(self) -> Backoff:
         """The delays between one event's (or one send's) attempts."""
         return Backoff(self.retry_backoff_s, cap=self.retry_backoff_s * RETRY_BACKOFF_MAX_STEPS)
+
+    @property
+    def ticks_held(self) -> bool:
+        """True while the bus holds ticks back so the events already queued can drain."""
+        return False
+
+    def event_backlog(self) -> int:
+        """Events other than ticks queued and not yet handled, across every group."""
+        return 0
+
+    def discard_pending_ticks(self) -> int:
+        """Drop ticks queued and not yet handled (at stop); other events stay. Returns how many."""
+        return 0
 
     # -- shared delivery logic ----------------------------------------------
     async def _deliver(self, sub: Subscription, topic: str, event: Event) -> None:

@@ -1,8 +1,21 @@
-"""The default bus: in-process, one bounded queue and one consumer task per group.
+"""The default bus: in-process, one queue and one consumer task per group.
 
-Under overload, ticks are conflated per instrument (the newest tick for an
-instrument replaces a pending one, and the replacement is counted); every
-other event waits for room (backpressure) and is never dropped.
+Back-pressure is applied only at the edge of the pipeline: to ticks, never
+between stages. A stage publishing a signal, an order or a fill never waits,
+so two stages that publish to each other cannot deadlock:
+
+- every non-tick event is appended to its groups' queues at once and never
+  dropped (its volume is bounded: non-tick events are caused only by ticks,
+  commands and timers);
+- a tick is queued only while its group's queue is below `queue_size`;
+- when the non-tick backlog across every group passes a high-water mark
+  (`queue_size`), the bus holds ticks back until it drains below a low-water
+  mark (half of it). Ticks still queued are handled; new ones are held.
+
+A held or overflowing tick is conflated per instrument (CONFLATE: the newest
+tick for an instrument replaces a pending one, and the replacement is counted)
+or makes the tick publisher, the feed, wait (BLOCK). Only the feed may publish
+ticks: in BLOCK mode a consumer that published ticks could wait on itself.
 """
 
 from __future__ import annotations
@@ -30,13 +43,13 @@ class _GroupQueue:
     def __init__(self, sub: Subscription, maxsize: int) -> None:
         self.sub = sub
         self.items: deque[tuple[str, Event]] = deque()
-        # newest pending tick per (topic, instrument) once `items` is full
+        # newest pending tick per (topic, instrument) while ticks cannot be queued
         self.overflow: dict[tuple[str, int], Event] = {}
         self.wakeup = asyncio.Event()
         self.room = asyncio.Event()
         self.room.set()
         self.task: asyncio.Task[None] | None = None
-        self.maxsize = maxsize
+        self.maxsize = maxsize  # for ticks; other events are always accepted
         self.busy = False  # a handler is running for an item already taken off the queue
 
     def backlog(self) -> int:
@@ -57,9 +70,15 @@ class InProcessBus(Bus):
         self.queue_size = queue_size
         self.tick_overflow = tick_overflow
         self.batch_yield = batch_yield
+        self.high_water = max(queue_size, 2)
+        self.low_water = self.high_water // 2
         self._routes: dict[str, list[_GroupQueue]] = {}
         self._queues: list[_GroupQueue] = []
         self._running = False
+        self._pending_events = 0  # non-tick events queued, summed over groups
+        self._holding = False  # ticks are held back until the non-tick backlog drains
+        self._released = asyncio.Event()  # set while ticks flow (BLOCK publishers wait on it)
+        self._released.set()
 
     def _on_subscribe(self, sub: Subscription) -> None:
         queue = _GroupQueue(sub, self.queue_size)
@@ -75,6 +94,27 @@ class InProcessBus(Bus):
             if queue.task is None:
                 queue.task = asyncio.create_task(self._consume(queue), name=f"bus:{queue.sub.group}")
 
+    # -- edge back-pressure ---------------------------------------------------
+    @property
+    def ticks_held(self) -> bool:
+        return self._holding
+
+    def event_backlog(self) -> int:
+        return self._pending_events
+
+    def _hold_ticks(self) -> None:
+        self._holding = True
+        self._released.clear()
+        self.stats.tick_holds += 1
+
+    def _release_ticks(self) -> None:
+        self._holding = False
+        self._released.set()
+        for queue in self._queues:
+            if queue.overflow and not queue.wakeup.is_set():
+                queue.wakeup.set()
+
+    # -- publishing -----------------------------------------------------------
     async def publish(self, topic: str, event: Event) -> None:
         try:
             check_namespace(topic, event)
@@ -82,33 +122,56 @@ class InProcessBus(Bus):
             self.stats.rejected_segregation += 1
             raise
         self._count_published(topic)
-        for queue in self._routes.get(topic, ()):
-            items = queue.items
-            if len(items) < queue.maxsize:
-                items.append((topic, event))
-            elif event.type is EventType.MARKET_TICK and self.tick_overflow is TickOverflow.CONFLATE:
-                payload = event.payload
-                assert isinstance(payload, MarketTick)
-                slot = (topic, payload.instrument_token)
-                if slot in queue.overflow:
-                    queue.sub.stats.conflated += 1
-                queue.overflow[slot] = event
-            else:
-                while len(queue.items) >= queue.maxsize:
+        queues = self._routes.get(topic)
+        if not queues:
+            return
+        if event.type is not EventType.MARKET_TICK:
+            for queue in queues:  # never waits, never dropped
+                queue.items.append((topic, event))
+                if not queue.wakeup.is_set():
+                    queue.wakeup.set()
+            self._pending_events += len(queues)
+            if self._pending_events >= self.high_water and not self._holding:
+                self._hold_ticks()
+            return
+        for queue in queues:
+            await self._offer_tick(queue, topic, event)
+
+    async def _offer_tick(self, queue: _GroupQueue, topic: str, event: Event) -> None:
+        if not self._holding and not queue.overflow and len(queue.items) < queue.maxsize:
+            queue.items.append((topic, event))
+        elif self.tick_overflow is TickOverflow.CONFLATE:
+            payload = event.payload
+            assert isinstance(payload, MarketTick)
+            slot = (topic, payload.instrument_token)
+            if slot in queue.overflow:
+                queue.sub.stats.conflated += 1
+            queue.overflow[slot] = event
+            if self._holding:
+                return  # delivered once the hold is released
+        else:
+            while self._holding or len(queue.items) >= queue.maxsize:
+                if self._holding:
+                    await self._released.wait()
+                else:
                     queue.room.clear()
                     await queue.room.wait()
-                queue.items.append((topic, event))
-            if not queue.wakeup.is_set():
-                queue.wakeup.set()
+            queue.items.append((topic, event))
+        if not queue.wakeup.is_set():
+            queue.wakeup.set()
 
     async def publish_many(self, topic: str, events: Sequence[Event]) -> None:
-        """A batch (the feed's ticks) routed once and appended in one go where the queues have room."""
+        """A batch of ticks (the feed's) routed once and appended in one go where the queues have room."""
         expected = topic_namespace(topic)
         if expected is not Namespace.SHARED:
             for event in events:
                 check_namespace(topic, event)
         queues = self._routes.get(topic, ())
-        if all(len(q.items) + len(events) <= q.maxsize for q in queues):
+        if (
+            not self._holding
+            and all(e.type is EventType.MARKET_TICK for e in events)
+            and all(not q.overflow and len(q.items) + len(events) <= q.maxsize for q in queues)
+        ):
             published = self.stats.published
             published[topic] = published.get(topic, 0) + len(events)
             pairs = [(topic, event) for event in events]
@@ -120,6 +183,7 @@ class InProcessBus(Bus):
         for event in events:
             await self.publish(topic, event)
 
+    # -- consuming ------------------------------------------------------------
     async def _consume(self, queue: _GroupQueue) -> None:
         sub = queue.sub
         stats = sub.stats
@@ -130,11 +194,12 @@ class InProcessBus(Bus):
         tick_type = EventType.MARKET_TICK
         since_yield = 0
         while True:
-            if not items and not queue.overflow:
+            if not items and (not queue.overflow or self._holding):
                 room.set()
-                stats.backlog = 0
+                stats.backlog = len(queue.overflow)
                 queue.wakeup.clear()
                 await queue.wakeup.wait()
+                continue
             queue.busy = True
             while items:
                 topic, event = items.popleft()
@@ -148,6 +213,9 @@ class InProcessBus(Bus):
                     else:
                         stats.delivered += 1
                 else:
+                    self._pending_events -= 1
+                    if self._holding and self._pending_events <= self.low_water:
+                        self._release_ticks()
                     await deliver(sub, topic, event)
                 since_yield += 1
                 if since_yield >= self.batch_yield:
@@ -156,7 +224,7 @@ class InProcessBus(Bus):
                     stats.backlog = len(items) + len(queue.overflow)
                     stats.last_event_at = time.monotonic()
                     await asyncio.sleep(0)
-            if queue.overflow:
+            if queue.overflow and not self._holding:
                 pending = queue.overflow
                 queue.overflow = {}
                 for (topic, _token), event in pending.items():
@@ -165,11 +233,27 @@ class InProcessBus(Bus):
                 stats.last_event_at = time.monotonic()
             queue.busy = False
 
+    # -- backlog, drain, stop -------------------------------------------------
     def backlog(self) -> int:
         return sum(q.backlog() for q in self._queues)
 
     def group_backlog(self, group: str) -> int:
         return sum(q.backlog() for q in self._queues if q.sub.group == group)
+
+    def discard_pending_ticks(self) -> int:
+        """Drop every tick queued or held (market data, superseded at stop); other events stay."""
+        tick_type = EventType.MARKET_TICK
+        discarded = 0
+        for queue in self._queues:
+            kept = [item for item in queue.items if item[1].type is not tick_type]
+            discarded += len(queue.items) - len(kept) + len(queue.overflow)
+            queue.items.clear()  # in place: the consumer task holds a reference to this deque
+            queue.items.extend(kept)
+            queue.overflow = {}
+            queue.sub.stats.backlog = len(kept)
+            queue.room.set()
+        self.stats.discarded_ticks += discarded
+        return discarded
 
     async def drain(self, timeout: float = 10.0) -> bool:
         """Wait until every queue is empty (or the timeout); True if drained."""

@@ -166,16 +166,19 @@ class _StageMark:
     inflow: int = 0
     consumed: int = 0  # handled, dead-lettered, or skipped as a duplicate
     dead_letters: int = 0
+    conflated: int = 0
 
 
 class PipelineFlowCheck:
     """Per stage (a consumer group): last event age, delivered, backlog, dead letters, conflated.
 
-    FAIL when a stage's backlog passes `max_backlog` or it dead-lettered events
-    since the last check; WARN when events arrived on its topics since the last
-    check but it handled none of them and has been silent for `max_silence_s`.
-    A quiet stage whose topics are quiet too (a closed market, strategies that
-    did not signal) is fine.
+    FAIL when a stage dead-lettered events since the last check. WARN, with the
+    numbers, on overload: a stage's backlog over `max_backlog`, ticks conflated
+    since the last check, or the bus holding ticks back while other events
+    drain. WARN too when events arrived on a stage's topics since the last check
+    but it handled none of them and has been silent for `max_silence_s` (a stuck
+    stage). A quiet stage whose topics are quiet too (a closed market,
+    strategies that did not signal) is fine.
     """
 
     name = "pipeline"
@@ -197,6 +200,7 @@ class PipelineFlowCheck:
         self.max_backlog = max_backlog
         self.critical = critical
         self._marks = {label: _StageMark() for label in self.stages}
+        self._tick_holds = 0
 
     async def check(self) -> CheckResult:
         now = self.monotonic()
@@ -217,7 +221,8 @@ class PipelineFlowCheck:
             consumed = stats.delivered + stats.dead_lettered + stats.duplicates
             handled = consumed - mark.consumed
             new_dead = stats.dead_lettered - mark.dead_letters
-            self._marks[label] = _StageMark(inflow, consumed, stats.dead_lettered)
+            new_conflated = stats.conflated - mark.conflated
+            self._marks[label] = _StageMark(inflow, consumed, stats.dead_lettered, stats.conflated)
             age = now - stats.last_event_at if stats.last_event_at else None
             backlog = self.bus.group_backlog(group)
             details[label] = {
@@ -229,8 +234,14 @@ class PipelineFlowCheck:
                 "conflated": stats.conflated,
             }
             if backlog > self.max_backlog:
-                statuses.append(CheckStatus.FAIL)
+                statuses.append(CheckStatus.WARN)
                 problems.append(f"{label}: backlog {backlog} over the limit of {self.max_backlog}")
+            if new_conflated > 0:
+                statuses.append(CheckStatus.WARN)
+                problems.append(
+                    f"{label}: overloaded, {new_conflated} ticks conflated since the last check "
+                    f"(backlog {backlog})"
+                )
             if new_dead > 0:
                 statuses.append(CheckStatus.FAIL)
                 problems.append(f"{label}: {new_dead} new dead letters ({stats.dead_lettered} in all)")
@@ -239,6 +250,15 @@ class PipelineFlowCheck:
                 statuses.append(CheckStatus.WARN)
                 silence = "never handled an event" if age is None else f"silent for {age:.0f} s"
                 problems.append(f"{label}: {silence} while {arrived} events arrived")
+        holds = self.bus.stats.tick_holds
+        new_holds, self._tick_holds = holds - self._tick_holds, holds
+        details["bus"] = {"event_backlog": self.bus.event_backlog(), "tick_holds": holds}
+        if self.bus.ticks_held or new_holds > 0:
+            statuses.append(CheckStatus.WARN)
+            problems.append(
+                f"ticks held back {new_holds} times since the last check so that queued events drain "
+                f"({self.bus.event_backlog()} queued now)"
+            )
         if CheckStatus.FAIL in statuses:
             status = CheckStatus.FAIL
         elif statuses:

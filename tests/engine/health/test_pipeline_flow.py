@@ -6,13 +6,18 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from engine.bus import InProcessBus
-from engine.events import Event, Namespace, Side, TradingSignal, make_event
+from engine.events import Event, MarketTick, Namespace, Side, TradingSignal, make_event
 from engine.health.checks import PipelineFlowCheck
 from engine.health.registry import CheckStatus
-from engine.topics import TopicMap
+from engine.topics import MARKET_TICKS, TopicMap
 
 SIGNALS = TopicMap(Namespace.PAPER).signals_raw
 FILLS = TopicMap(Namespace.PAPER).orders_filled
+
+
+def tick(token: int, price: float) -> Event:
+    payload = MarketTick(instrument_token=token, last_price=price, exchange_ts=1.0)
+    return make_event(payload, namespace=Namespace.SHARED, source="test", key=str(token))
 
 
 def sig() -> Event:
@@ -57,7 +62,7 @@ async def bus() -> AsyncIterator[InProcessBus]:
     await bus.stop()
 
 
-async def test_a_blocked_stage_with_a_backlog_over_the_limit_fails(bus: InProcessBus) -> None:
+async def test_a_blocked_stage_with_a_backlog_over_the_limit_warns_with_numbers(bus: InProcessBus) -> None:
     gate = Gate()
     bus.subscribe([SIGNALS], "strategy", noop)
     bus.subscribe([SIGNALS], "risk", gate)
@@ -68,7 +73,7 @@ async def test_a_blocked_stage_with_a_backlog_over_the_limit_fails(bus: InProces
     await wait_for(lambda: bus.stats.groups["strategy"].delivered == 10)
 
     result = await check.check()
-    assert result.status is CheckStatus.FAIL
+    assert result.status is CheckStatus.WARN
     assert result.message == (
         "risk: backlog 9 over the limit of 5; "  # the tenth is stuck in the handler
         "risk: never handled an event while 10 events arrived"
@@ -137,3 +142,52 @@ async def test_a_stage_nobody_subscribed_fails(bus: InProcessBus) -> None:
     result = await PipelineFlowCheck(bus, {"risk": "risk.paper"}).check()
     assert result.status is CheckStatus.FAIL
     assert result.message == "risk: consumer group 'risk.paper' is not subscribed"
+
+
+async def test_conflated_ticks_warn_with_the_count_then_clear() -> None:
+    bus = InProcessBus(queue_size=10, max_retries=0, retry_backoff_s=0.0)
+    bus.subscribe([MARKET_TICKS], "strategy", noop)
+    await bus.start()
+    check = PipelineFlowCheck(bus, {"strategies": "strategy"})
+    for i in range(30):  # no yield: 10 queued, 20 into the conflation slot of instrument 7
+        await bus.publish(MARKET_TICKS, tick(7, float(i)))
+    result = await check.check()
+    assert result.status is CheckStatus.WARN
+    assert result.message == (
+        "strategies: overloaded, 19 ticks conflated since the last check (backlog 11); "
+        "strategies: never handled an event while 30 events arrived"  # the consumer has not run yet
+    )
+    assert result.details["strategies"]["conflated"] == 19
+    assert await bus.drain()
+    result = await check.check()
+    assert result.status is CheckStatus.OK, result.message  # no new conflation: fine again
+    await bus.stop()
+
+
+async def test_ticks_held_back_for_an_event_backlog_warn_with_the_numbers() -> None:
+    bus = InProcessBus(queue_size=10, max_retries=0, retry_backoff_s=0.0)
+    gate = Gate()
+    bus.subscribe([SIGNALS], "risk", gate)
+    bus.subscribe([MARKET_TICKS], "strategy", noop)
+    await bus.start()
+    check = PipelineFlowCheck(bus, {"strategies": "strategy", "risk": "risk"}, max_backlog=100)
+    for _ in range(12):
+        await bus.publish(SIGNALS, sig())
+    await wait_for(lambda: bus.ticks_held)
+    await bus.publish(MARKET_TICKS, tick(7, 1.0))  # held, not delivered
+    await asyncio.sleep(0.01)
+    assert bus.stats.groups["strategy"].delivered == 0
+    result = await check.check()
+    assert result.status is CheckStatus.WARN
+    assert "ticks held back 1 times since the last check so that queued events drain (11 queued now)" in (
+        result.message
+    )
+    assert result.details["bus"] == {"event_backlog": 11, "tick_holds": 1}
+
+    gate.open.set()
+    assert await bus.drain()
+    assert not bus.ticks_held
+    assert bus.stats.groups["strategy"].delivered == 1  # the held tick, once the events drained
+    result = await check.check()
+    assert result.status is CheckStatus.OK, result.message
+    await bus.stop()
