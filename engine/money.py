@@ -37,30 +37,39 @@ PRICE_PRECISION = 18
 
 PAISE = Decimal(1).scaleb(-AMOUNT_PLACES)
 PRICE_STEP = Decimal(1).scaleb(-PRICE_PLACES)
+# in paise: closer than this (or the 15-digit reading's own error) to a half, round exactly
+_NEAR_HALF = 1e-6
 
 
 def _decimal(value: float) -> Decimal:
     return Decimal(f"{value:.15g}")
 
 
+def _unsigned_zero(value: Decimal) -> Decimal:
+    return value if value else value.copy_abs()  # -0.004 rounds to 0.00, not -0.00
+
+
 def to_paise(amount: float) -> Decimal:
     """An amount in rupees as the exact Decimal stored, rounded to paise by the rule."""
-    return _decimal(amount).quantize(PAISE, rounding=ROUND_HALF_UP)
+    return _unsigned_zero(_decimal(amount).quantize(PAISE, rounding=ROUND_HALF_UP))
 
 
 def to_price(price: float) -> Decimal:
     """A price as the exact Decimal stored (4 dp, half up)."""
-    return _decimal(price).quantize(PRICE_STEP, rounding=ROUND_HALF_UP)
+    return _unsigned_zero(_decimal(price).quantize(PRICE_STEP, rounding=ROUND_HALF_UP))
 
 
 def round_paise(amount: float) -> float:
-    """The rule in floats, for the hot path (a tenth of `to_paise`'s cost): the nearest float to
-    the amount rounded to paise, half away from zero. The epsilon counts a float a hair below a
-    half paisa (4.155 * 100 is 415.49999999999994) as the half, as the 15-digit reading does;
-    the two agree on every amount the engine computes (tests/engine/test_money.py), and
-    `to_paise(round_paise(x))` is always the same paise as `round_paise(x)`, so what the
-    engine holds and what it stores never differ."""
-    paise = math.floor(abs(amount) * 100.0 + 0.5 + 1e-7)
+    """`to_paise` as a float, for the hot path (a tenth of its cost): the nearest float to the
+    amount rounded by the rule. Only an amount within a hair of a half paisa, where the float's
+    binary noise could tip it, takes the exact Decimal path, so the two never disagree and
+    what the engine holds is what it stores."""
+    scaled = abs(amount) * 100.0
+    paise = math.floor(scaled)
+    if abs(scaled - paise - 0.5) < _NEAR_HALF + scaled * 1e-13:
+        return float(to_paise(amount))
+    if scaled - paise > 0.5:
+        paise += 1
     return (paise if amount >= 0.0 else -paise) / 100.0
 
 
