@@ -51,15 +51,10 @@ async def test_stored_charges_add_up_to_the_paisa(db: Database) -> None:
     assert ledger.fills == 1000
     assert ledger.total == Decimal("430.00")
     assert ledger.total == ledger.parts_total
-    assert (ledger.brokerage, ledger.stt, ledger.gst) == (Decimal("100.00"), Decimal("200.00"), Decimal("30.00"))
+    assert (ledger.brokerage, ledger.stt, ledger.gst) == (Decimal(100), Decimal(200), Decimal(30))
     assert ledger.turnover == Decimal("28850500.0000")
-    assert await charges_ledger(db, NS, start_ts=100.0, end_ts=110.0) == await charges_ledger_of(db, 10)
-
-
-async def charges_ledger_of(db: Database, count: int) -> Any:
-    ledger = await charges_ledger(db, NS, end_ts=100.0 + count)
-    assert ledger.fills == count
-    return ledger
+    first_ten = await charges_ledger(db, NS, start_ts=100.0, end_ts=110.0)
+    assert (first_ten.fills, first_ten.total) == (10, Decimal("4.30"))
 
 
 async def test_the_engine_gets_back_the_floats_it_wrote(db: Database) -> None:
@@ -67,7 +62,7 @@ async def test_the_engine_gets_back_the_floats_it_wrote(db: Database) -> None:
     order = placed(validated(signal()), "P-1")
     fill = fill_with(order, 1, charges, 2500.0577)
     await write(db, [order, fill])
-    assert [f for f in await load_fills(db, NS)] == [fill.payload]
+    assert await load_fills(db, NS) == [fill.payload]
     async with db.engine.connect() as conn:
         row = (await conn.execute(select(models.fills))).mappings().one()
     assert row["price"] == Decimal("2500.0577")
@@ -214,12 +209,14 @@ async def test_the_migration_makes_money_exact_and_keeps_every_row(db_factory: D
             )
         assert [f["trade_id"] for f in fills] == [f"P-{n}-1" for n in range(4)]
         assert [f["id"] for f in fills] == [1, 2, 3, 4]  # the insert order restore relies on
-        assert [f["price"] for f in fills] == [Decimal(p) for p in ("2885.05", "101.1235", "83.2526", "2500.0577")]
+        prices_stored = ("2885.05", "101.1235", "83.2526", "2500.0577")
+        assert [f["price"] for f in fills] == [Decimal(p) for p in prices_stored]
         assert [f["brokerage"] for f in fills] == [Decimal(b) for b in ("4.16", "6.00", "0.30", "20.00")]
         assert [f["gst"] for f in fills] == [Decimal(g) for g in ("0.87", "1.08", "0.01", "3.60")]
         assert [f["charges_total"] for f in fills] == [to_paise(r["charges_total"]) for r in rows["fills"]]
         assert [o["limit_price"] for o in orders] == [Decimal("2885.05"), None, Decimal("83.2526"), None]
-        assert [s["realized_pnl"] for s in snaps] == [Decimal(v) for v in ("0.00", "-4.16", "-8.31", "-12.47")]
+        realized = ("0.00", "-4.16", "-8.31", "-12.47")  # -4.155 * n, each rounded away from zero
+        assert [s["realized_pnl"] for s in snaps] == [Decimal(v) for v in realized]
         assert {s["unrealized_pnl"] for s in snaps} == {Decimal("0.30")}
         assert {s["charges"] for s in snaps} == {Decimal("12.35")}
         assert snaps[0]["positions"] == rows["pnl_snapshots"][0]["positions"]
@@ -233,7 +230,7 @@ async def test_the_migration_makes_money_exact_and_keeps_every_row(db_factory: D
             last = (await conn.execute(select(func.max(models.fills.c.id)))).scalar_one()
         assert (count, last) == (5, 5)
         assert len(await load_fills(db, NS)) == 5
-        assert [o.order_id for o in await recent_orders(db, NS)][0] == "P-9"
+        assert (await recent_orders(db, NS))[0].order_id == "P-9"
     finally:
         await db.close()
     again = db_factory()
