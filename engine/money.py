@@ -45,18 +45,27 @@ def _decimal(value: float) -> Decimal:
     return Decimal(f"{value:.15g}")
 
 
-def _unsigned_zero(value: Decimal) -> Decimal:
-    return value if value else value.copy_abs()  # -0.004 rounds to 0.00, not -0.00
+def _exact(value: float, per_unit: float, formatted: str, step: Decimal) -> Decimal:
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not an amount or a price")
+    scaled = value * per_unit
+    if abs(scaled - round(scaled)) < _NEAR_HALF:
+        # already on a step (every charge the engine rounds): its fixed-point text is the
+        # rule's answer, at a third of the cost
+        exact = Decimal(formatted)
+    else:
+        exact = _decimal(value).quantize(step, rounding=ROUND_HALF_UP)
+    return exact if exact else exact.copy_abs()  # -0.004 rounds to 0.00, not -0.00
 
 
 def to_paise(amount: float) -> Decimal:
     """An amount in rupees as the exact Decimal stored, rounded to paise by the rule."""
-    return _unsigned_zero(_decimal(amount).quantize(PAISE, rounding=ROUND_HALF_UP))
+    return _exact(amount, 100.0, f"{amount:.2f}", PAISE)
 
 
 def to_price(price: float) -> Decimal:
     """A price as the exact Decimal stored (4 dp, half up)."""
-    return _unsigned_zero(_decimal(price).quantize(PRICE_STEP, rounding=ROUND_HALF_UP))
+    return _exact(price, 10_000.0, f"{price:.4f}", PRICE_STEP)
 
 
 def round_paise(amount: float) -> float:

@@ -46,6 +46,19 @@ def test_a_rounded_negative_zero_is_plain_zero() -> None:
     assert str(round_paise(-0.004)) == "0.0"
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_value_that_is_not_a_number_is_refused_by_name(value: float) -> None:
+    with pytest.raises(ValueError, match="is not an amount or a price"):
+        to_paise(value)
+    with pytest.raises(ValueError, match="is not an amount or a price"):
+        to_price(value)
+
+
+@given(st.integers(min_value=-10**14, max_value=10**14))
+def test_an_amount_already_in_paise_is_stored_as_it_is(paise: int) -> None:
+    assert to_paise(paise / 100) == Decimal(paise).scaleb(-2)
+
+
 @pytest.mark.parametrize(
     ("price", "stored"),
     [(2885.05, "2885.0500"), (83.2525, "83.2525"), (83.25255, "83.2526"), (1.5, "1.5000")],
@@ -68,6 +81,14 @@ def test_the_float_and_the_decimal_form_are_one_rule(amount: float) -> None:
     held = round_paise(amount)
     assert held == float(to_paise(amount))
     assert to_paise(held) == to_paise(amount)  # what the engine holds is what it stores
+    reading = Decimal(f"{amount:.15g}").quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    assert to_paise(amount) == (reading if reading else abs(reading))  # the fast path is the rule too
+
+
+@given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False))
+def test_a_price_is_the_fifteen_digit_reading_to_four_places(price: float) -> None:
+    reading = Decimal(f"{price:.15g}").quantize(Decimal("0.0001"), rounding="ROUND_HALF_UP")
+    assert to_price(price) == (reading if reading else abs(reading))
 
 
 @pytest.mark.parametrize(
