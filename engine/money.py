@@ -12,12 +12,15 @@ The rule
     (`ROUND_HALF_UP` in `decimal`, PostgreSQL's `round(numeric, 2)`), so a loss rounds
     like the profit of the same size.
 
-    Why half up: Zerodha's contract note states every charge in rupees to two decimals,
-    and its published brokerage calculator rounds with `toFixed(2)`-style half-up
-    rounding; Kite's virtual contract note API gives the same components unrounded.
-    Each charge of a fill is rounded on its own (`engine.execution.charges`), GST on the
-    already-rounded base, and a fill's total charge is the sum of its rounded parts,
-    so the stored parts add up to the stored total exactly.
+    Why this rule: Zerodha's contract note and brokerage calculator state every charge in
+    rupees to two decimals, and half up (away from zero) is the commercial convention
+    and what PostgreSQL's `round(numeric)` does, so a value rounded here, by a migration
+    in SQL or by a reconciliation query agree. Kite's virtual contract note API
+    (kite-mocks/virtual_contract_note.json) gives the components unrounded, so where
+    the rounding happens is ours to state: each charge of a fill on its own
+    (`engine.execution.charges`), GST on the already-rounded base, and a fill's total
+    charge is the sum of its rounded parts, so the stored parts add up to the stored
+    total exactly.
 
     Prices are stored to 4 decimal places (`PRICE_PLACES`): exact for every tick size
     Indian exchanges use (0.05, 0.01, 0.25 for equities and options; 0.0025 for
