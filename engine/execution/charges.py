@@ -2,24 +2,19 @@
 
 Rates follow Zerodha's published brokerage calculator (intraday MIS and
 delivery CNC); they change, so they live in config. Every component is
-rounded to paise. Brokerage is capped per executed order, so a caller
-filling one order in parts passes the brokerage already charged on it.
+rounded to paise on its own by the rule in `engine.money` (GST on the
+rounded base). Brokerage is capped per executed order, so a caller filling
+one order in parts passes the brokerage already charged on it.
 """
 
 from __future__ import annotations
 
-import math
-
 from engine.events import Charges, Product, Side
+from engine.money import round_paise
 from engine.settings import ChargeRates, ChargesSettings
 
 NO_CHARGES = Charges()
 _CRORE = 10_000_000.0
-
-
-def to_paise(amount: float) -> float:
-    """Round half up to 2 dp (the epsilon: a float 4.15499999 that means 4.155 rounds up)."""
-    return math.floor(amount * 100.0 + 0.5 + 1e-7) / 100.0
 
 
 class ChargeCalculator:
@@ -45,13 +40,13 @@ class ChargeCalculator:
         rates = self._rates[product]
         turnover = quantity * price
         cap_left = max(rates.brokerage_cap - order_brokerage, 0.0)
-        brokerage = to_paise(min(turnover * rates.brokerage_pct / 100.0, cap_left))
+        brokerage = round_paise(min(turnover * rates.brokerage_pct / 100.0, cap_left))
         stt_pct = rates.stt_buy_pct if side is Side.BUY else rates.stt_sell_pct
-        stt = to_paise(turnover * stt_pct / 100.0)
-        exchange = to_paise(turnover * rates.exchange_pct / 100.0)
-        sebi = to_paise(turnover * rates.sebi_per_crore / _CRORE)
-        gst = to_paise((brokerage + sebi + exchange) * rates.gst_pct / 100.0)
-        stamp = to_paise(turnover * rates.stamp_buy_pct / 100.0) if side is Side.BUY else 0.0
+        stt = round_paise(turnover * stt_pct / 100.0)
+        exchange = round_paise(turnover * rates.exchange_pct / 100.0)
+        sebi = round_paise(turnover * rates.sebi_per_crore / _CRORE)
+        gst = round_paise((brokerage + sebi + exchange) * rates.gst_pct / 100.0)
+        stamp = round_paise(turnover * rates.stamp_buy_pct / 100.0) if side is Side.BUY else 0.0
         return Charges(
             brokerage=brokerage,
             stt=stt,

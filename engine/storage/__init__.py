@@ -4,8 +4,10 @@ from engine.storage.database import Database, DatabaseNotConnected
 from engine.storage.migrations import MIGRATIONS, Migration, SchemaTooNewError, migrate, schema_version
 from engine.storage.models import OrderStatus
 from engine.storage.repository import (
+    ChargesLedger,
     DbStateStore,
     OrderRecord,
+    charges_ledger,
     fill_count,
     load_fills,
     recent_orders,
@@ -16,6 +18,7 @@ from engine.storage.writer import StorageWriter
 
 __all__ = [
     "MIGRATIONS",
+    "ChargesLedger",
     "Database",
     "DatabaseNotConnected",
     "DbStateStore",
@@ -24,6 +27,7 @@ __all__ = [
     "OrderStatus",
     "SchemaTooNewError",
     "StorageWriter",
+    "charges_ledger",
     "fill_count",
     "load_fills",
     "migrate",

@@ -30,14 +30,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, Table, func, insert, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Index,
+    Numeric,
+    Table,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateColumn
 
 from engine.events import MalformedEvent, decode_event
+from engine.money import PRICE_PLACES, to_paise, to_price
 from engine.storage import models
 from engine.storage.event_codec import FORMAT_JSON, encode_body
 from engine.storage.sqlite import IMMEDIATE
@@ -143,6 +159,81 @@ def _compact_row(
     }
 
 
+# the columns migration 3 made exact; their types and scales are the models'
+_MONEY_TABLES: tuple[Table, ...] = (models.orders, models.fills, models.pnl_snapshots)
+
+
+def _money_columns(table: Table) -> list[Column[Any]]:
+    return [c for c in table.columns if isinstance(c.type, Numeric) and not isinstance(c.type, Float)]
+
+
+def _exact_money(conn: Connection) -> None:
+    """Prices and amounts from double precision to NUMERIC, each value rounded by the rule in
+    `engine.money` (the 15-digit reading of the float, half away from zero)."""
+    for table in _MONEY_TABLES:
+        money = _money_columns(table)
+        stored = {c["name"]: c["type"] for c in inspect(conn).get_columns(table.name)}
+        if not any(isinstance(stored[c.name], Float) for c in money):
+            continue  # built by migration 1 from the current models: already exact
+        if conn.dialect.name == "postgresql":
+            _alter_to_numeric(conn, table, money)
+        else:
+            _rebuild_sqlite_table(conn, table, money)
+
+
+def _alter_to_numeric(conn: Connection, table: Table, money: list[Column[Any]]) -> None:
+    # PostgreSQL's float8 -> numeric cast reads 15 significant digits and round() is half away
+    # from zero: exactly `engine.money.to_paise` / `to_price`
+    changes = ", ".join(
+        f"ALTER COLUMN {c.name} TYPE {c.type.compile(conn.dialect)} "
+        f"USING round({c.name}::numeric, {_scale(c)})"
+        for c in money
+    )
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} {changes}")
+
+
+def _scale(column: Column[Any]) -> int:
+    assert isinstance(column.type, Numeric) and column.type.scale is not None
+    return column.type.scale
+
+
+def _rebuild_sqlite_table(conn: Connection, table: Table, money: list[Column[Any]]) -> None:
+    """SQLite cannot change a column's type: rename, create from the model, copy (ids kept, so
+    the insert order restore relies on stays), round the money columns, drop the old table."""
+    old = f"{table.name}_v2"
+    for index in inspect(conn).get_indexes(table.name):
+        conn.exec_driver_sql(f'DROP INDEX "{index["name"]}"')
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {old}")
+    create_tables(conn, table)
+    names = ", ".join(c.name for c in table.columns)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {old}")
+    rounders: dict[str, Callable[[float], Decimal]] = {
+        c.name: to_price if _scale(c) == PRICE_PLACES else to_paise for c in money
+    }
+    change = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in rounders})
+    )
+    # the old REALs as they are (the new table would hand them back already cut to its scale)
+    read = f"SELECT id, {', '.join(rounders)} FROM {old} WHERE id > ? ORDER BY id LIMIT ?"
+    last_id = -1
+    while True:
+        rows = conn.exec_driver_sql(read, (last_id, _COPY_BATCH)).all()
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        conn.execute(change, [_rounded_row(row, rounders) for row in rows])
+    conn.exec_driver_sql(f"DROP TABLE {old}")
+
+
+def _rounded_row(row: Sequence[Any], rounders: dict[str, Callable[[float], Decimal]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"b_id": row[0]}
+    for (name, rounder), value in zip(rounders.items(), row[1:], strict=True):
+        out[f"b_{name}"] = None if value is None else rounder(float(value))
+    return out
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -150,6 +241,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _initial_schema,
     ),
     Migration(2, "compact event log: lineage columns, binary ids, compressed bodies", _compact_event_log),
+    Migration(3, "prices and amounts as exact NUMERIC, rounded to paise", _exact_money),
 )
 
 

@@ -1,9 +1,11 @@
 """Database tables. Times are epoch seconds (UTC) as on the events; every write is keyed
 by a natural unique id (order id, trade id, event id) so a redelivered event never
-adds a second row."""
+adds a second row. Amounts and prices are exact `NUMERIC` (`Decimal` in Python), rounded
+by the rule in `engine.money`."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Table,
     Text,
@@ -23,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from engine.money import AMOUNT_PLACES, AMOUNT_PRECISION, PRICE_PLACES, PRICE_PRECISION
 from engine.storage.event_codec import decode_id, encode_id
 
 
@@ -41,6 +45,10 @@ ID = String()
 NAME = String()
 # SQLite autoincrements only a column declared exactly INTEGER PRIMARY KEY
 ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+# rupees to paise, and prices to 4 dp; on SQLite a NUMERIC column holds a REAL, exact at these
+# scales up to 15 significant digits, and SQLAlchemy hands back Decimals on both databases
+AMOUNT = Numeric(AMOUNT_PRECISION, AMOUNT_PLACES, asdecimal=True)
+PRICE = Numeric(PRICE_PRECISION, PRICE_PLACES, asdecimal=True)
 
 
 class Base(DeclarativeBase):
@@ -63,7 +71,7 @@ class OrderRow(Base):
     quantity: Mapped[int]
     order_type: Mapped[str] = mapped_column(String(16))
     product: Mapped[str] = mapped_column(String(8))
-    limit_price: Mapped[float | None]
+    limit_price: Mapped[Decimal | None] = mapped_column(PRICE)
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str] = mapped_column(Text, default="")
     filled_quantity: Mapped[int] = mapped_column(default=0)
@@ -88,15 +96,15 @@ class FillRow(Base):
     instrument_token: Mapped[int]
     side: Mapped[str] = mapped_column(String(4))
     quantity: Mapped[int]
-    price: Mapped[float]
+    price: Mapped[Decimal] = mapped_column(PRICE)
     product: Mapped[str] = mapped_column(String(8))
-    brokerage: Mapped[float]
-    stt: Mapped[float]
-    exchange: Mapped[float]
-    sebi: Mapped[float]
-    gst: Mapped[float]
-    stamp_duty: Mapped[float]
-    charges_total: Mapped[float]
+    brokerage: Mapped[Decimal] = mapped_column(AMOUNT)
+    stt: Mapped[Decimal] = mapped_column(AMOUNT)
+    exchange: Mapped[Decimal] = mapped_column(AMOUNT)
+    sebi: Mapped[Decimal] = mapped_column(AMOUNT)
+    gst: Mapped[Decimal] = mapped_column(AMOUNT)
+    stamp_duty: Mapped[Decimal] = mapped_column(AMOUNT)
+    charges_total: Mapped[Decimal] = mapped_column(AMOUNT)
     remaining_quantity: Mapped[int]
     fill_ts: Mapped[float]
     correlation_id: Mapped[str] = mapped_column(ID)
@@ -130,11 +138,11 @@ class PnlSnapshotRow(Base):
     namespace: Mapped[str] = mapped_column(String(16))
     portfolio_id: Mapped[str] = mapped_column(NAME)
     strategy_id: Mapped[str] = mapped_column(NAME)
-    realized_pnl: Mapped[float]
-    unrealized_pnl: Mapped[float]
-    charges: Mapped[float]
-    cash: Mapped[float]
-    equity: Mapped[float]
+    realized_pnl: Mapped[Decimal] = mapped_column(AMOUNT)
+    unrealized_pnl: Mapped[Decimal] = mapped_column(AMOUNT)
+    charges: Mapped[Decimal] = mapped_column(AMOUNT)
+    cash: Mapped[Decimal] = mapped_column(AMOUNT)
+    equity: Mapped[Decimal] = mapped_column(AMOUNT)
     positions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     snapshot_ts: Mapped[float]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -83,29 +84,7 @@ async def load_fills(db: Database, namespace: Namespace) -> list[OrderFilled]:
     stmt = select(table).where(table.c.namespace == namespace.value).order_by(table.c.id)
     async with db.engine.connect() as conn:
         rows = (await conn.execute(stmt)).mappings().all()
-    return [
-        OrderFilled(
-            order_id=row["order_id"],
-            trade_id=row["trade_id"],
-            strategy_id=row["strategy_id"],
-            instrument_token=row["instrument_token"],
-            side=Side(row["side"]),
-            quantity=row["quantity"],
-            price=row["price"],
-            product=Product(row["product"]),
-            charges=Charges(
-                brokerage=row["brokerage"],
-                stt=row["stt"],
-                exchange=row["exchange"],
-                sebi=row["sebi"],
-                gst=row["gst"],
-                stamp_duty=row["stamp_duty"],
-            ),
-            remaining_quantity=row["remaining_quantity"],
-            fill_ts=row["fill_ts"],
-        )
-        for row in rows
-    ]
+    return [_fill_from_row(row) for row in rows]
 
 
 async def load_unresolved_orders(db: Database, namespace: Namespace) -> list[UnresolvedOrder]:
@@ -139,7 +118,7 @@ async def load_unresolved_orders(db: Database, namespace: Namespace) -> list[Unr
                 quantity=row["quantity"],
                 order_type=OrderType(row["order_type"]),
                 product=Product(row["product"]),
-                limit_price=row["limit_price"],
+                limit_price=_price_or_none(row["limit_price"]),
                 placed_ts=row["placed_ts"],
             ),
             filled_quantity=int(row["stored_fills"]),
@@ -167,26 +146,7 @@ async def recent_orders(db: Database, namespace: Namespace, limit: int = 50) -> 
     )
     async with db.engine.connect() as conn:
         rows = (await conn.execute(stmt)).mappings().all()
-    return [
-        OrderRecord(
-            order_id=row["order_id"],
-            namespace=Namespace(row["namespace"]),
-            strategy_id=row["strategy_id"],
-            instrument_token=row["instrument_token"],
-            side=Side(row["side"]),
-            quantity=row["quantity"],
-            order_type=OrderType(row["order_type"]),
-            product=Product(row["product"]),
-            limit_price=row["limit_price"],
-            status=models.OrderStatus(row["status"]),
-            status_reason=row["status_reason"],
-            filled_quantity=row["filled_quantity"],
-            placed_ts=row["placed_ts"],
-            updated_ts=row["updated_ts"],
-            correlation_id=row["correlation_id"],
-        )
-        for row in rows
-    ]
+    return [_order_record(row) for row in rows]
 
 
 async def trace(db: Database, correlation_id: str) -> list[Event]:
@@ -223,6 +183,26 @@ class OrderFillTotals:
     quantity: int
     notional: float  # sum of quantity * price
     charges: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChargesLedger:
+    """Every stored fill's charges summed exactly, to reconcile with a contract note: `total` is
+    the sum of the stored per-fill totals, and equals the sum of the parts to the paisa."""
+
+    fills: int
+    turnover: Decimal  # sum of quantity * price
+    brokerage: Decimal
+    stt: Decimal
+    exchange: Decimal
+    sebi: Decimal
+    gst: Decimal
+    stamp_duty: Decimal
+    total: Decimal
+
+    @property
+    def parts_total(self) -> Decimal:
+        return self.brokerage + self.stt + self.exchange + self.sebi + self.gst + self.stamp_duty
 
 
 async def orders_between(
@@ -281,6 +261,48 @@ async def order_fill_totals(
     }
 
 
+_LEDGER_PARTS = ("brokerage", "stt", "exchange", "sebi", "gst", "stamp_duty", "charges_total")
+
+
+async def charges_ledger(
+    db: Database, namespace: Namespace, start_ts: float | None = None, end_ts: float | None = None
+) -> ChargesLedger:
+    """The charges of every stored fill of a namespace (with fill_ts in [start_ts, end_ts) when
+    given), summed in Decimals: exact on both databases (SQLite's SUM would add REALs)."""
+    table = models.fills
+    where = table.c.namespace == namespace.value
+    if start_ts is not None:
+        where &= table.c.fill_ts >= start_ts
+    if end_ts is not None:
+        where &= table.c.fill_ts < end_ts
+    columns = [table.c.quantity, table.c.price, *(table.c[name] for name in _LEDGER_PARTS)]
+    sums = dict.fromkeys(_LEDGER_PARTS, Decimal(0))
+    turnover = Decimal(0)
+    count = 0
+    async with db.engine.connect() as conn:
+        result = await conn.stream(select(*columns).where(where).order_by(table.c.id))
+        async for row in result.mappings():
+            count += 1
+            turnover += row["quantity"] * row["price"]
+            for name in _LEDGER_PARTS:
+                sums[name] += row[name]
+    return ChargesLedger(
+        fills=count,
+        turnover=turnover,
+        brokerage=sums["brokerage"],
+        stt=sums["stt"],
+        exchange=sums["exchange"],
+        sebi=sums["sebi"],
+        gst=sums["gst"],
+        stamp_duty=sums["stamp_duty"],
+        total=sums["charges_total"],
+    )
+
+
+def _price_or_none(price: Decimal | None) -> float | None:
+    return None if price is None else float(price)
+
+
 def _order_record(row: Any) -> OrderRecord:
     return OrderRecord(
         order_id=row["order_id"],
@@ -291,7 +313,7 @@ def _order_record(row: Any) -> OrderRecord:
         quantity=row["quantity"],
         order_type=OrderType(row["order_type"]),
         product=Product(row["product"]),
-        limit_price=row["limit_price"],
+        limit_price=_price_or_none(row["limit_price"]),
         status=models.OrderStatus(row["status"]),
         status_reason=row["status_reason"],
         filled_quantity=row["filled_quantity"],
@@ -309,15 +331,15 @@ def _fill_from_row(row: Any) -> OrderFilled:
         instrument_token=row["instrument_token"],
         side=Side(row["side"]),
         quantity=row["quantity"],
-        price=row["price"],
+        price=float(row["price"]),
         product=Product(row["product"]),
         charges=Charges(
-            brokerage=row["brokerage"],
-            stt=row["stt"],
-            exchange=row["exchange"],
-            sebi=row["sebi"],
-            gst=row["gst"],
-            stamp_duty=row["stamp_duty"],
+            brokerage=float(row["brokerage"]),
+            stt=float(row["stt"]),
+            exchange=float(row["exchange"]),
+            sebi=float(row["sebi"]),
+            gst=float(row["gst"]),
+            stamp_duty=float(row["stamp_duty"]),
         ),
         remaining_quantity=row["remaining_quantity"],
         fill_ts=row["fill_ts"],

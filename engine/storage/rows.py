@@ -4,6 +4,9 @@ Every insert is `ON CONFLICT DO NOTHING` on the row's natural unique key, and an
 order's status only moves forward out of an open state, so writing the same
 batch twice (a redelivery, or a retry after a commit whose answer was lost)
 changes nothing.
+
+Amounts and prices become the exact Decimals of `engine.money` here: each charge rounded to
+paise, and a fill's stored total the exact sum of its stored parts.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from engine.events import (
     SignalRejected,
     SignalValidated,
 )
+from engine.money import price_or_none, to_paise, to_price
 from engine.storage import models
 from engine.storage.database import Database
 from engine.storage.event_codec import encode_body
@@ -78,7 +82,7 @@ def _order_row(event: Event, p: OrderPlaced) -> Row:
         "quantity": p.quantity,
         "order_type": p.order_type.value,
         "product": p.product.value,
-        "limit_price": p.limit_price,
+        "limit_price": price_or_none(p.limit_price),
         "status": OrderStatus.PLACED.value,
         "status_reason": "",
         "filled_quantity": 0,
@@ -90,6 +94,14 @@ def _order_row(event: Event, p: OrderPlaced) -> Row:
 
 def _fill_row(event: Event, p: OrderFilled) -> Row:
     c = p.charges
+    parts = {
+        "brokerage": to_paise(c.brokerage),
+        "stt": to_paise(c.stt),
+        "exchange": to_paise(c.exchange),
+        "sebi": to_paise(c.sebi),
+        "gst": to_paise(c.gst),
+        "stamp_duty": to_paise(c.stamp_duty),
+    }
     return {
         "trade_id": p.trade_id,
         "order_id": p.order_id,
@@ -98,15 +110,10 @@ def _fill_row(event: Event, p: OrderFilled) -> Row:
         "instrument_token": p.instrument_token,
         "side": p.side.value,
         "quantity": p.quantity,
-        "price": p.price,
+        "price": to_price(p.price),
         "product": p.product.value,
-        "brokerage": c.brokerage,
-        "stt": c.stt,
-        "exchange": c.exchange,
-        "sebi": c.sebi,
-        "gst": c.gst,
-        "stamp_duty": c.stamp_duty,
-        "charges_total": c.total,
+        **parts,
+        "charges_total": sum(parts.values(), start=to_paise(0.0)),
         "remaining_quantity": p.remaining_quantity,
         "fill_ts": p.fill_ts or event.ts,
         "correlation_id": event.correlation_id,
@@ -148,11 +155,11 @@ def _pnl_row(event: Event, p: PnlSnapshot) -> Row:
         "namespace": event.namespace.value,
         "portfolio_id": p.portfolio_id,
         "strategy_id": p.strategy_id,
-        "realized_pnl": p.realized_pnl,
-        "unrealized_pnl": p.unrealized_pnl,
-        "charges": p.charges,
-        "cash": p.cash,
-        "equity": p.equity,
+        "realized_pnl": to_paise(p.realized_pnl),
+        "unrealized_pnl": to_paise(p.unrealized_pnl),
+        "charges": to_paise(p.charges),
+        "cash": to_paise(p.cash),
+        "equity": to_paise(p.equity),
         "positions": [msgspec.structs.asdict(pos) for pos in p.positions],
         "snapshot_ts": p.snapshot_ts or event.ts,
     }

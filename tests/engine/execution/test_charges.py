@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from engine.events import Charges, Product, Side
-from engine.execution.charges import ChargeCalculator, to_paise
+from engine.execution.charges import ChargeCalculator
+from engine.money import round_paise
 from engine.settings import ChargesSettings
 
 
@@ -75,7 +76,7 @@ def test_brokerage_cap_is_per_order_across_partial_fills(calc: ChargeCalculator)
     assert second.brokerage == 5.0  # the order's cap of 20 leaves 5
     third = calc.compute(Side.BUY, Product.MIS, 50, 1000.0, order_brokerage=20.0)
     assert third.brokerage == 0.0
-    assert third.gst == to_paise(0.18 * (third.exchange + third.sebi))
+    assert third.gst == round_paise(0.18 * (third.exchange + third.sebi))
 
 
 def test_disabled_charges_are_zero() -> None:
@@ -86,9 +87,3 @@ def test_disabled_charges_are_zero() -> None:
 def test_rates_come_from_settings() -> None:
     settings = ChargesSettings.model_validate({"intraday": {"brokerage_cap": 10.0}})
     assert ChargeCalculator(settings).compute(Side.BUY, Product.MIS, 100, 1000.0).brokerage == 10.0
-
-
-def test_to_paise_rounds_half_up() -> None:
-    assert to_paise(4.155) == 4.16
-    assert to_paise(0.005) == 0.01
-    assert to_paise(4.1549) == 4.15

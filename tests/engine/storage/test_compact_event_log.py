@@ -191,7 +191,7 @@ async def test_the_migration_compacts_a_v1_event_log_and_loses_nothing(
 
     db = db_factory()
     try:
-        assert await db.connect() == [2]
+        assert await db.connect() == list(range(2, len(MIGRATIONS) + 1))  # 3 on: no-ops here
         for flow in flows:
             assert await trace(db, flow[0].correlation_id) == flow
         with caplog.at_level(logging.WARNING):
@@ -202,7 +202,6 @@ async def test_the_migration_compacts_a_v1_event_log_and_loses_nothing(
             orders = (await conn.execute(select(models.orders.c.order_id))).scalars().all()
         assert count == 3 * 4 + 2
         assert orders == ["P-1"]
-        assert len(MIGRATIONS) == 2
     finally:
         await db.close()
     again = db_factory()
