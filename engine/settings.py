@@ -251,6 +251,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
+        dotenv_filtering="match_prefix",  # a .env shared with other tools: only ALPHA_PANDA_* is ours
         extra="forbid",
         case_sensitive=False,
     )
@@ -513,10 +514,31 @@ def _not_utf8(*paths: Path) -> str:
     return " or ".join(str(p) for p in paths)
 
 
+def _check_dotenv(path: Path) -> None:
+    """A .env line python-dotenv cannot parse is dropped with only a warning; make it an error.
+
+    The line is named by number, never shown: it may hold a secret.
+    """
+    from dotenv.parser import parse_stream
+
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as stream:
+        bad = [binding.original.line for binding in parse_stream(stream) if binding.error]
+    if bad:
+        lines = ", ".join(map(str, bad))
+        raise ConfigError(
+            f"Invalid configuration: {path.resolve()} line{'s' if len(bad) > 1 else ''} {lines}"
+            " cannot be read as NAME=value (an unclosed quote, or text after a closing quote?)\n"
+            f"    fix: correct {'those lines' if len(bad) > 1 else 'that line'} of {path.resolve()}"
+        )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings; any configuration problem becomes a ConfigError with one clear message."""
     config_file = default_config_dir() / CONFIG_FILE_NAME
     try:
+        _check_dotenv(Path(".env"))
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(explain_validation_error(exc)) from None

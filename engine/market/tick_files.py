@@ -514,9 +514,11 @@ def _parquet_file(path: Path) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
+        parquet = pq.ParquetFile(path)
+        parquet.schema_arrow.names  # noqa: B018  (decoded now, so a damaged name fails here)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # a column name not UTF-8
         raise TickFileError(path, None, None, f"not a readable Parquet file ({exc})") from None
+    return parquet
 
 
 def _parquet_rows(path: Path, instruments: InstrumentRegistry | None) -> Iterator[MarketTick]:

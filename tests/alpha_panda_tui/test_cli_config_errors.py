@@ -49,6 +49,19 @@ def test_bad_config_is_one_message_and_exit_2(isolated_dirs: Path, case: str, co
     assert not (isolated_dirs / "data" / "alpha_panda.db").exists(), "something started"
 
 
+@pytest.mark.parametrize("command", [["doctor"], ["launch", "--headless", "--duration", "1"]])
+def test_a_dotenv_line_that_cannot_be_parsed_is_exit_2_not_a_silently_missing_secret(
+    isolated_dirs: Path, command: list[str]
+) -> None:
+    (isolated_dirs / ".env").write_text('ALPHA_PANDA_ZERODHA__API_SECRET="supersecret123\n', encoding="utf-8")
+    result = _run(*command, env={})
+    assert result.returncode == EXIT_CONFIG, result.stdout + result.stderr
+    assert result.stderr.startswith(f"Invalid configuration: {isolated_dirs / '.env'} line 1"), result.stderr
+    assert "Traceback" not in result.stderr and "python-dotenv" not in result.stderr
+    assert "supersecret123" not in result.stdout + result.stderr
+    assert not (isolated_dirs / "data" / "alpha_panda.db").exists(), "something started"
+
+
 def test_doctor_warns_about_a_readable_config_holding_secrets(isolated_dirs: Path) -> None:
     config = isolated_dirs / "config" / "config.toml"
     config.write_text('[zerodha]\napi_key = "k3y-value"\napi_secret = "supersecret123"\n', encoding="utf-8")

@@ -341,3 +341,27 @@ def test_a_thousand_idle_clients_are_refused_or_timed_out_and_the_engine_still_a
         running.settled(1_000)
         running.still_trading()
     no_errors_logged(caplog)
+
+
+@pytest.mark.parametrize("stage", ["waiting for its request", "lingering after its reply"])
+def test_stopping_with_a_client_still_connected_logs_no_error(
+    stage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """stop() cancels the connections still open; on Python 3.11 a client handler that ends
+    cancelled makes asyncio's own done-callback log an ERROR with a traceback."""
+    # the client's socket stays open until after the engine has stopped
+    with (
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock,
+        running_engine(request_timeout_s=30.0) as running,
+    ):
+        sock.settimeout(5)
+        sock.connect(str(running.socket_path))
+        if stage == "lingering after its reply":
+            sock.sendall(b'{"op": "status"}\n')
+            assert reply_of(sock.recv(65536))["ok"] is True  # the server now waits for our close
+        else:
+            deadline = time.monotonic() + 5
+            while running.server.connections == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert running.server.connections == 1  # its handler waits for a request line
+    no_errors_logged(caplog)

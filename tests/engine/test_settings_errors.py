@@ -48,6 +48,36 @@ def test_a_dotenv_that_is_not_utf8_is_named(isolated_dirs: Path) -> None:
     assert f"{isolated_dirs / '.env'} is not UTF-8 text" in _error()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        'ALPHA_PANDA_ZERODHA__API_SECRET="supersecret123\n',
+        'ALPHA_PANDA_FEED__SEED=7\nALPHA_PANDA_ZERODHA__API_SECRET="supersecret123"x\n',
+    ],
+)
+def test_a_dotenv_line_that_cannot_be_parsed_is_named_never_echoed(isolated_dirs: Path, text: str) -> None:
+    (isolated_dirs / ".env").write_text(text, encoding="utf-8")
+    message = _error()
+    line = text.count("\n")
+    assert f"{isolated_dirs / '.env'} line {line} cannot be read as NAME=value" in message
+    assert "supersecret123" not in message
+
+
+def test_a_dotenv_shared_with_other_tools_is_read_for_our_names_only(isolated_dirs: Path) -> None:
+    (isolated_dirs / ".env").write_text(
+        "# comment\n\nexport ALPHA_PANDA_FEED__SEED=7\nOTHER='x y'\nDJANGO_SECRET_KEY=supersecret123\n",
+        encoding="utf-8",
+    )
+    assert load_settings().feed.seed == 7
+
+
+def test_an_unknown_alpha_panda_name_in_dotenv_is_still_an_error(isolated_dirs: Path) -> None:
+    (isolated_dirs / ".env").write_text("OTHER=1\nALPHA_PANDA_RISK__MAX_QTY=5\n", encoding="utf-8")
+    message = _error()
+    assert "risk.max_qty: unknown setting" in message and "risk.max_quantity" in message
+    assert "other" not in message.lower().replace("another", "")
+
+
 def test_non_json_list_env_var_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHA_PANDA_FEED__SYMBOLS", "json")
     message = _error()

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine.events import DepthLevel, MarketTick
@@ -304,6 +304,7 @@ def test_a_damaged_csv_is_read_alike_or_rejected_with_a_tick_file_error(
 
 @FUZZ
 @given(seed=st.integers(0, 2**32), edits=st.integers(1, 6), cut=st.floats(0.0, 1.0))
+@example(seed=388470, edits=3, cut=1.0)  # a schema whose column name is not UTF-8 (UnicodeDecodeError)
 def test_a_damaged_parquet_file_is_only_ever_a_tick_file_error(
     tmp_path: Path, seed: int, edits: int, cut: float
 ) -> None:
