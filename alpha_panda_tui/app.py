@@ -133,6 +133,8 @@ class AlphaPandaApp(App[int]):
 
     # -- the steady pull from UiState -----------------------------------------------
     def _pull(self) -> None:
+        if not self.screen_stack:  # the app is closing: its screens are gone, nothing to bring up to date
+            return
         try:
             self.pull_now()
         finally:
