@@ -410,7 +410,7 @@ class Engine:
         now = self.clock.now()
         return EngineStatus(
             state=trading_state(self._lifecycle, self.halted, bool(latches)),
-            mode=TradingMode.LIVE if self.settings.zerodha.live_orders else TradingMode.PAPER,
+            mode=TradingMode.LIVE if Namespace.ZERODHA in self.active_namespaces else TradingMode.PAPER,
             halted_reason=halt_reason,
             feed_paused=self.feed.paused,
             feed_source=self.settings.feed.source.value,

@@ -225,8 +225,20 @@ class ZerodhaSettings(Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     access_token: SecretStr | None = None
-    live_orders: bool = Field(default=False, description="explicit opt-in to send real orders")
+    live_orders: bool = Field(default=False, description="real orders; not available in this version")
     root_url: str = "https://api.kite.trade"
+
+    @field_validator("live_orders")
+    @classmethod
+    def _no_live_orders(cls, value: bool) -> bool:
+        # Nothing in this version can send an order to Zerodha: accepting the flag would make the
+        # console claim LIVE while every order is simulated.
+        if value:
+            raise ValueError(
+                "live orders are not available in this version (every order is paper-traded); "
+                "remove zerodha.live_orders or set it to false"
+            )
+        return value
 
 
 class HealthSettings(Section):
@@ -297,8 +309,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_zerodha(self) -> Settings:
-        if self.zerodha.live_orders and not self.zerodha.enabled:
-            raise ValueError("zerodha.live_orders needs zerodha.enabled = true")
         if self.feed.source is FeedSource.REPLAY and self.feed.replay_file is None:
             raise ValueError("feed.source = 'replay' needs feed.replay_file")
         return self

@@ -4,7 +4,7 @@
     name = "ema_5_20"
     kind = "ema_crossover"
     instruments = ["RELIANCE", "INFY"]   # trading symbols
-    namespaces = ["paper"]               # paper and/or zerodha (default: paper)
+    namespaces = ["paper"]               # default: paper (zerodha: not available yet)
     enabled = true                       # default: true
     [strategy.params]
     fast = 5
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from assets import asset_path
-from engine.events import BROKER_NAMESPACES, Namespace
+from engine.events import Namespace
 from engine.instruments import InstrumentRegistry, UnknownInstrument
 from engine.settings import Settings
 from engine.strategies.base import Strategy
@@ -37,6 +37,8 @@ STRATEGIES_FILE_NAME = "strategies.toml"
 USER_DIR_NAME = "strategies"
 STRATEGY_KEYS = ("name", "kind", "instruments", "namespaces", "enabled", "params")
 DEFAULT_NAMESPACES: tuple[Namespace, ...] = (Namespace.PAPER,)
+# Live (zerodha) orders do not exist yet: a strategy routed there is refused, never silently skipped.
+AVAILABLE_NAMESPACES: tuple[str, ...] = (Namespace.PAPER.value,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,10 +233,15 @@ def _read_entry(
             raise entry.error("instruments", f"{symbol!r} is listed twice", "list each instrument once")
         tokens.append(inst.instrument_token)
     namespaces: list[Namespace] = []
-    broker_names = [ns.value for ns in BROKER_NAMESPACES]
     for text in entry.string_list("namespaces", default=[ns.value for ns in DEFAULT_NAMESPACES]):
-        if text.lower() not in broker_names:
-            allowed = " and/or ".join(repr(n) for n in broker_names)
+        if text.lower() == Namespace.ZERODHA.value:
+            raise entry.error(
+                "namespaces",
+                "'zerodha' would send real orders, and live orders are not available in this version",
+                'remove it (namespaces = ["paper"]) to paper-trade this strategy',
+            )
+        if text.lower() not in AVAILABLE_NAMESPACES:
+            allowed = " or ".join(repr(n) for n in AVAILABLE_NAMESPACES)
             raise entry.error("namespaces", f"bad namespace {text!r}", f"use {allowed}")
         ns = Namespace(text.lower())
         if ns not in namespaces:

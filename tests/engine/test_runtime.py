@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import Command, CommandAction, EngineState, Namespace, OrderFilled, make_event
+from engine.events import Command, CommandAction, EngineState, Namespace, OrderFilled, TradingMode, make_event
 from engine.instruments import InstrumentRegistry
 from engine.runtime import Engine
 from engine.settings import FeedSource, Settings, load_settings
@@ -175,3 +175,14 @@ async def test_a_replay_file_that_turns_bad_stops_the_engine_with_the_reason(
     )
     assert engine.status().ticks == line - 2  # every good row before the bad one was replayed
     await engine.stop()  # and a second stop (the host's) is harmless
+
+
+async def test_status_says_paper_while_nothing_can_reach_a_broker(isolated_dirs: Path) -> None:
+    settings = load_settings(zerodha={"enabled": True})
+    engine = Engine(settings, paced=False)
+    await engine.start()
+    try:
+        assert Namespace.ZERODHA not in engine.active_namespaces
+        assert engine.status().mode is TradingMode.PAPER
+    finally:
+        await engine.stop()

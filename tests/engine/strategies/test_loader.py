@@ -27,7 +27,7 @@ GOOD = """
 name = "ema_5_20"
 kind = "ema_crossover"
 instruments = ["RELIANCE", "infy"]
-namespaces = ["paper", "zerodha"]
+namespaces = ["paper", "PAPER"]
 [strategy.params]
 fast = 5
 slow = 20
@@ -67,7 +67,7 @@ def test_good_file_gives_typed_strategies_and_flags(tmp_path: Path) -> None:
     assert isinstance(ema, EmaCrossover)
     assert ema.name == "ema_5_20"
     assert ema.instruments == (RELIANCE, INFY)
-    assert ema.namespaces == (Namespace.PAPER, Namespace.ZERODHA)
+    assert ema.namespaces == (Namespace.PAPER,)  # named once, whatever the case
     assert ema.p == {"fast": 5, "slow": 20, "quantity": 10, "allow_short": False}
     assert rsi.namespaces == (Namespace.PAPER,)  # the default
     assert enabled == {"ema_5_20": True, "rsi_off": False}
@@ -123,7 +123,16 @@ ENTRY = '[[strategy]]\nname = "s1"\nkind = "sma_crossover"\ninstruments = ["RELI
         (ENTRY.replace('["RELIANCE"]', "[]"), ["field 'instruments'", "non-empty list of strings"]),
         (
             ENTRY + 'namespaces = ["live"]\n',
-            ["strategy 's1'", "field 'namespaces'", "bad namespace 'live'", "'paper' and/or 'zerodha'"],
+            ["strategy 's1'", "field 'namespaces'", "bad namespace 'live'", "use 'paper'"],
+        ),
+        (
+            ENTRY + 'namespaces = ["paper", "zerodha"]\n',
+            [
+                "strategy 's1'",
+                "field 'namespaces'",
+                "'zerodha' would send real orders",
+                "live orders are not available in this version",
+            ],
         ),
         (ENTRY + 'namespaces = ["shared"]\n', ["field 'namespaces'", "bad namespace 'shared'"]),
         (ENTRY + 'enabled = "yes"\n', ["field 'enabled'", "true or false"]),
