@@ -21,6 +21,7 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -234,9 +235,10 @@ class ZerodhaSettings(Section):
         # Nothing in this version can send an order to Zerodha: accepting the flag would make the
         # console claim LIVE while every order is simulated.
         if value:
-            raise ValueError(
+            raise PydanticCustomError(
+                "live_orders_unavailable",
                 "live orders are not available in this version (every order is paper-traded); "
-                "remove zerodha.live_orders or set it to false"
+                "remove zerodha.live_orders or set it to false",
             )
         return value
 
