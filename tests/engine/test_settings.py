@@ -49,7 +49,9 @@ def test_secrets_are_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cr3t-value" not in repr(settings)
 
 
-def test_live_orders_need_zerodha_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("enabled", ["true", "false"])
+def test_live_orders_are_refused_until_they_exist(monkeypatch: pytest.MonkeyPatch, enabled: str) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_ZERODHA__ENABLED", enabled)
     monkeypatch.setenv("ALPHA_PANDA_ZERODHA__LIVE_ORDERS", "true")
-    with pytest.raises(ConfigError, match=r"live_orders needs zerodha\.enabled"):
+    with pytest.raises(ConfigError, match=r"zerodha\.live_orders: live orders are not available in this"):
         load_settings()
