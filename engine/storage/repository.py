@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, Table, func, select
 
 from engine.events import (
     Charges,
@@ -205,34 +205,42 @@ class ChargesLedger:
         return self.brokerage + self.stt + self.exchange + self.sebi + self.gst + self.stamp_duty
 
 
+async def _newest_between(
+    db: Database,
+    table: Table,
+    ts_column: str,
+    namespace: Namespace,
+    start_ts: float,
+    end_ts: float,
+    limit: int,
+) -> tuple[list[RowMapping], int]:
+    """The newest `limit` rows of a namespace with `ts_column` in [start_ts, end_ts), oldest first, and
+    how many there are."""
+    ts = table.c[ts_column]
+    where = (table.c.namespace == namespace.value) & (ts >= start_ts) & (ts < end_ts)
+    newest = select(table).where(where).order_by(ts.desc(), table.c.id.desc()).limit(limit)
+    async with db.engine.connect() as conn:
+        total = int((await conn.execute(select(func.count()).select_from(table).where(where))).scalar_one())
+        rows = (await conn.execute(newest)).mappings().all()
+    return list(reversed(rows)), total
+
+
 async def orders_between(
     db: Database, namespace: Namespace, start_ts: float, end_ts: float, limit: int
 ) -> tuple[list[OrderRecord], int]:
     """The newest `limit` orders placed in [start_ts, end_ts), oldest first, and how many there are."""
-    table = models.orders
-    ts = table.c.placed_ts
-    where = (table.c.namespace == namespace.value) & (ts >= start_ts) & (ts < end_ts)
-    newest = select(table).where(where).order_by(table.c.placed_ts.desc(), table.c.id.desc()).limit(limit)
-    async with db.engine.connect() as conn:
-        total = int((await conn.execute(select(func.count()).select_from(table).where(where))).scalar_one())
-        rows = (await conn.execute(newest)).mappings().all()
-    return [_order_record(row) for row in reversed(rows)], total
+    rows, total = await _newest_between(db, models.orders, "placed_ts", namespace, start_ts, end_ts, limit)
+    return [_order_record(row) for row in rows], total
 
 
 async def fills_between(
     db: Database, namespace: Namespace, start_ts: float, end_ts: float, limit: int
 ) -> tuple[list[StoredFill], int]:
     """The newest `limit` fills with fill_ts in [start_ts, end_ts), oldest first, and how many there are."""
-    table = models.fills
-    ts = table.c.fill_ts
-    where = (table.c.namespace == namespace.value) & (ts >= start_ts) & (ts < end_ts)
-    newest = select(table).where(where).order_by(table.c.fill_ts.desc(), table.c.id.desc()).limit(limit)
-    async with db.engine.connect() as conn:
-        total = int((await conn.execute(select(func.count()).select_from(table).where(where))).scalar_one())
-        rows = (await conn.execute(newest)).mappings().all()
+    rows, total = await _newest_between(db, models.fills, "fill_ts", namespace, start_ts, end_ts, limit)
     return [
         StoredFill(fill=_fill_from_row(row), event_id=row["event_id"], correlation_id=row["correlation_id"])
-        for row in reversed(rows)
+        for row in rows
     ], total
 
 

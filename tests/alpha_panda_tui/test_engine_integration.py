@@ -9,15 +9,12 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from alpha_panda_tui.app import AlphaPandaApp, make_app
-from engine.clock import ManualClock
 from engine.events import EngineState
 from engine.instruments import InstrumentRegistry
-from engine.market.session_clock import SimulatedSessionClock
-from engine.market.simulated import SimulatedFeed
-from engine.market.tick_files import write_ticks
 from engine.runtime import Engine
 from engine.settings import FeedSource, load_settings
 from tests.alpha_panda_tui.harness import WIDE, wait_for
+from tests.tick_file_builders import write_file_turning_bad
 from widgets.header_bar import HeaderBar
 
 
@@ -65,18 +62,8 @@ async def test_p_pauses_the_engines_feed() -> None:
 
 
 async def test_a_replay_that_turns_bad_shows_the_engine_stopped_with_the_reason(tmp_path: Path) -> None:
-    instruments = InstrumentRegistry.sample()
-    clock = ManualClock(SimulatedSessionClock().now())
-    feed = SimulatedFeed(list(instruments), clock=clock, seed=4)
-    ticks = []
-    for _ in range(400):
-        clock.advance(1.0)
-        ticks.extend(feed.next_batch(len(instruments)))
     path = tmp_path / "late.csv"
-    write_ticks(path, ticks, instruments)
-    lines = path.read_bytes().split(b"\n")
-    lines[-30] = lines[-30].replace(b",", b",\xe9", 1)  # a Latin-1 byte in an instrument token
-    path.write_bytes(b"\n".join(lines))
+    write_file_turning_bad(path, rounds=400, instruments=InstrumentRegistry.sample())
     settings = load_settings(
         feed={"source": FeedSource.REPLAY.value, "replay_file": str(path), "ticks_per_second": 2000}
     )

@@ -15,6 +15,7 @@ from engine.settings import FeedSource, Settings, load_settings
 from engine.storage.repository import load_fills
 from engine.topics import CONTROL_COMMANDS
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
+from tests.tick_file_builders import write_file_turning_bad
 
 
 @pytest.fixture
@@ -143,23 +144,8 @@ async def test_toggles_and_kill_switch_persist_across_restart(settings: Settings
 async def test_a_replay_file_that_turns_bad_stops_the_engine_with_the_reason(
     settings: Settings, isolated_dirs: Path
 ) -> None:
-    from engine.clock import ManualClock
-    from engine.market.session_clock import SimulatedSessionClock
-    from engine.market.simulated import SimulatedFeed
-    from engine.market.tick_files import write_ticks
-
-    instruments = InstrumentRegistry.sample()
-    clock = ManualClock(SimulatedSessionClock().now())
-    feed = SimulatedFeed(list(instruments), clock=clock, seed=4)
-    ticks = []
-    for _ in range(100):
-        clock.advance(1.0)
-        ticks.extend(feed.next_batch(len(instruments)))
     path = isolated_dirs / "late.csv"
-    write_ticks(path, ticks, instruments)
-    lines = path.read_bytes().split(b"\n")
-    lines[-30] = lines[-30].replace(b",", b",\xe9", 1)  # a Latin-1 byte in an instrument token
-    path.write_bytes(b"\n".join(lines))
+    line = write_file_turning_bad(path, rounds=100, instruments=InstrumentRegistry.sample())
     replay = load_settings(feed={"source": FeedSource.REPLAY.value, "replay_file": str(path)})
     engine = Engine(replay, persist=False)
     await engine.start()
@@ -169,7 +155,6 @@ async def test_a_replay_file_that_turns_bad_stops_the_engine_with_the_reason(
             break
         await asyncio.sleep(0.05)
     assert engine.state is EngineState.STOPPED
-    line = len(lines) - 29
     assert engine.fatal_error == (
         f"the replay feed failed: {path}:line {line}: column 'instrument_token': not UTF-8 text (byte 0xe9)"
     )
