@@ -31,6 +31,7 @@ from alpha_panda_tui.logging_config import configure_logging
 from engine.control import ControlServer
 from engine.runtime import Engine
 from engine.settings import Settings
+from engine.storage.db_lock import DatabaseInUse
 
 log = logging.getLogger("alpha_panda_tui.host")
 
@@ -158,6 +159,15 @@ class EngineHost:
         try:
             await engine.start()
             await self._control.start()
+        except DatabaseInUse as exc:
+            message = (
+                f"{exc}: one engine per database; drive that engine with `alpha-panda-tui status` and the "
+                "control commands from its data dir, or set ALPHA_PANDA_DATABASE__URL to another database"
+            )
+            log.error("%s", message)
+            if not self.log_to_stderr:
+                print(f"alpha-panda-tui: {message}", file=sys.stderr)
+            raise HostError(message, EXIT_ALREADY_RUNNING) from None
         except Exception as exc:  # e.g. the database is unreachable
             reason = engine.db.redact(str(exc)) if engine.db is not None else str(exc)
             message = f"cannot start the engine: {reason} (run `alpha-panda-tui doctor` for details)"

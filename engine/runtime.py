@@ -59,6 +59,7 @@ from engine.service import Service
 from engine.settings import BusKind, FeedSource, Settings
 from engine.state import MemoryStateStore, StateStore
 from engine.storage.database import Database
+from engine.storage.db_lock import DatabaseInUse, DatabaseLock
 from engine.storage.repository import DbStateStore, load_fills, load_unresolved_orders
 from engine.storage.writer import StorageWriter
 from engine.strategies.base import Strategy
@@ -96,6 +97,8 @@ class Engine:
         self.active_namespaces: tuple[Namespace, ...] = (Namespace.PAPER,)
         self.db: Database | None = Database(settings.database_url) if persist else None
         self.state_store: StateStore = DbStateStore(self.db) if self.db else MemoryStateStore()
+        # one engine per database, held from start to stop (read-only tools never take it)
+        self.db_lock: DatabaseLock | None = DatabaseLock(settings.database_url) if persist else None
         self._lifecycle = EngineState.STOPPED  # starting, running, stopping, stopped
         self._status_due = asyncio.Event()
         self.health = HealthRegistry()
@@ -277,6 +280,12 @@ class Engine:
     async def start(self) -> None:
         self._lifecycle = EngineState.STARTING
         self.settings.ensure_dirs()
+        if self.db_lock is not None:
+            try:  # before migrations, the journal, the restore and the restart clean-up
+                await self.db_lock.acquire()
+            except DatabaseInUse:
+                self._lifecycle = EngineState.STOPPED  # nothing started: nothing to stop
+                raise
         if self.db is not None:
             await self.db.connect()
         if self.writer is not None:
@@ -362,6 +371,8 @@ class Engine:
             self.unwritten_at_stop = self.writer.unwritten if self.writer is not None else 0
             if self.db is not None:
                 await self.db.close()
+            if self.db_lock is not None:
+                await self.db_lock.release()
             if self.redis_check is not None:
                 await self.redis_check.close()
             self._lifecycle = EngineState.STOPPED
