@@ -84,6 +84,8 @@ async def _crash(engine: Engine) -> None:
     await engine.writer.flush()
     await engine.bus.stop()
     await engine.db.close()
+    if engine.db_lock is not None:  # the OS drops the dead engine's database lock
+        await engine.db_lock.release()
 
 
 async def test_a_long_only_strategy_buys_once_across_three_restarts(settings: Settings) -> None:
