@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select
 
@@ -36,7 +34,8 @@ from engine.storage import models
 from engine.storage.database import Database
 from engine.storage.models import OPEN_ORDER_STATUSES
 from engine.topics import TopicMap
-from tests.conftest import POSTGRES_URL, port_open
+from tests.conftest import port_open
+from tests.postgres import own_database, url_of
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
 
 pytestmark = pytest.mark.slow
@@ -52,14 +51,8 @@ async def database_url(request: pytest.FixtureRequest, isolated_dirs: Path) -> A
         return
     if not port_open("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"crash_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+    async with own_database("crash") as name:
+        yield url_of(name)
 
 
 def _env(root: Path, database_url: str) -> dict[str, str]:

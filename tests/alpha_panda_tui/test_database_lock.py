@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import func, select
 
@@ -27,7 +25,8 @@ from engine.execution.paper import RESTART_REASON
 from engine.storage import models
 from engine.storage.database import Database
 from engine.storage.db_lock import DatabaseInUse, DatabaseLock
-from tests.conftest import POSTGRES_URL, port_open
+from tests.conftest import port_open
+from tests.postgres import own_database, url_of
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
 
 pytestmark = pytest.mark.slow
@@ -40,14 +39,8 @@ async def database_url(request: pytest.FixtureRequest, isolated_dirs: Path) -> A
         return
     if not port_open("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"dblock_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+    async with own_database("dblock") as name:
+        yield url_of(name)
 
 
 def _env(root: Path, data: str, database_url: str) -> dict[str, str]:

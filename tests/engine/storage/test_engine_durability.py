@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import signal
 import struct
 import subprocess
@@ -15,7 +14,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import select
 
@@ -29,6 +27,7 @@ from engine.storage.journal import Journal
 from engine.storage.repository import load_fills
 from engine.topics import TopicMap
 from tests.engine.storage.tcp_proxy import TcpProxy
+from tests.postgres import own_database
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
 
 pytestmark = pytest.mark.slow
@@ -83,17 +82,13 @@ def book(engine: Engine) -> dict[str, tuple[dict[int, int], float, float]]:
 @pytest.fixture
 async def proxied_database(postgres_url: str) -> AsyncIterator[tuple[TcpProxy, str]]:
     """A database of its own on the real PostgreSQL, reached through a proxy the test can cut."""
-    name = f"ap_outage_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    proxy = TcpProxy("127.0.0.1", 5432)
-    await proxy.start()
-    try:
-        yield proxy, f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}"
-    finally:
-        await proxy.stop()
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+    async with own_database("ap_outage", postgres_url) as name:
+        proxy = TcpProxy("127.0.0.1", 5432)
+        await proxy.start()
+        try:
+            yield proxy, f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}"
+        finally:
+            await proxy.stop()
 
 
 async def test_engine_stopped_during_an_outage_reports_the_unwritten_and_the_next_start_stores_them(

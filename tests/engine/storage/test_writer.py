@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from engine.storage.repository import fill_count, load_fills, recent_orders, tra
 from engine.storage.writer import StorageWriter
 from engine.topics import CONTROL_COMMANDS, MARKET_TICKS, TopicMap
 from tests.engine.storage.events_factory import NS, TOKEN, filled, placed, rejected, signal, validated
+from tests.postgres import own_database, url_of
 
 TOPICS = TopicMap(NS)
 
@@ -276,15 +276,8 @@ async def test_writer_keeps_rows_while_sqlite_is_locked_and_recovers(
 @pytest.fixture
 async def doomed_postgres_url(postgres_url: str) -> AsyncIterator[str]:
     """A database of its own, which the test drops while the writer uses it."""
-    name = f"ap_doomed_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    try:
-        base = postgres_url.rsplit("/", 1)[0].replace("postgres@", "postgres:pw-must-not-leak@")
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+    async with own_database("ap_doomed", postgres_url) as name:
+        yield url_of(name, postgres_url).replace("postgres@", "postgres:pw-must-not-leak@")
 
 
 async def test_writer_survives_its_postgres_database_vanishing(
