@@ -331,14 +331,7 @@ class PaperExecution(Service):
 
     async def _cancel(self, order: PaperOrder, reason: str) -> None:
         self._forget(order)
-        cancelled = OrderCancelled(
-            order_id=order.order_id,
-            strategy_id=order.strategy_id,
-            instrument_token=order.instrument_token,
-            unfilled_quantity=order.remaining,
-            reason=reason,
-            side=order.side,
-        )
+        cancelled = _cancellation(order, order.remaining, reason)
         await self.bus.publish(
             self._cancelled_topic, order.event.child(cancelled, source=self.name, key=order.strategy_id)
         )
@@ -367,17 +360,9 @@ class PaperExecution(Service):
             placed = stored.order
             if not self._ids.owns(placed.order_id) or placed.order_id in self._open:
                 continue
-            cancelled = OrderCancelled(
-                order_id=placed.order_id,
-                strategy_id=placed.strategy_id,
-                instrument_token=placed.instrument_token,
-                unfilled_quantity=stored.remaining,
-                reason=reason,
-                side=placed.side,
-            )
             event = Event(
                 type=EventType.ORDER_CANCELLED,
-                payload=cancelled,
+                payload=_cancellation(placed, stored.remaining, reason),
                 namespace=self.namespace,
                 source=self.name,
                 key=placed.strategy_id,
@@ -426,3 +411,14 @@ class PaperExecution(Service):
             )
             self._track(placed, placed_event, ts)
             await self.bus.publish(self._placed_topic, placed_event)
+
+
+def _cancellation(order: PaperOrder | OrderPlaced, unfilled: int, reason: str) -> OrderCancelled:
+    return OrderCancelled(
+        order_id=order.order_id,
+        strategy_id=order.strategy_id,
+        instrument_token=order.instrument_token,
+        unfilled_quantity=unfilled,
+        reason=reason,
+        side=order.side,
+    )
