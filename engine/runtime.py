@@ -66,6 +66,8 @@ from engine.strategies.base import Strategy
 from engine.strategies.loader import load_strategies
 from engine.tasks import cancel_and_wait
 from engine.topics import ENGINE_STATUS, TopicMap
+from engine.zerodha.broker_session import BrokerSession
+from engine.zerodha.session import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ class Engine:
         self.clock: Clock = clock or self._default_clock()
         self.bus: Bus = bus or self._default_bus()
         self.active_namespaces: tuple[Namespace, ...] = (Namespace.PAPER,)
+        self.broker_session: BrokerSession | None = self._broker_session()
         self.db: Database | None = Database(settings.database_url) if persist else None
         self.state_store: StateStore = DbStateStore(self.db) if self.db else MemoryStateStore()
         # one engine per database, held from start to stop (read-only tools never take it)
@@ -112,6 +115,13 @@ class Engine:
         self._build_services()
 
     # -- construction ---------------------------------------------------------
+    def _broker_session(self) -> BrokerSession | None:
+        z = self.settings.zerodha
+        if not z.enabled:
+            return None
+        api_key = z.api_key.get_secret_value() if z.api_key is not None else ""
+        return BrokerSession(SessionStore(self.settings.kite_session_file), api_key)
+
     def _default_clock(self) -> Clock:
         if self.settings.feed.source is FeedSource.SIMULATED:
             return SimulatedSessionClock(
@@ -438,8 +448,12 @@ class Engine:
             ),
             loss_latches=tuple(latches),
             stop_reason=self.fatal_error or "",
+            broker_session=self.broker_session.status().describe() if self.broker_session else "",
             status_ts=time.time(),
-            **counts,
+            signals=counts["signals"],
+            orders=counts["orders"],
+            fills=counts["fills"],
+            rejections=counts["rejections"],
         )
 
     async def check_health(self) -> list[CheckResult]:

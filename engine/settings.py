@@ -227,7 +227,16 @@ class ZerodhaSettings(Section):
     api_secret: SecretStr | None = None
     access_token: SecretStr | None = None
     live_orders: bool = Field(default=False, description="real orders; not available in this version")
-    root_url: str = "https://api.kite.trade"
+    root_url: str = Field(
+        default="https://api.kite.trade", description="Kite REST root (the sandbox's for a demo)"
+    )
+    ws_url: str = Field(default="wss://ws.kite.trade", description="Kite WebSocket ticker URL")
+    login_url: str = Field(default="https://kite.zerodha.com/connect/login", description="Kite login page")
+    redirect_url: str = Field(
+        default="http://127.0.0.1:5010/",
+        description="the redirect URL set in your Kite app; a 127.0.0.1 one is caught by `login` itself",
+    )
+    exchanges: list[str] = Field(default_factory=lambda: ["NSE"], description="instrument dumps to download")
 
     @field_validator("live_orders")
     @classmethod
@@ -339,6 +348,15 @@ class Settings(BaseSettings):
     @property
     def control_socket(self) -> Path:
         return self.data_dir / "control.sock"
+
+    @property
+    def kite_session_file(self) -> Path:
+        return self.data_dir / "kite_session.json"
+
+    @property
+    def instruments_dir(self) -> Path:
+        """Downloaded Kite instrument dumps, one CSV per exchange."""
+        return self.data_dir / "instruments"
 
     @property
     def config_file(self) -> Path:
@@ -485,7 +503,7 @@ def _explain_source_error(exc: SettingsError) -> str:
     return (
         "Invalid configuration:\n"
         f"  - {field or '(settings)'}: a value in {where} is not valid JSON ({named})\n"
-        f"    fix: list and section values are JSON, e.g. {example}='[\"NTPC\", \"INFY\"]'"
+        f'    fix: list and section values are JSON, e.g. {example}=\'["NTPC", "INFY"]\''
         f" for a list; or set the single field, e.g. {ENV_PREFIX}FEED__SEED=7"
     )
 
