@@ -53,3 +53,27 @@ def sandbox_settings(sandbox: KiteSandbox, data_dir: Path) -> dict[str, Any]:
             "redirect_url": sandbox.config.redirect_url,
         },
     }
+
+
+async def sandbox_login(sandbox: KiteSandbox) -> dict[str, Any]:
+    """Log in as a browser and `generate_session` would (login page, then POST /session/token with the
+    checksum); the session's data: access_token, user_id, user_name, login_time, ..."""
+    import hashlib
+
+    import aiohttp
+
+    key, secret = sandbox.config.api_key, sandbox.config.api_secret
+    request_token = sandbox.issue_request_token()
+    checksum = hashlib.sha256((key + request_token + secret).encode()).hexdigest()
+    form = {"api_key": key, "request_token": request_token, "checksum": checksum}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{sandbox.root_url}/session/token", data=form, headers={"X-Kite-Version": "3"}
+        ) as response,
+    ):
+        body: dict[str, Any] = await response.json()
+    if response.status != 200:
+        raise RuntimeError(f"sandbox login failed: HTTP {response.status} {body.get('message')}")
+    data: dict[str, Any] = body["data"]
+    return data

@@ -22,7 +22,7 @@ from engine.market.kite_decoder import (
 )
 from kite_sandbox.server import KiteSandbox
 from kite_sandbox.ticker import MAX_CONNECTIONS_PER_API_KEY, MAX_INSTRUMENTS_PER_CONNECTION
-from tests.sandbox import running_sandbox
+from tests.sandbox import running_sandbox, sandbox_login
 
 INFY = 408065
 SBIN = 779521
@@ -30,14 +30,9 @@ NIFTY = 256265
 WAIT_S = 5.0
 
 
-def login(sandbox: KiteSandbox) -> str:
-    """An access token as a completed login would hold (the REST exchange is tested in test_rest)."""
-    import hashlib
-
-    request_token = sandbox.issue_request_token()
-    key, secret = sandbox.config.api_key, sandbox.config.api_secret
-    checksum = hashlib.sha256((key + request_token + secret).encode()).hexdigest()
-    return sandbox.auth.exchange(key, request_token, checksum).access_token
+async def login(sandbox: KiteSandbox) -> str:
+    token: str = (await sandbox_login(sandbox))["access_token"]
+    return token
 
 
 def ticker_url(sandbox: KiteSandbox, token: str) -> str:
@@ -46,7 +41,7 @@ def ticker_url(sandbox: KiteSandbox, token: str) -> str:
 
 @asynccontextmanager
 async def connected(sandbox: KiteSandbox, token: str | None = None) -> AsyncIterator[ClientConnection]:
-    async with websockets.connect(ticker_url(sandbox, token or login(sandbox))) as ws:
+    async with websockets.connect(ticker_url(sandbox, token or await login(sandbox))) as ws:
         yield ws
 
 
@@ -168,7 +163,7 @@ async def test_more_than_3000_instruments_on_one_socket_is_an_error() -> None:
 
 async def test_a_fourth_connection_is_refused() -> None:
     async with running_sandbox() as sandbox:
-        token = login(sandbox)
+        token = await login(sandbox)
         sockets = [
             await websockets.connect(ticker_url(sandbox, token)) for _ in range(MAX_CONNECTIONS_PER_API_KEY)
         ]
@@ -191,7 +186,7 @@ async def test_text_messages_reach_every_socket() -> None:
 
 async def test_dropped_connections_close_abnormally_and_a_reconnect_works() -> None:
     async with running_sandbox() as sandbox:
-        token = login(sandbox)
+        token = await login(sandbox)
         async with connected(sandbox, token) as ws:
             await send(ws, "subscribe", [INFY])
             await next_frame(ws)
@@ -226,7 +221,7 @@ async def test_a_silent_socket_gets_nothing_until_the_silence_ends() -> None:
 
 async def test_expired_tokens_close_sockets_and_refuse_upgrades() -> None:
     async with running_sandbox() as sandbox:
-        token = login(sandbox)
+        token = await login(sandbox)
         async with connected(sandbox, token) as ws:
             await send(ws, "subscribe", [INFY])
             await next_frame(ws)
