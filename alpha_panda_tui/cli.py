@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from alpha_panda_tui import __version__, control_client
+from alpha_panda_tui.broker_choice import (
+    BrokerChoiceError,
+    add_broker_argument,
+    broker_overrides,
+    merge_overrides,
+)
 from alpha_panda_tui.control_client import ControlError, EngineNotRunning
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.replay_cli import add_replay_parser
+from alpha_panda_tui.sandbox_cli import add_sandbox_parsers
 from engine.events import CommandAction, CommandReply, EngineStatus
 from engine.market.tick_files import TickFileError
 from engine.settings import ConfigError, Settings, load_settings
@@ -45,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="feed the engine from a recorded tick file (CSV/Parquet) at --ticks-per-second",
     )
     launch.add_argument("--record", action="store_true", help="record every tick to the data dir")
+    add_broker_argument(launch)
 
     sub.add_parser("status", help="show the running engine's status")
 
@@ -61,8 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset-latch", help="reset a daily-loss latch (a strategy, or all)")
     reset.add_argument("name", nargs="?", default="")
 
-    sub.add_parser("doctor", help="validate config and run every health check")
+    doctor = sub.add_parser("doctor", help="validate config and run every health check")
+    add_broker_argument(doctor)
     add_replay_parser(sub)
+    add_sandbox_parsers(sub)
     return parser
 
 
@@ -87,9 +97,12 @@ def _stdout_to_devnull() -> None:
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(**_overrides(args))
+        settings = _load_settings(args)
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
+        return EXIT_CONFIG
+    except BrokerChoiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         return _dispatch(args, settings)
@@ -107,6 +120,13 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
+
+
+def _load_settings(args: argparse.Namespace) -> Settings:
+    overrides = _overrides(args)
+    settings = load_settings(**overrides)
+    broker = broker_overrides(getattr(args, "broker", None), settings.data_dir)
+    return load_settings(**merge_overrides(overrides, broker)) if broker else settings
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -162,6 +182,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         make_data_dir_private(settings)  # reports go to <data dir>/reports
 
         return run_replay_command(args, settings)
+    if command == "sandbox":
+        from alpha_panda_tui.sandbox_cli import run_sandbox_command
+
+        return run_sandbox_command(args, settings)
+    if command == "sandbox-fault":
+        from alpha_panda_tui.sandbox_cli import run_fault_command
+
+        return run_fault_command(args, settings)
     if command == "doctor":
         from alpha_panda_tui.doctor import run_doctor
 

@@ -1,0 +1,216 @@
+"""`alpha-panda-tui sandbox` (a local Kite Connect sandbox until Ctrl-C) and `sandbox-fault NAME`
+(inject a fault into the running one through its control surface)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from alpha_panda_tui.broker_choice import (
+    BrokerChoiceError,
+    SandboxEndpoints,
+    read_sandbox_file,
+    remove_sandbox_file,
+    sandbox_file,
+    write_sandbox_file,
+)
+from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from engine.settings import Settings
+from kite_sandbox.admin import SECRET_HEADER
+from kite_sandbox.server import KiteSandbox, SandboxConfig
+
+# sandbox-fault NAME -> the control surface's fault
+FAULT_COMMANDS = {
+    "drop": "drop_connections",
+    "silence": "go_silent",
+    "speak": "speak",
+    "expire": "expire_tokens",
+    "fail-rest": "fail_rest",
+    "rate-limit": "rate_limit",
+    "clear": "clear",
+}
+ADMIN_TIMEOUT_S = 5.0
+
+
+def add_sandbox_parsers(subparsers: Any) -> None:
+    sandbox = subparsers.add_parser(
+        "sandbox", help="run a local Kite Connect sandbox (REST + ticker on a simulated market) until Ctrl-C"
+    )
+    sandbox.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
+    sandbox.add_argument(
+        "--instruments",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="synthetic NSE equities added to the shipped sample",
+    )
+    sandbox.add_argument("--seed", type=int, default=42, help="market simulation seed")
+    sandbox.add_argument(
+        "--updates-per-second",
+        type=_positive,
+        default=1.0,
+        metavar="X",
+        help="ticks per instrument per second (Kite sends about one)",
+    )
+    fault = subparsers.add_parser("sandbox-fault", help="inject a fault into the running Kite sandbox")
+    fault.add_argument("fault", choices=[*FAULT_COMMANDS, "stats"], help="what to do")
+    fault.add_argument(
+        "--seconds", type=_positive, default=None, help="silence: how long (default: until speak)"
+    )
+    fault.add_argument("--status", type=int, default=503, help="fail-rest: the HTTP status (default 503)")
+    fault.add_argument("--count", type=_positive_int, default=1, help="fail-rest, rate-limit: how many calls")
+
+
+def run_sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
+    from alpha_panda_tui.host import make_data_dir_private
+
+    make_data_dir_private(settings)  # sandbox.json holds the api_secret
+    config = SandboxConfig(
+        api_key=f"sandbox-{secrets.token_hex(4)}",
+        api_secret=secrets.token_urlsafe(24),
+        port=args.port,
+        seed=args.seed,
+        instruments=args.instruments or None,
+        updates_per_instrument_s=args.updates_per_second,
+        redirect_url=settings.zerodha.redirect_url,
+    )
+    try:
+        return asyncio.run(_serve(config, settings))
+    except OSError as exc:
+        print(f"error: cannot start the sandbox on port {args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+async def _serve(config: SandboxConfig, settings: Settings) -> int:
+    sandbox = KiteSandbox(config)
+    await sandbox.start()
+    path = sandbox_file(settings.data_dir)
+    endpoints = SandboxEndpoints(
+        root_url=sandbox.root_url,
+        ws_url=sandbox.ws_url,
+        login_url=sandbox.login_url,
+        redirect_url=config.redirect_url,
+        api_key=config.api_key,
+        api_secret=config.api_secret,
+        pid=os.getpid(),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        write_sandbox_file(path, endpoints)
+        print(f"Kite sandbox: REST {sandbox.root_url}   ticker {sandbox.ws_url}")
+        print(f"  {len(sandbox.market.registry)} instruments, api_key {config.api_key}")
+        print(f"  keys and URLs for `--broker sandbox`: {path} (0600; the api_secret is only there)")
+        print("  in another terminal:  alpha-panda-tui login --broker sandbox")
+        print("                        alpha-panda-tui launch --broker sandbox")
+        print(f"  faults:  alpha-panda-tui sandbox-fault {{{','.join(FAULT_COMMANDS)},stats}}")
+        print("  Ctrl-C stops it.", flush=True)
+        await stop.wait()
+    finally:
+        remove_sandbox_file(path, endpoints)
+        await sandbox.stop()
+    print("Kite sandbox stopped.")
+    return EXIT_OK
+
+
+def run_fault_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        endpoints = read_sandbox_file(sandbox_file(settings.data_dir))
+    except BrokerChoiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.fault == "stats":
+        request = urllib.request.Request(f"{endpoints.root_url}/sandbox/stats", method="GET")
+    else:
+        params: dict[str, Any] = {}
+        if args.fault == "silence" and args.seconds is not None:
+            params["seconds"] = args.seconds
+        if args.fault == "fail-rest":
+            params["status"] = args.status
+        if args.fault in ("fail-rest", "rate-limit"):
+            params["count"] = args.count
+        url = f"{endpoints.root_url}/sandbox/faults/{FAULT_COMMANDS[args.fault]}"
+        request = urllib.request.Request(
+            url, data=json.dumps(params).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
+    request.add_header(SECRET_HEADER, endpoints.api_secret)
+    try:
+        with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_S) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        message = _error_message(exc)
+        print(f"error: the sandbox refused {args.fault}: {message}", file=sys.stderr)
+        return EXIT_FAILED
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        print(
+            f"error: no Kite sandbox answers at {endpoints.root_url} ({reason}); "
+            "is `alpha-panda-tui sandbox` running?",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    data = body.get("data")
+    if args.fault == "stats":
+        print(json.dumps(data, indent=2))
+    elif args.fault == "drop":
+        print(f"ok: dropped {data['dropped']} ticker connection(s)")
+    else:
+        print(f"ok: {args.fault}")
+    return EXIT_OK
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read())["message"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"HTTP {exc.code}"
+
+
+def _port(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
