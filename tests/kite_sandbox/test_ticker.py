@@ -236,3 +236,36 @@ async def test_expired_tokens_close_sockets_and_refuse_upgrades() -> None:
         async with connected(sandbox) as fresh:  # a new login works again
             await send(fresh, "subscribe", [INFY])
             await next_frame(fresh)
+
+
+async def test_live_frames_decode_identically_in_our_decoder_and_the_official_client() -> None:
+    import kiteconnect
+
+    official = kiteconnect.KiteTicker("k", "t")  # only its parser; its reactor is never started
+    async with running_sandbox() as sandbox, connected(sandbox) as ws:
+        await send(ws, "subscribe", [INFY, SBIN, NIFTY])
+        await send(ws, "mode", ["full", [INFY, NIFTY]])
+        decoder = KiteFrameDecoder()
+        for _ in range(10):
+            data = await next_frame(ws)
+            ours = decoder.decode(data, 1.0)
+            theirs = official._parse_binary(data)
+            assert [t.instrument_token for t in ours] == [t["instrument_token"] for t in theirs]
+            assert [t.last_price for t in ours] == [t["last_price"] for t in theirs]
+            assert [t.volume for t in ours] == [t.get("volume_traded", 0) for t in theirs]
+        assert decoder.garbage == {}
+
+
+async def test_logging_out_closes_that_tokens_sockets() -> None:
+    import kiteconnect
+
+    async with running_sandbox() as sandbox:
+        token = await login(sandbox)
+        other = await login(sandbox)
+        async with connected(sandbox, token) as ws, connected(sandbox, other) as still:
+            kite = kiteconnect.KiteConnect(sandbox.config.api_key, access_token=token, root=sandbox.root_url)
+            assert await asyncio.to_thread(kite.invalidate_access_token) is True
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), WAIT_S)
+            assert await asyncio.wait_for(still.recv(), WAIT_S)  # another session's socket lives on
