@@ -24,8 +24,7 @@ _LTP = struct.Struct(">II")
 _INDEX_QUOTE = struct.Struct(">IIIIIIi")
 _INDEX_FULL = struct.Struct(">IIIIIIiI")
 _QUOTE = struct.Struct(">11I")
-_FULL_HEAD = struct.Struct(">16I")
-_LEVEL = struct.Struct(">IIH2x")
+_FULL = struct.Struct(">16I" + "IIH2x" * (2 * DEPTH_LEVELS))
 _EMPTY_LEVEL = DepthLevel(0.0, 0, 0)
 
 
@@ -68,8 +67,16 @@ def full_packet(
     div = price_divisor(tick.instrument_token & 0xFF)
     exchange_ts = int(tick.exchange_ts)
     traded_ts = exchange_ts if last_trade_ts is None else int(last_trade_ts)
-    head = _FULL_HEAD.pack(*_quote_fields(tick, div), traded_ts, oi, oi_day_high, oi_day_low, exchange_ts)
-    return head + _levels(tick.bids, div) + _levels(tick.asks, div)
+    return _FULL.pack(
+        *_quote_fields(tick, div),
+        traded_ts,
+        oi,
+        oi_day_high,
+        oi_day_low,
+        exchange_ts,
+        *_levels(tick.bids, div),
+        *_levels(tick.asks, div),
+    )
 
 
 def index_packet(tick: MarketTick, *, full: bool) -> bytes:
@@ -127,9 +134,11 @@ def _quote_fields(tick: MarketTick, div: float) -> tuple[int, ...]:
     )
 
 
-def _levels(levels: tuple[DepthLevel, ...], div: float) -> bytes:
-    out = []
-    for i in range(DEPTH_LEVELS):
-        level = levels[i] if i < len(levels) else _EMPTY_LEVEL
-        out.append(_LEVEL.pack(level.quantity, _scaled(level.price, div), level.orders))
-    return b"".join(out)
+def _levels(levels: tuple[DepthLevel, ...], div: float) -> list[int]:
+    """Five levels of (quantity, price, orders), padded with empty levels."""
+    if len(levels) < DEPTH_LEVELS:
+        levels = levels + (_EMPTY_LEVEL,) * (DEPTH_LEVELS - len(levels))
+    out: list[int] = []
+    for level in levels[:DEPTH_LEVELS]:
+        out += (level.quantity, round(level.price * div), level.orders)
+    return out

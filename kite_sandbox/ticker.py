@@ -105,7 +105,7 @@ class TickerHub:
             return error_response(
                 KiteError(429, f"Maximum of {MAX_CONNECTIONS_PER_API_KEY} connections per api_key reached.")
             )
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=True, compress=False)  # Kite's ticker sends frames uncompressed
         if not ws.can_prepare(request).ok:
             return error_response(KiteError(400, "Expected a WebSocket upgrade."))
         await ws.prepare(request)
