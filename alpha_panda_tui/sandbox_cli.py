@@ -39,6 +39,8 @@ FAULT_COMMANDS = {
     "clear": "clear",
 }
 ADMIN_TIMEOUT_S = 5.0
+# Kite streams at most 3 connections x 3,000 instruments; each simulated instrument costs memory
+MAX_SYNTHETIC_INSTRUMENTS = 10_000
 
 
 def add_sandbox_parsers(subparsers: Any) -> None:
@@ -48,10 +50,10 @@ def add_sandbox_parsers(subparsers: Any) -> None:
     sandbox.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
     sandbox.add_argument(
         "--instruments",
-        type=_non_negative,
+        type=_instrument_count,
         default=0,
         metavar="N",
-        help="synthetic NSE equities added to the shipped sample",
+        help=f"synthetic NSE equities added to the shipped sample (at most {MAX_SYNTHETIC_INSTRUMENTS:,})",
     )
     sandbox.add_argument("--seed", type=int, default=42, help="market simulation seed")
     sandbox.add_argument(
@@ -185,10 +187,10 @@ def _port(text: str) -> int:
     return value
 
 
-def _non_negative(text: str) -> int:
+def _instrument_count(text: str) -> int:
     value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    if not 0 <= value <= MAX_SYNTHETIC_INSTRUMENTS:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_SYNTHETIC_INSTRUMENTS:,}, not {value}")
     return value
 
 

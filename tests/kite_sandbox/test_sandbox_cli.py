@@ -20,7 +20,7 @@ from alpha_panda_tui.broker_choice import read_sandbox_file, sandbox_file
 from alpha_panda_tui.cli import main
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0  # a first start compiles the package; the machine may be busy
 
 
 @pytest.fixture
@@ -102,3 +102,35 @@ def _request_token(login_url: str, api_key: str) -> str:
     response = conn.getresponse()
     assert response.status == 302
     return parse_qs(urlsplit(response.getheader("Location") or "").query)["request_token"][0]
+
+
+def test_a_busy_port_is_a_clear_error(isolated_dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sandbox", "--port", str(port)]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"cannot start the sandbox on port {port}" in err
+    assert "Traceback" not in err
+    assert not sandbox_file(isolated_dirs / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "a port is 0-65535"),
+        (["--instruments", "-1"], "must be 0 to 10,000"),
+        (["--instruments", "many"], "not a whole number"),
+        (["--updates-per-second", "0"], "must be more than 0"),
+    ],
+)
+def test_bad_sandbox_options_are_refused_by_name(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["sandbox", *args])
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
