@@ -4,7 +4,6 @@ the sandbox's api_secret in the X-Sandbox-Secret header (the CLI reads it from s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -98,7 +97,3 @@ def _number(value: object, name: str) -> float:
         return float(str(value))
     except ValueError:
         raise KiteError(400, f"{name} must be a number, not {value!r}", ErrorType.INPUT) from None
-
-
-def dumps_stats(stats: SandboxStats) -> str:
-    return json.dumps(stats.snapshot())
