@@ -25,6 +25,7 @@ MAX_INSTRUMENTS_PER_CONNECTION = 3000
 MAX_CONNECTIONS_PER_API_KEY = 3
 PACKETS_PER_FRAME = 3000
 DEFAULT_MODE = Mode.QUOTE
+CLOSE_TIMEOUT_S = 2.0
 
 
 class TickerConnection:
@@ -105,7 +106,8 @@ class TickerHub:
             return error_response(
                 KiteError(429, f"Maximum of {MAX_CONNECTIONS_PER_API_KEY} connections per api_key reached.")
             )
-        ws = web.WebSocketResponse(autoping=True, compress=False)  # Kite's ticker sends frames uncompressed
+        # Kite's ticker sends frames uncompressed; a client that never answers a close is let go soon
+        ws = web.WebSocketResponse(autoping=True, compress=False, timeout=CLOSE_TIMEOUT_S)
         if not ws.can_prepare(request).ok:
             return error_response(KiteError(400, "Expected a WebSocket upgrade."))
         await ws.prepare(request)
@@ -218,8 +220,8 @@ class TickerHub:
             await self._send_text(conn, kind, data)
 
     async def close_all(self) -> None:
-        for conn in list(self._connections.values()):
-            await self._close(conn, "sandbox stopping")
+        closing = [self._close(conn, "sandbox stopping") for conn in self._connections.values()]
+        await asyncio.gather(*closing)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
