@@ -7,6 +7,7 @@ import csv
 import io
 import random
 from collections.abc import Iterable
+from datetime import date
 
 from engine.instruments import Instrument, InstrumentRegistry
 
@@ -84,7 +85,7 @@ def instruments_csv(instruments: Iterable[Instrument], exchange: str | None = No
                 inst.tradingsymbol,
                 inst.name,
                 0.0,  # Kite's dump carries no live price
-                expiry.isoformat() if expiry else "",
+                expiry.isoformat() if isinstance(expiry, date) else (expiry or ""),
                 float(strike or 0.0),
                 inst.tick_size,
                 inst.lot_size,

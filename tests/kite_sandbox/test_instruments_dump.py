@@ -69,3 +69,26 @@ async def test_an_unknown_exchange_is_an_input_error() -> None:
 def test_a_negative_synthetic_count_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot be negative"):
         sandbox_registry(-1)
+
+
+def test_a_registry_of_any_exchange_can_be_served() -> None:
+    from engine.instruments import Instrument
+
+    future = Instrument(
+        instrument_token=13_238_786,
+        exchange_token=51_714,
+        tradingsymbol="NIFTY26DECFUT",
+        name="NIFTY",
+        last_price=26_000.0,
+        tick_size=0.1,
+        lot_size=75,
+        instrument_type="FUT",
+        segment="NFO-FUT",
+        exchange="NFO",
+    )
+    registry = InstrumentRegistry([*InstrumentRegistry.sample(), future])
+    assert sandbox_registry(registry) is registry
+    rows = list(csv.DictReader(instruments_csv(registry, "nfo").splitlines()))
+    assert [(r["tradingsymbol"], r["lot_size"], r["segment"]) for r in rows] == [
+        ("NIFTY26DECFUT", "75", "NFO-FUT")
+    ]
