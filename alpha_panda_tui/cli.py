@@ -106,6 +106,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_CONFIG
     try:
         return _dispatch(args, settings)
+    except ConfigError as exc:  # what only the engine can check (symbols against the day's Kite dump)
+        print(exc.message, file=sys.stderr)
+        return EXIT_CONFIG
     except StrategyConfigError as exc:
         print(f"Invalid strategies configuration:\n  {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -18,18 +18,19 @@ from engine.health.checks import (
     ConfigCheck,
     DatabaseCheck,
     DiskSpaceCheck,
+    InstrumentsDumpCheck,
     MarketStatusCheck,
     RedisCheck,
     SecretFilePermissionsCheck,
 )
 from engine.health.registry import CheckResult, CheckStatus, HealthRegistry
-from engine.instruments import InstrumentRegistry
 from engine.market.calendar import MarketCalendar
 from engine.settings import Settings
 from engine.storage.database import Database
 from engine.storage.url import redact_url
 from engine.strategies.errors import StrategyConfigError
 from engine.strategies.loader import load_strategies, strategies_file
+from engine.zerodha.instruments_dump import InstrumentsDump, engine_instruments, uses_dump
 
 MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
 
@@ -67,7 +68,7 @@ async def _offline_checks(settings: Settings) -> bool:
     failed = False
     make_data_dir_private(settings)  # the database is created (or migrated) below
     try:
-        strategies, enabled = load_strategies(settings, InstrumentRegistry.sample())
+        strategies, enabled = load_strategies(settings, engine_instruments(settings))
         on = sum(1 for name in enabled.values() if name)
         print(_line("strategies", "ok", f"{len(strategies)} loaded, {on} enabled", True))
     except StrategyConfigError as exc:
@@ -82,6 +83,8 @@ async def _offline_checks(settings: Settings) -> bool:
     registry.register(SecretFilePermissionsCheck(_secret_files(settings)))
     if settings.zerodha.enabled:
         registry.register(BrokerSessionCheck(settings.zerodha))
+        dump = InstrumentsDump.for_settings(settings)
+        registry.register(InstrumentsDumpCheck(dump, in_use=uses_dump(settings)))
     redis_check = RedisCheck(settings.redis.url) if settings.redis.url else None
     if redis_check is not None:
         registry.register(redis_check)

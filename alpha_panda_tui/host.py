@@ -8,7 +8,8 @@
 
 In order: the data dir (0700, files 0600 whatever the umask), the data dir's lock
 (one engine per data dir: a second one is refused before anything starts), logging
-(secrets redacted), the engine and its control socket, signal handlers, and on the
+(secrets redacted), Kite's instruments dumps of the day (when the feed is Kite's),
+the engine and its control socket, signal handlers, and on the
 way out an orderly stop and the exit code: non-zero, with a one-line reason, when the
 engine reports it did not stop cleanly.
 """
@@ -32,6 +33,7 @@ from engine.control import ControlServer
 from engine.runtime import Engine
 from engine.settings import Settings
 from engine.storage.db_lock import DatabaseInUse
+from engine.zerodha.instruments_dump import prepare_instruments
 
 log = logging.getLogger("alpha_panda_tui.host")
 
@@ -137,6 +139,7 @@ class EngineHost:
             )
             for sig in STOP_SIGNALS:
                 self.on_signal(sig, self.stop_requested.set)
+            await prepare_instruments(settings)  # Kite's dumps of the day, before the engine reads them
             engine = Engine(settings)
             control = ControlServer(engine.bus, settings.control_socket, engine.status)
             control.wire()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from assets import asset_path
@@ -25,6 +26,8 @@ class Instrument:
     instrument_type: str
     segment: str
     exchange: str
+    expiry: date | None = None  # derivatives only
+    strike: float = 0.0  # options only
 
     @property
     def tradable(self) -> bool:
@@ -35,23 +38,35 @@ class Instrument:
         """Partition key for this instrument's ticks."""
         return str(self.instrument_token)
 
+    @property
+    def exchange_symbol(self) -> str:
+        """ "NSE:INFY", as Kite's quote calls name an instrument."""
+        return f"{self.exchange}:{self.tradingsymbol}"
+
 
 class UnknownInstrument(KeyError):
     pass
 
 
 class InstrumentRegistry:
+    """Instruments by token and by symbol.
+
+    A symbol is looked up as "INFY" or "NSE:INFY". The same symbol on two exchanges (INFY on
+    NSE and BSE) answers to its bare name on the exchange registered first; the other needs
+    its exchange prefix.
+    """
+
     def __init__(self, instruments: Iterable[Instrument]) -> None:
         self._by_token: dict[int, Instrument] = {}
         self._by_symbol: dict[str, Instrument] = {}
         for inst in instruments:
             self._by_token[inst.instrument_token] = inst
-            self._by_symbol[inst.tradingsymbol.upper()] = inst
+            self._by_symbol.setdefault(inst.tradingsymbol.upper(), inst)
+            self._by_symbol[inst.exchange_symbol.upper()] = inst
 
     @classmethod
     def from_csv(cls, path: Path) -> InstrumentRegistry:
-        with path.open(newline="", encoding="utf-8") as fh:
-            return cls(_parse_rows(csv.DictReader(fh), path))
+        return cls(read_instruments_csv(path))
 
     @classmethod
     def sample(cls) -> InstrumentRegistry:
@@ -95,9 +110,16 @@ class InstrumentRegistry:
         return [self.by_symbol(s) for s in wanted] if wanted else list(self._by_token.values())
 
 
-def _parse_rows(rows: Iterable[dict[str, str]], path: Path) -> Iterator[Instrument]:
+def read_instruments_csv(path: Path) -> list[Instrument]:
+    """Every row of an instruments CSV (Kite's dump columns); ValueError names a bad line."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(parse_instrument_rows(csv.DictReader(fh), str(path)))
+
+
+def parse_instrument_rows(rows: Iterable[dict[str, str]], source: str) -> Iterator[Instrument]:
     for line, row in enumerate(rows, start=2):
         try:
+            expiry = row.get("expiry") or ""
             yield Instrument(
                 instrument_token=int(row["instrument_token"]),
                 exchange_token=int(row["exchange_token"]),
@@ -109,6 +131,8 @@ def _parse_rows(rows: Iterable[dict[str, str]], path: Path) -> Iterator[Instrume
                 instrument_type=row["instrument_type"],
                 segment=row["segment"],
                 exchange=row["exchange"],
+                expiry=date.fromisoformat(expiry) if expiry else None,
+                strike=float(row.get("strike") or 0),
             )
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"{path}:{line}: bad instrument row ({exc})") from exc
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"{source}:{line}: bad instrument row ({exc})") from exc

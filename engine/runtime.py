@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -41,6 +42,7 @@ from engine.health.checks import (
     ConfigCheck,
     DatabaseCheck,
     DiskSpaceCheck,
+    InstrumentsDumpCheck,
     MarketStatusCheck,
     PipelineFlowCheck,
     RedisCheck,
@@ -56,7 +58,7 @@ from engine.market.simulated import SimulatedFeed
 from engine.market.tick_files import ReplayTickSource
 from engine.pipeline import build_trading_stages
 from engine.service import Service
-from engine.settings import BusKind, FeedSource, Settings
+from engine.settings import BusKind, FeedSource, Settings, check_feed_symbols
 from engine.state import MemoryStateStore, StateStore
 from engine.storage.database import Database
 from engine.storage.db_lock import DatabaseInUse, DatabaseLock
@@ -67,7 +69,12 @@ from engine.strategies.loader import load_strategies
 from engine.tasks import cancel_and_wait
 from engine.topics import ENGINE_STATUS, TopicMap
 from engine.zerodha.broker_session import BrokerSession
+from engine.zerodha.instruments_dump import InstrumentsDump, uses_dump
 from engine.zerodha.session import SessionStore
+from engine.zerodha.verify import Verification, verify_session
+
+if TYPE_CHECKING:
+    from engine.zerodha.rest import KiteRest
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +98,18 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.paced = paced
-        self.instruments = instruments or InstrumentRegistry.sample()
+        self.broker_session: BrokerSession | None = self._broker_session()
+        self.kite: KiteRest | None = self._kite_rest()
+        self.session_verification: Verification | None = None  # Kite's word on the session at start
+        self.instruments_dump: InstrumentsDump | None = (
+            InstrumentsDump.for_settings(settings) if settings.zerodha.enabled else None
+        )
+        self.instruments = instruments or self._default_instruments()
         self._strategies = strategies
         self.calendar = MarketCalendar()
         self.clock: Clock = clock or self._default_clock()
         self.bus: Bus = bus or self._default_bus()
         self.active_namespaces: tuple[Namespace, ...] = (Namespace.PAPER,)
-        self.broker_session: BrokerSession | None = self._broker_session()
         self.db: Database | None = Database(settings.database_url) if persist else None
         self.state_store: StateStore = DbStateStore(self.db) if self.db else MemoryStateStore()
         # one engine per database, held from start to stop (read-only tools never take it)
@@ -121,6 +133,19 @@ class Engine:
             return None
         api_key = z.api_key.get_secret_value() if z.api_key is not None else ""
         return BrokerSession(SessionStore(self.settings.kite_session_file), api_key)
+
+    def _kite_rest(self) -> KiteRest | None:
+        if self.broker_session is None:
+            return None
+        from engine.zerodha.rest import KiteRest  # the client library loads slowly: only when Kite is used
+
+        return KiteRest(self.settings.zerodha, self.broker_session)
+
+    def _default_instruments(self) -> InstrumentRegistry:
+        """Kite's instruments dumps for Kite's feed (brought up to date by `prepare_instruments`)."""
+        if self.instruments_dump is not None and uses_dump(self.settings):
+            return self.instruments_dump.load()
+        return InstrumentRegistry.sample()
 
     def _default_clock(self) -> Clock:
         if self.settings.feed.source is FeedSource.SIMULATED:
@@ -156,6 +181,8 @@ class Engine:
     def _build_services(self) -> None:
         s = self.settings
         feed_cfg = s.feed
+        if uses_dump(s):
+            check_feed_symbols(s, self.instruments)  # the day's dump: not at hand when settings loaded
         selected = self.instruments.select(feed_cfg.symbols)
         source: TickSource
         if feed_cfg.source is FeedSource.REPLAY:
@@ -267,6 +294,8 @@ class Engine:
         self.health.register(MarketStatusCheck(self.calendar, self.clock))
         if s.zerodha.enabled:
             self.health.register(BrokerSessionCheck(s.zerodha))
+        if self.instruments_dump is not None:
+            self.health.register(InstrumentsDumpCheck(self.instruments_dump, in_use=uses_dump(s)))
         if self.writer is not None:
             self.health.register(StorageWriterCheck(self.writer))
         self.redis_check: RedisCheck | None = None
@@ -320,6 +349,10 @@ class Engine:
             await self.bus.drain(timeout=10.0)
             if self.writer is not None:
                 await self.writer.flush()
+        if self.kite is not None:
+            self.session_verification = await verify_session(
+                self.kite, timeout_s=self.settings.zerodha.verify_timeout_s
+            )
         await self.feed.start()
         self._started_at = time.monotonic()
         self._lifecycle = EngineState.RUNNING

@@ -16,7 +16,7 @@ import tomllib
 from datetime import time as dtime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -33,6 +33,9 @@ from pydantic_settings import (
 from engine.bus.inprocess import TickOverflow
 from engine.events import Product
 from engine.market.calendar import SESSION_CLOSE
+
+if TYPE_CHECKING:
+    from engine.instruments import InstrumentRegistry
 
 APP_NAME = "alpha-panda-tui"
 ENV_PREFIX = "ALPHA_PANDA_"
@@ -237,6 +240,46 @@ class ZerodhaSettings(Section):
         description="the redirect URL set in your Kite app; a 127.0.0.1 one is caught by `login` itself",
     )
     exchanges: list[str] = Field(default_factory=lambda: ["NSE"], description="instrument dumps to download")
+    rest_timeout_s: float = Field(default=7.0, gt=0, le=300, description="time-out of one Kite REST request")
+    rest_retries: int = Field(
+        default=3, ge=0, le=10, description="retries of a REST call on 429, 5xx or a network error"
+    )
+    rest_backoff_s: float = Field(default=0.5, ge=0, le=60, description="first retry's delay; doubles each")
+    rest_backoff_cap_s: float = Field(default=8.0, ge=0, le=600, description="longest delay between retries")
+    rate_limit_per_s: float = Field(
+        default=10.0, gt=0, description="Kite REST calls per second (quote etc. aside)"
+    )
+    quote_rate_per_s: float = Field(default=1.0, gt=0, description="Kite quote/ltp/ohlc calls per second")
+    historical_rate_per_s: float = Field(
+        default=3.0, gt=0, description="Kite historical-data calls per second"
+    )
+    order_rate_per_s: float = Field(default=10.0, gt=0, description="Kite order calls per second")
+    instruments_timeout_s: float = Field(
+        default=60.0, gt=0, description="longest wait for the instruments dumps when the engine starts"
+    )
+    instruments_published: dtime = Field(
+        default=dtime(8, 30),
+        description="IST time Kite publishes the day's instruments dump; one fetched before it is refreshed",
+    )
+    verify_timeout_s: float = Field(
+        default=15.0, gt=0, description="longest wait for Kite to confirm the session when the engine starts"
+    )
+
+    @field_validator("instruments_published", mode="before")
+    @classmethod
+    def _published_time(cls, value: object) -> object:
+        return _wall_time(value)
+
+    @field_validator("exchanges")
+    @classmethod
+    def _exchange_names(cls, value: list[str]) -> list[str]:
+        names = [name.strip().upper() for name in value]
+        bad = [name for name in names if not re.fullmatch(r"[A-Z]{2,10}", name)]
+        if bad:
+            raise ValueError(f"exchanges are Kite exchange codes such as NSE, BSE, NFO, MCX, not {bad!r}")
+        if not names:
+            raise ValueError('name at least one exchange, e.g. ["NSE"]')
+        return list(dict.fromkeys(names))
 
     @field_validator("live_orders")
     @classmethod
@@ -509,11 +552,19 @@ def _explain_source_error(exc: SettingsError) -> str:
 
 
 def _check_symbols(settings: Settings) -> None:
-    from engine.instruments import InstrumentRegistry, UnknownInstrument
+    from engine.instruments import InstrumentRegistry
+
+    if settings.zerodha.enabled and settings.feed.source is FeedSource.ZERODHA:
+        return  # Kite's instruments: the engine checks them against the day's dump, not yet at hand here
+    check_feed_symbols(settings, InstrumentRegistry.sample())
+
+
+def check_feed_symbols(settings: Settings, registry: InstrumentRegistry) -> None:
+    """ConfigError naming every `feed.symbols` entry the registry does not know."""
+    from engine.instruments import UnknownInstrument
 
     if not settings.feed.symbols:
         return
-    registry = InstrumentRegistry.sample()
     unknown = []
     for symbol in settings.feed.symbols:
         try:

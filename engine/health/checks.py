@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -25,6 +25,9 @@ from engine.settings import Settings, ZerodhaSettings
 from engine.storage.database import Database
 from engine.storage.url import redact_url
 from engine.storage.writer import StorageWriter
+
+if TYPE_CHECKING:
+    from engine.zerodha.instruments_dump import InstrumentsDump
 
 MAX_MESSAGE_CHARS = 300
 
@@ -472,3 +475,21 @@ class SecretFilePermissionsCheck:
             )
         checked = ", ".join(p.name for p in self.paths)
         return _result(self, CheckStatus.OK, f"no secrets readable by other users ({checked})")
+
+
+class InstrumentsDumpCheck:
+    """Kite's instruments dumps: which exchanges are cached, how old, whether the day's is in."""
+
+    name = "instruments"
+    critical = False
+
+    def __init__(self, dump: InstrumentsDump, *, in_use: bool = True) -> None:
+        self.dump = dump
+        self.in_use = in_use  # the engine's instruments come from the dumps (Kite's feed)
+
+    async def check(self) -> CheckResult:
+        fresh, text = self.dump.describe()
+        if not self.in_use:
+            text += " (not used: the feed is not Kite's)"
+        details: dict[str, Any] = {"exchanges": list(self.dump.exchanges), "fresh": fresh}
+        return _result(self, CheckStatus.OK if fresh else CheckStatus.WARN, text, details)
