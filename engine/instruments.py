@@ -119,6 +119,8 @@ def read_instruments_csv(path: Path) -> list[Instrument]:
 def parse_instrument_rows(rows: Iterable[dict[str, str]], source: str) -> Iterator[Instrument]:
     for line, row in enumerate(rows, start=2):
         try:
+            if None in row or None in row.values():  # a truncated row, or one with fields to spare
+                raise ValueError("a different number of fields from the header")
             expiry = row.get("expiry") or ""
             yield Instrument(
                 instrument_token=int(row["instrument_token"]),
