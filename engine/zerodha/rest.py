@@ -164,6 +164,8 @@ class KiteRest:
                 return await asyncio.wait_for(asyncio.to_thread(fn, kite), timeout)
             except Exception as exc:
                 failure = self._failure(name, exc, timeout)
+            if failure.token and kite.access_token is None:
+                raise SessionExpired(f"Kite wants a login for {name}: log in with `alpha-panda-tui login`")
             if failure.token:
                 raise self._expired(failure)
             retry = failure.rate_limited or (failure.transient and name in READ_CALLS)
