@@ -64,6 +64,21 @@ class InstrumentRegistry:
             self._by_symbol.setdefault(inst.tradingsymbol.upper(), inst)
             self._by_symbol[inst.exchange_symbol.upper()] = inst
 
+    def add_new(self, instruments: Iterable[Instrument]) -> int:
+        """Add the instruments whose token is not known yet (a new day's contracts); how many.
+
+        Known ones are left as they are: whoever resolved them keeps the same object.
+        """
+        added = 0
+        for inst in instruments:
+            if inst.instrument_token in self._by_token:
+                continue
+            self._by_token[inst.instrument_token] = inst
+            self._by_symbol.setdefault(inst.tradingsymbol.upper(), inst)
+            self._by_symbol.setdefault(inst.exchange_symbol.upper(), inst)
+            added += 1
+        return added
+
     @classmethod
     def from_csv(cls, path: Path) -> InstrumentRegistry:
         return cls(read_instruments_csv(path))

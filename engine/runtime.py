@@ -70,6 +70,7 @@ from engine.tasks import cancel_and_wait
 from engine.topics import ENGINE_STATUS, TopicMap
 from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.instruments_dump import InstrumentsDump, uses_dump
+from engine.zerodha.instruments_refresh import InstrumentsRefresher
 from engine.zerodha.session import SessionStore
 from engine.zerodha.verify import Verification, verify_session
 
@@ -105,6 +106,7 @@ class Engine:
             InstrumentsDump.for_settings(settings) if settings.zerodha.enabled else None
         )
         self.instruments = instruments or self._default_instruments()
+        self.instruments_refresher: InstrumentsRefresher | None = self._instruments_refresher()
         self._strategies = strategies
         self.calendar = MarketCalendar()
         self.clock: Clock = clock or self._default_clock()
@@ -140,6 +142,13 @@ class Engine:
         from engine.zerodha.rest import KiteRest  # the client library loads slowly: only when Kite is used
 
         return KiteRest(self.settings.zerodha, self.broker_session)
+
+    def _instruments_refresher(self) -> InstrumentsRefresher | None:
+        if self.kite is None or self.broker_session is None or self.instruments_dump is None:
+            return None
+        if not uses_dump(self.settings):
+            return None
+        return InstrumentsRefresher(self.instruments_dump, self.kite, self.instruments, self.broker_session)
 
     def _default_instruments(self) -> InstrumentRegistry:
         """Kite's instruments dumps for Kite's feed (brought up to date by `prepare_instruments`)."""
@@ -358,6 +367,9 @@ class Engine:
         self._lifecycle = EngineState.RUNNING
         if self.paced:
             self._tasks.append(asyncio.create_task(self._publish_status_forever(), name="engine-status"))
+        if self.instruments_refresher is not None:
+            refresh = self.instruments_refresher.run()
+            self._tasks.append(asyncio.create_task(refresh, name="instruments-refresh"))
         log.info(
             "engine started: feed %s, %d strategies, namespaces %s, database %s",
             self.settings.feed.source.value,

@@ -129,6 +129,9 @@ class InstrumentsDump:
             now=now,
         )
 
+    def now(self) -> datetime:
+        return self._now()
+
     # -- the cache ------------------------------------------------------------------
     def path(self, exchange: str) -> Path:
         return self.directory / f"{exchange.upper()}{DUMP_SUFFIX}"
@@ -150,6 +153,16 @@ class InstrumentsDump:
             if at <= now and self.calendar.is_trading_day(day):
                 return at
             day -= timedelta(days=1)
+
+    def next_publication(self) -> datetime:
+        """When the next day's dump comes out (after which the cache is stale)."""
+        now = self._now().astimezone(IST)
+        day = now.date()
+        while True:
+            at = datetime.combine(day, self.published, IST)
+            if at > now and self.calendar.is_trading_day(day):
+                return at
+            day += timedelta(days=1)
 
     def is_fresh(self, exchange: str) -> bool:
         dump = self.cached(exchange)

@@ -3,6 +3,7 @@ refresh, a failed download keeping the cache, and the shipped sample when Kite c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -169,3 +170,28 @@ async def test_a_simulated_feed_keeps_the_sample_even_with_zerodha_on(tmp_path: 
         assert sandbox.stats.rest_calls[DUMP_ROUTE] == 0
     engine = Engine(settings, persist=False)
     assert all(not i.tradingsymbol.startswith("SBX") for i in engine.instruments)
+
+
+async def test_a_running_engine_fetches_the_days_dump_after_the_login_and_adds_the_new_instruments(
+    tmp_path: Path,
+) -> None:
+    async with running_sandbox(instruments=SYNTHETIC) as sandbox:
+        settings = settings_for(sandbox, tmp_path)
+        engine = Engine(settings, persist=False)  # no login, no dump: the sample stands in
+        assert engine.instruments_refresher is not None
+        with pytest.raises(KeyError):
+            engine.instruments.by_symbol("SBX00001")
+        await engine.start()
+        try:
+            await asyncio.sleep(0.2)
+            assert sandbox.stats.rest_calls[DUMP_ROUTE] == 0  # it waits for a login
+            await log_in(sandbox, settings)  # as `alpha-panda-tui login` in another terminal
+            async with asyncio.timeout(10):
+                while engine.instruments_refresher.added == 0:  # noqa: ASYNC110 - a counter, not an event
+                    await asyncio.sleep(0.05)
+            assert engine.instruments_refresher.added == SYNTHETIC
+            assert engine.instruments.by_symbol("SBX00004").exchange == "NSE"
+            assert (settings.instruments_dir / "NSE.csv").is_file()
+            assert sandbox.stats.rest_calls[DUMP_ROUTE] == 1
+        finally:
+            await engine.stop()

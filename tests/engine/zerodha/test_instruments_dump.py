@@ -162,3 +162,29 @@ def test_describe_names_each_exchange_its_size_and_age(tmp_path: Path) -> None:
     fresh, text = dump.describe()
     assert not fresh
     assert "(2 days ago); refreshed at the next start" in text
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-12-02 08:00", "2026-12-02 08:30"),  # today's, still to come
+        ("2026-12-02 08:30", "2026-12-03 08:30"),
+        ("2026-12-04 10:00", "2026-12-07 08:30"),  # Friday -> Monday
+        ("2026-12-24 10:00", "2026-12-28 08:30"),  # Christmas and the weekend skipped
+    ],
+)
+def test_the_next_publication_is_the_next_trading_days(tmp_path: Path, now: str, expected: str) -> None:
+    dump, _ = make_dump(tmp_path, now=now)
+    assert dump.next_publication() == ist(expected)
+
+
+def test_a_new_days_instruments_are_added_and_known_ones_kept(tmp_path: Path) -> None:
+    dump, _ = make_dump(tmp_path, "NSE", "NFO")
+    dump.save("NSE", dump_text(*NSE_ROWS))
+    registry = dump.load()
+    infy = registry.by_symbol("INFY")
+    dump.save("NFO", dump_text(*NFO_ROWS))
+    assert registry.add_new(dump.load()) == len(NFO_ROWS)  # NSE's are known already
+    assert registry.by_symbol("INFY") is infy
+    assert registry.by_symbol("NIFTY26DECFUT").lot_size == 65
+    assert registry.add_new(dump.load()) == 0
