@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,8 +85,12 @@ class _Failure:
     error_type: str = ""
 
 
+_TOKEN_IN_URL = re.compile(r"((?:access|request|refresh)_token=)[^&\s)'\"]+")
+
+
 def _detail(exc: BaseException) -> str:
-    first = str(exc).splitlines()[0] if str(exc) else ""
+    """The error in one line; a token in a URL it quotes (DELETE /session/token?access_token=..) masked."""
+    first = _TOKEN_IN_URL.sub(r"\1***", str(exc).splitlines()[0]) if str(exc) else ""
     text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     return text[:MAX_DETAIL_CHARS]
 
