@@ -199,6 +199,12 @@ async def test_kite_unreachable_is_retried_then_reported_with_the_address(tmp_pa
     assert "gave up after 4 attempts" in caught.value.message
     assert rest.calls == 4
     assert session.status().state is SessionState.VALID
+    token = session.access_token()
+    assert token is not None
+    with pytest.raises(BrokerError) as logout:  # DELETE /session/token?...&access_token=...: not retried
+        await rest.call("invalidate_access_token", token)
+    assert "access_token=***" in logout.value.message
+    assert token not in logout.value.message
 
 
 async def test_a_call_that_outlives_its_time_out_is_retried_then_reported(tmp_path: Path) -> None:
