@@ -172,7 +172,7 @@ class KiteRest:
             if failure.token and kite.access_token is None:
                 raise SessionExpired(f"Kite wants a login for {name}: log in with `alpha-panda-tui login`")
             if failure.token:
-                raise self._expired(failure)
+                raise self._expired(failure, kite.access_token)
             retry = failure.rate_limited or (failure.transient and name in READ_CALLS)
             if not retry:
                 raise BrokerError(failure.text, status=failure.status, error_type=failure.error_type)
@@ -215,10 +215,12 @@ class KiteRest:
         # the client trips over a malformed answer (no Content-Type, an error without error_type)
         return _Failure(f"Kite {name}: unexpected answer ({_detail(exc)})", False)
 
-    def _expired(self, failure: _Failure) -> SessionExpired:
+    def _expired(self, failure: _Failure, token: str) -> SessionExpired:
         reason = f"Kite refused the access token ({failure.text})"
-        if self.broker_session is not None:
-            self.broker_session.mark_expired(reason)
+        session = self.broker_session
+        # a login may have replaced the token while this call was out: only the refused one dies
+        if session is not None and session.session is not None and session.session.access_token == token:
+            session.mark_expired(reason)
         return SessionExpired(reason, status=failure.status, error_type=failure.error_type)
 
     def _kite(self, name: str) -> KiteConnect:
