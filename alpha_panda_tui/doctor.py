@@ -68,7 +68,7 @@ async def _offline_checks(settings: Settings) -> bool:
     failed = False
     make_data_dir_private(settings)  # the database is created (or migrated) below
     try:
-        strategies, enabled = load_strategies(settings, engine_instruments(settings))
+        strategies, enabled = load_strategies(settings, engine_instruments(settings, announce=False))
         on = sum(1 for name in enabled.values() if name)
         print(_line("strategies", "ok", f"{len(strategies)} loaded, {on} enabled", True))
     except StrategyConfigError as exc:

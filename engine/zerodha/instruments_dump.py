@@ -216,8 +216,11 @@ class InstrumentsDump:
         return "using the shipped sample instruments"
 
     # -- load -----------------------------------------------------------------------
-    def load(self) -> InstrumentRegistry:
-        """The registry from the cached dumps, with the sample standing in for any exchange without one."""
+    def load(self, *, announce: bool = True) -> InstrumentRegistry:
+        """The registry from the cached dumps, with the sample standing in for any exchange without one.
+
+        `announce`: log why the sample stands in (not for a tool that reports it otherwise).
+        """
         instruments: list[Instrument] = []
         missing: list[str] = []
         for exchange in self.exchanges:
@@ -235,10 +238,11 @@ class InstrumentsDump:
             sample = [i for i in InstrumentRegistry.sample() if i.exchange in missing]
             instruments.extend(sample)
             self.fallback_reason = (
-                f"no instruments dump for {', '.join(missing)} yet (Kite not reached): "
+                f"no instruments dump for {', '.join(missing)} yet: "
                 f"using the shipped sample's {len(sample)} instruments instead"
             )
-            log.warning("%s", self.fallback_reason)
+            if announce:
+                log.warning("%s", self.fallback_reason)
         return InstrumentRegistry(instruments)
 
     # -- for doctor -----------------------------------------------------------------
@@ -313,8 +317,8 @@ async def prepare_instruments(settings: Settings, rest: KiteRest | None = None) 
         return RefreshResult(failed={e: "timed out" for e in dump.stale()})
 
 
-def engine_instruments(settings: Settings) -> InstrumentRegistry:
+def engine_instruments(settings: Settings, *, announce: bool = True) -> InstrumentRegistry:
     """The engine's instruments: the cached dumps (or their fallback) for Kite's feed, else the sample."""
     if uses_dump(settings):
-        return InstrumentsDump.for_settings(settings).load()
+        return InstrumentsDump.for_settings(settings).load(announce=announce)
     return InstrumentRegistry.sample()
