@@ -88,6 +88,10 @@ async def test_429_and_5xx_are_retried_with_backoff_then_the_call_succeeds(
         assert rest.retries == 2
         assert "retry 1 of 3" in caplog.text
         assert "retry 2 of 3" in caplog.text
+        delays = [record.args[-1] for record in caplog.records if isinstance(record.args, tuple)]
+        assert len(delays) == 2
+        assert 0.009 <= delays[0] <= 0.011  # rest_backoff_s, give or take the jitter
+        assert 0.018 <= delays[1] <= 0.022  # doubled
 
 
 async def test_a_persistent_5xx_ends_in_a_clear_broker_error_after_the_retries(tmp_path: Path) -> None:
