@@ -26,6 +26,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from alpha_panda_tui.bridge import UiBridge
+from alpha_panda_tui.broker_login import console_login_handler
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
 from alpha_panda_tui.screens.help import HelpScreen
@@ -358,10 +359,8 @@ class AlphaPandaApp(App[int]):
     def action_broker_login(self) -> None:
         if self._dialog_open():
             return
-        api_key = ""
-        if self.settings is not None and self.settings.zerodha.api_key is not None:
-            api_key = self.settings.zerodha.api_key.get_secret_value()
-        self.push_screen(LoginScreen(api_key=api_key, handler=self.login_handler))
+        zerodha = self.settings.zerodha if self.settings is not None else None
+        self.push_screen(LoginScreen(handler=self.login_handler, zerodha=zerodha))
 
     def action_replay_file(self) -> None:
         if self._dialog_open():
@@ -481,7 +480,14 @@ async def run_console(settings: Settings, *, duration: float | None = None) -> i
     terminal_lost = asyncio.Event()
     try:
         async with host:
-            app = make_app(host.engine, exit_after=duration, freeze_gc=True)
+            engine = host.engine
+
+            async def logged_in() -> None:
+                await engine.check_health()
+                await engine.publish_status()
+
+            handler = console_login_handler(settings, engine.broker_session, logged_in)
+            app = make_app(engine, exit_after=duration, freeze_gc=True, login_handler=handler)
 
             def hang_up() -> None:
                 app.stop_drawing()

@@ -20,6 +20,7 @@ from alpha_panda_tui.broker_choice import (
 )
 from alpha_panda_tui.control_client import ControlError, EngineNotRunning
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from alpha_panda_tui.login_cli import add_login_parsers
 from alpha_panda_tui.replay_cli import add_replay_parser
 from alpha_panda_tui.sandbox_cli import add_sandbox_parsers
 from engine.events import CommandAction, CommandReply, EngineStatus
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     add_broker_argument(doctor)
     add_replay_parser(sub)
     add_sandbox_parsers(sub)
+    add_login_parsers(sub)
     return parser
 
 
@@ -197,6 +199,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from alpha_panda_tui.doctor import run_doctor
 
         return asyncio.run(run_doctor(settings))
+    if command in ("login", "logout"):
+        from alpha_panda_tui.host import make_data_dir_private
+        from alpha_panda_tui.login_cli import run_login_command, run_logout_command
+
+        make_data_dir_private(settings)  # the session file goes there
+        return run_login_command(args, settings) if command == "login" else run_logout_command(settings)
     raise AssertionError(f"unhandled command {command}")
 
 
@@ -226,6 +234,8 @@ def _print_status(settings: Settings) -> int:
         f"{' (paused)' if status.feed_paused else ''}"
     )
     print(f"market     {status.market_status}")
+    if status.broker_session:  # Zerodha is enabled
+        print(f"kite       session {status.broker_session}")
     print(
         f"flow       {status.tick_rate:.0f} ticks/s   ticks {status.ticks}"
         f"   signals {status.signals}   orders {status.orders}   fills {status.fills}"

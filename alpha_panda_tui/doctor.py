@@ -30,7 +30,9 @@ from engine.storage.database import Database
 from engine.storage.url import redact_url
 from engine.strategies.errors import StrategyConfigError
 from engine.strategies.loader import load_strategies, strategies_file
+from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.instruments_dump import InstrumentsDump, engine_instruments, uses_dump
+from engine.zerodha.session import SessionStore
 
 MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
 
@@ -82,7 +84,9 @@ async def _offline_checks(settings: Settings) -> bool:
     registry.register(MarketStatusCheck(MarketCalendar(), WallClock()))
     registry.register(SecretFilePermissionsCheck(_secret_files(settings)))
     if settings.zerodha.enabled:
-        registry.register(BrokerSessionCheck(settings.zerodha))
+        api_key = settings.zerodha.api_key.get_secret_value() if settings.zerodha.api_key else ""
+        session = BrokerSession(SessionStore(settings.kite_session_file), api_key)
+        registry.register(BrokerSessionCheck(settings.zerodha, session=session))
         dump = InstrumentsDump.for_settings(settings)
         registry.register(InstrumentsDumpCheck(dump, in_use=uses_dump(settings)))
     redis_check = RedisCheck(settings.redis.url) if settings.redis.url else None

@@ -35,7 +35,7 @@ from engine.events import (
     TradingSignal,
 )
 from engine.instruments import InstrumentRegistry
-from viewmodels.engine_status import EnginePane, HealthPane, StrategyPane, status_changes
+from viewmodels.engine_status import EnginePane, HealthPane, StrategyPane, login_prompt, status_changes
 from viewmodels.event_log import LogPane
 from viewmodels.market import TickPane
 from viewmodels.portfolio import PnlPane
@@ -64,7 +64,7 @@ class UiState:
         self.health = HealthPane()
         self.strategies = StrategyPane(self.symbol, self.pnl.of_strategy)
         self.log = LogPane()
-        self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)  # answers to the console's own commands
+        self.notices: deque[Notice] = deque(maxlen=MAX_NOTICES)  # answers to own commands; login prompts
         self.issued_commands: dict[str, CommandAction] = {}
         self.trading_day = ""  # set by the day snapshot
         self._snapshot_requests: deque[str] = deque(maxlen=SNAPSHOT_REQUESTS)
@@ -170,6 +170,9 @@ class UiState:
         if previous is not None:
             for level, text in status_changes(previous, status):
                 self._log(level, text)
+        prompt = login_prompt(status.broker_session)
+        if prompt and (previous is None or login_prompt(previous.broker_session) != prompt):
+            self.notices.append(Notice(prompt, LogLevel.WARNING))
 
     def _on_command(self, event: Event) -> None:
         command = event.payload

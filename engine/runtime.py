@@ -302,7 +302,7 @@ class Engine:
         )
         self.health.register(MarketStatusCheck(self.calendar, self.clock))
         if s.zerodha.enabled:
-            self.health.register(BrokerSessionCheck(s.zerodha))
+            self.health.register(BrokerSessionCheck(s.zerodha, session=self.broker_session))
         if self.instruments_dump is not None:
             self.health.register(InstrumentsDumpCheck(self.instruments_dump, in_use=uses_dump(s)))
         if self.writer is not None:
@@ -493,13 +493,19 @@ class Engine:
             ),
             loss_latches=tuple(latches),
             stop_reason=self.fatal_error or "",
-            broker_session=self.broker_session.status().describe() if self.broker_session else "",
+            broker_session=self._broker_session_text(),
             status_ts=time.time(),
             signals=counts["signals"],
             orders=counts["orders"],
             fills=counts["fills"],
             rejections=counts["rejections"],
         )
+
+    def _broker_session_text(self) -> str:
+        if self.broker_session is None:
+            return ""
+        self.broker_session.reload()  # a stat: notices a login or logout made in another terminal
+        return self.broker_session.status().describe()
 
     async def check_health(self) -> list[CheckResult]:
         self.last_health = await self.health.run_all()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from engine.events import EngineState, EngineStatus, HealthCheckView, StrategyStatus
+from engine.zerodha.broker_session import SessionState
 from viewmodels.revision import Revised, changes
 from viewmodels.rows import LogLevel, StrategyRow
 
@@ -85,11 +86,27 @@ class StrategyPane(Revised):
 LogEntry = tuple[LogLevel, str]
 
 
+def login_needed(broker_session: str) -> bool:
+    """The engine's Kite session text ("" when Zerodha is off) says it is absent or expired."""
+    return broker_session.split(":", 1)[0] in (SessionState.ABSENT, SessionState.EXPIRED)
+
+
+def login_prompt(broker_session: str) -> str:
+    """What the console says when a Zerodha login is needed; "" when it is not."""
+    if not login_needed(broker_session):
+        return ""
+    state, _, why = broker_session.partition(":")
+    if state == SessionState.EXPIRED:
+        return f"The Zerodha session expired ({why.strip() or 'refused by Kite'}): press b to log in again."
+    return "Not logged in to Zerodha: press b to log in (or run `alpha-panda-tui login`)."
+
+
 def status_changes(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
-    """What the log says about a new status: state, feed, dead letters, latches, in that order."""
+    """What the log says about a new status: state, feed, Kite session, dead letters, latches, in order."""
     return [
         *_state_change(previous, status),
         *_feed_change(previous, status),
+        *_session_change(previous, status),
         *_dead_letters_change(previous, status),
         *_latches_change(previous, status),
     ]
@@ -109,6 +126,13 @@ def _feed_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]
     if status.feed_paused == previous.feed_paused:
         return []
     return [(LogLevel.INFO, "feed paused" if status.feed_paused else "feed resumed")]
+
+
+def _session_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
+    if status.broker_session == previous.broker_session or not status.broker_session:
+        return []
+    level = LogLevel.WARNING if login_needed(status.broker_session) else LogLevel.INFO
+    return [(level, f"Zerodha session {status.broker_session}")]
 
 
 def _dead_letters_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:

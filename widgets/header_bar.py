@@ -1,4 +1,5 @@
-"""One line of engine state: mode, running, LATCHED or HALTED, feed, market, tick rate and the IST clock.
+"""One line of engine state: mode, running, LATCHED or HALTED, feed, market, the Kite session (when Zerodha
+is on), tick rate and the IST clock.
 
 One widget that renders one line (no child widgets to lay out), repainted
 only when what it shows changed.
@@ -13,6 +14,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from engine.events import EngineState, EngineStatus, TradingMode
+from viewmodels.engine_status import login_needed
 from widgets.format import ist_hms
 
 STATE_CLASSES = {
@@ -87,6 +89,10 @@ class HeaderBar(Widget):
             line.append(f" feed {status.feed_source or '-'}{paused} ", self._style(feed_style))
             market_style = "header-bar--open" if status.market_status == "open" else "header-bar--dim"
             line.append(f" market {status.market_status or '-'} ", self._style(market_style))
+            if login_needed(status.broker_session):
+                line.append(" kite: LOG IN (b) ", self._style("header-bar--paused"))
+            elif status.broker_session:
+                line.append(" kite ok ", self._style("header-bar--dim"))
             rate = f" {status.tick_rate:,.0f} t/s "
             gap = self.size.width - line.cell_len - len(rate) - len(clock)
             line.append(" " * max(gap, 1))

@@ -1,8 +1,10 @@
-"""Zerodha login dialog: API key, secret, and the request token (or the whole redirect URL).
+"""Zerodha login dialog: the login URL, then the request token, caught or pasted.
 
-Checking the fields and reading the token out of a redirect URL happen here;
-creating the Kite session is the login handler's job. Until a handler is
-plugged in, the dialog says so plainly instead of pretending to log in.
+While the dialog is open it listens on the redirect URL (when that is a
+127.0.0.1 one) and logs in by itself when the browser comes back from Kite;
+the token, or the whole redirect URL, can be pasted instead. The API key and
+secret come from the settings when they are there. Creating the Kite session is
+the login handler's job; without one (Zerodha off) the dialog says so plainly.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
-from urllib.parse import parse_qs, urlparse
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,19 +21,28 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from engine.settings import ZerodhaSettings
+from engine.zerodha.login import (
+    LoginFailed,
+    RedirectCatcher,
+    RedirectCatcherError,
+    login_url,
+    parse_request_token,
+)
 from viewmodels.keys import Scope
 from widgets.bindings import bindings
 
-KITE_LOGIN_URL = "https://kite.zerodha.com/connect/login?v=3&api_key={api_key}"
 API_KEY_RE = re.compile(r"[A-Za-z0-9]{6,64}")
 SECRET_RE = re.compile(r"[A-Za-z0-9]{8,128}")
-TOKEN_RE = re.compile(r"[A-Za-z0-9]{8,128}")
 TOKEN_PLACEHOLDER = "https://127.0.0.1/?request_token=...&status=success"
+SECRET_FROM_SETTINGS = "set in the settings"
 
-NOT_WIRED = (
-    "Zerodha login is not wired up in this build yet: no Kite session was created and "
-    "nothing was saved. The console keeps trading on paper."
+ZERODHA_OFF = (
+    "Zerodha is off in this console's settings (zerodha.enabled, api_key, api_secret): "
+    "no Kite session can be created here. The console keeps trading on paper."
 )
+
+__all__ = ["LoginFailed", "LoginHandler", "LoginRequest", "LoginScreen", "parse_request_token"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,32 +52,9 @@ class LoginRequest:
     request_token: str
 
 
-class LoginError(Exception):
-    """The broker refused the login; the message is shown in the dialog."""
-
-
-# Creates the session and returns a line to show (e.g. "logged in as AB1234").
+# Creates and saves the session and returns a line to show (e.g. "logged in as AB1234");
+# raises LoginFailed with the reason. An empty api_secret means "the one in the settings".
 LoginHandler = Callable[[LoginRequest], Awaitable[str]]
-
-
-def parse_request_token(text: str) -> str:
-    """The request token from a bare token or from Kite's redirect URL; ValueError says what is wrong."""
-    value = text.strip()
-    if not value:
-        raise ValueError("paste the request token, or the whole URL Kite redirected you to")
-    if "://" in value or "request_token=" in value or value.startswith("?"):
-        query = urlparse(value).query if "://" in value else value.split("?", 1)[-1]
-        params = parse_qs(query)
-        status = params.get("status", [""])[0]
-        if status and status != "success":
-            raise ValueError(f"Kite reported the login status as {status!r}; log in again")
-        tokens = params.get("request_token")
-        if not tokens or not tokens[0]:
-            raise ValueError("that URL has no request_token parameter")
-        value = tokens[0]
-    if not TOKEN_RE.fullmatch(value):
-        raise ValueError("a request token is letters and digits only")
-    return value
 
 
 def check_api_key(text: str) -> str:
@@ -93,9 +80,20 @@ class LoginScreen(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(Scope.LOGIN))
 
-    def __init__(self, *, api_key: str = "", handler: LoginHandler | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "",
+        handler: LoginHandler | None = None,
+        zerodha: ZerodhaSettings | None = None,
+    ) -> None:
         super().__init__()
-        self.initial_api_key = api_key
+        self.catches_redirect = zerodha is not None  # only on the URL the settings name
+        self.zerodha = zerodha or ZerodhaSettings()
+        configured_key = self.zerodha.api_key.get_secret_value() if self.zerodha.api_key else ""
+        self.initial_api_key = api_key or configured_key
+        secret = self.zerodha.api_secret
+        self.secret_configured = secret is not None and bool(secret.get_secret_value())
         self.handler = handler
 
     def compose(self) -> ComposeResult:
@@ -107,7 +105,8 @@ class LoginScreen(ModalScreen[bool]):
             yield Label("", id="api-key-error", classes="field-error")
             yield Label("API secret", classes="field-label")
             with Horizontal(classes="secret-row"):
-                yield Input(placeholder="api_secret", password=True, id="api-secret", compact=True)
+                placeholder = SECRET_FROM_SETTINGS if self.secret_configured else "api_secret"
+                yield Input(placeholder=placeholder, password=True, id="api-secret", compact=True)
                 yield Button("Show", id="toggle-secret", compact=True)
             yield Label("", id="api-secret-error", classes="field-error")
             yield Label("Request token, or the redirect URL", classes="field-label")
@@ -120,7 +119,17 @@ class LoginScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self._show_login_url(self.initial_api_key)
-        self.query_one("#api-secret" if self.initial_api_key else "#api-key", Input).focus()
+        if self.handler is None:
+            self._status(ZERODHA_OFF, error=True)
+        elif self.catches_redirect:
+            self._catch_redirect()
+        if not self.initial_api_key:
+            first = "#api-key"
+        elif not self.secret_configured:
+            first = "#api-secret"
+        else:
+            first = "#request-token"
+        self.query_one(first, Input).focus()
 
     @on(Input.Changed, "#api-key")
     def _api_key_changed(self, event: Input.Changed) -> None:
@@ -129,12 +138,30 @@ class LoginScreen(ModalScreen[bool]):
     def _show_login_url(self, api_key: str) -> None:
         key = api_key.strip()
         text = (
-            f"1. Open {KITE_LOGIN_URL.format(api_key=key)} and sign in.\n"
+            f"1. Open {login_url(self.zerodha, key)} and sign in.\n"
             "2. Paste the URL Kite redirects you to (or its request_token) below."
             if key
             else "Enter your Kite Connect API key to get the login URL."
         )
         self.query_one("#login-url", Static).update(text)
+
+    @work(exclusive=True, group="redirect", exit_on_error=False)
+    async def _catch_redirect(self) -> None:
+        """Listen on the redirect URL while the dialog is open; log in each time the browser comes back."""
+        try:
+            catcher = RedirectCatcher(self.zerodha.redirect_url)
+            await catcher.start()
+        except RedirectCatcherError as exc:
+            self._status(str(exc), error=False)
+            return
+        try:
+            self._status(f"Waiting for Kite's redirect to {catcher.url} ...", error=False)
+            while True:
+                token = await catcher.request_token()
+                self.query_one("#request-token", Input).value = token
+                self.submit()
+        finally:
+            await catcher.close()
 
     @on(Button.Pressed, "#toggle-secret")
     def action_toggle_secret(self) -> None:
@@ -153,10 +180,15 @@ class LoginScreen(ModalScreen[bool]):
         if request is None:
             return
         if self.handler is None:
-            self._status(NOT_WIRED, error=True)
+            self._status(ZERODHA_OFF, error=True)
             return
         self._status("logging in...", error=False)
         self._log_in(request)
+
+    def _check_secret(self, text: str) -> str:
+        if self.secret_configured and not text.strip():
+            return ""  # the handler uses the one in the settings
+        return check_secret(text)
 
     def validate(self) -> LoginRequest | None:
         """Check every field, show each problem under its field; the request if all are good."""
@@ -164,7 +196,7 @@ class LoginScreen(ModalScreen[bool]):
         first_bad: Input | None = None
         for field_id, check in (
             ("api-key", check_api_key),
-            ("api-secret", check_secret),
+            ("api-secret", self._check_secret),
             ("request-token", parse_request_token),
         ):
             field = self.query_one(f"#{field_id}", Input)
@@ -194,7 +226,7 @@ class LoginScreen(ModalScreen[bool]):
         assert self.handler is not None
         try:
             message = await self.handler(request)
-        except LoginError as exc:
+        except LoginFailed as exc:
             self._status(f"Login failed: {exc}", error=True)
             return
         except Exception as exc:  # a broker/network failure is shown, never a crash

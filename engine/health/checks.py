@@ -25,11 +25,13 @@ from engine.settings import Settings, ZerodhaSettings
 from engine.storage.database import Database
 from engine.storage.url import redact_url
 from engine.storage.writer import StorageWriter
+from engine.zerodha.broker_session import BrokerSession, SessionState
 
 if TYPE_CHECKING:
     from engine.zerodha.instruments_dump import InstrumentsDump
 
 MAX_MESSAGE_CHARS = 300
+LOG_IN = "run `alpha-panda-tui login` (or press b in the console)"
 
 
 def _result(
@@ -296,9 +298,10 @@ class MarketStatusCheck:
 class BrokerSessionCheck:
     """Register only when Zerodha is enabled. Never shows a secret, only whether one is set.
 
-    `access_token` supplies the current token (default: the settings' one, for a
-    token kept elsewhere after login); `verify`, when given, is a real round
-    trip to Kite (e.g. the profile call) and its answer becomes the message.
+    `session` is the engine's Kite session (the saved login; re-read here so a login in another
+    terminal shows): absent, valid until 06:00 IST, or expired, and why. Without it, `access_token`
+    supplies a token kept elsewhere (default: the settings' one). `verify`, when given, is a real
+    round trip to Kite (e.g. the profile call) and its answer becomes the message.
     """
 
     name = "broker session"
@@ -307,11 +310,13 @@ class BrokerSessionCheck:
         self,
         settings: ZerodhaSettings,
         *,
+        session: BrokerSession | None = None,
         access_token: Callable[[], str | None] | None = None,
         verify: Callable[[], Awaitable[str]] | None = None,
         critical: bool = True,
     ) -> None:
         self.settings = settings
+        self._session = session
         self._access_token = access_token
         self._verify = verify
         self.critical = critical
@@ -338,14 +343,10 @@ class BrokerSessionCheck:
                 "ALPHA_PANDA_ZERODHA__API_SECRET (or [zerodha] api_key/api_secret in config.toml)",
                 details,
             )
+        if self._session is not None:
+            return await self._check_session(self._session, details)
         if not self._token():
-            return _result(
-                self,
-                CheckStatus.WARN,
-                "not logged in: no access token; set ALPHA_PANDA_ZERODHA__ACCESS_TOKEN to today's "
-                "Kite access token (or [zerodha] access_token in config.toml)",
-                details,
-            )
+            return _result(self, CheckStatus.WARN, f"not logged in: {LOG_IN}", details)
         if self._verify is None:
             return _result(
                 self,
@@ -353,6 +354,25 @@ class BrokerSessionCheck:
                 "api key and access token configured (token not verified with Kite)",
                 details,
             )
+        return await self._verified(details, "")
+
+    async def _check_session(self, session: BrokerSession, details: dict[str, Any]) -> CheckResult:
+        session.reload()
+        status = session.status()
+        details["session"] = status.state.value
+        if status.expires_at is not None:
+            details["expires_at"] = status.expires_at.isoformat()
+        if status.state is SessionState.ABSENT:
+            why = f" ({status.reason})" if status.reason else ""
+            return _result(self, CheckStatus.WARN, f"not logged in{why}: {LOG_IN}", details)
+        if status.state is SessionState.EXPIRED:
+            return _result(self, CheckStatus.WARN, f"session expired ({status.reason}): {LOG_IN}", details)
+        if self._verify is None:
+            return _result(self, CheckStatus.OK, status.describe(), details)
+        return await self._verified(details, f", {status.describe()}")
+
+    async def _verified(self, details: dict[str, Any], suffix: str) -> CheckResult:
+        assert self._verify is not None
         try:
             who = await self._verify()
         except Exception as exc:
@@ -362,7 +382,7 @@ class BrokerSessionCheck:
                 f"Kite rejected the session ({_error_text(exc)}); log in again",
                 details,
             )
-        return _result(self, CheckStatus.OK, f"logged in as {who}", details)
+        return _result(self, CheckStatus.OK, f"logged in as {who}{suffix}", details)
 
 
 class RedisCheck:

@@ -1,44 +1,15 @@
-"""The broker login dialog: token parsing, inline validation that keeps it open, and honesty about wiring."""
+"""The broker login dialog: inline validation that keeps it open, honesty when Zerodha is off, a handler's
+answer shown or the dialog closed."""
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import Input, Label, Static
 
-from alpha_panda_tui.screens.login import (
-    NOT_WIRED,
-    LoginError,
-    LoginRequest,
-    LoginScreen,
-    parse_request_token,
-)
+from alpha_panda_tui.screens.login import ZERODHA_OFF, LoginRequest, LoginScreen
+from engine.zerodha.login import LoginFailed
 from tests.alpha_panda_tui.harness import SMALL, console
 
 TOKEN = "Xy12AbCdEf34GhIjKl56MnOpQr78StUv"
-
-
-def test_a_bare_token_is_accepted() -> None:
-    assert parse_request_token(f"  {TOKEN} ") == TOKEN
-
-
-def test_the_token_is_read_from_kites_redirect_url() -> None:
-    url = f"https://127.0.0.1:5000/callback?action=login&type=login&status=success&request_token={TOKEN}"
-    assert parse_request_token(url) == TOKEN
-    assert parse_request_token(f"?request_token={TOKEN}&status=success") == TOKEN
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("", "paste the request token"),
-        ("https://127.0.0.1/callback?status=success", "no request_token"),
-        (f"https://127.0.0.1/?status=cancelled&request_token={TOKEN}", "'cancelled'"),
-        ("not a token!", "letters and digits"),
-    ],
-)
-def test_bad_tokens_say_what_is_wrong(text: str, problem: str) -> None:
-    with pytest.raises(ValueError, match=problem):
-        parse_request_token(text)
 
 
 def errors(screen: LoginScreen) -> dict[str, str]:
@@ -63,7 +34,7 @@ async def test_submitting_empty_fields_keeps_the_dialog_open_with_every_error() 
         assert c.app.focused is screen.query_one("#api-key", Input)
 
 
-async def test_valid_fields_say_plainly_that_login_is_not_wired() -> None:
+async def test_without_zerodha_the_dialog_says_plainly_that_it_cannot_log_in() -> None:
     async with console(SMALL, session=False) as c:
         await c.press("b")
         screen = c.app.screen
@@ -74,7 +45,7 @@ async def test_valid_fields_say_plainly_that_login_is_not_wired() -> None:
         screen.submit()
         await c.settle()
         assert errors(screen) == {"api-key": "", "api-secret": "", "request-token": ""}
-        assert str(screen.query_one("#login-status", Static).render()) == NOT_WIRED
+        assert str(screen.query_one("#login-status", Static).render()) == ZERODHA_OFF
         assert c.app.screen is screen  # still open, nothing pretended
 
 
@@ -95,7 +66,7 @@ async def test_a_plugged_in_handler_logs_in_or_shows_why_not() -> None:
     async def handler(request: LoginRequest) -> str:
         seen.append(request)
         if request.request_token != TOKEN:
-            raise LoginError("token expired")
+            raise LoginFailed("token expired")
         return "logged in as AB1234"
 
     async with console(SMALL, session=False) as c:

@@ -27,6 +27,8 @@ from engine.settings import ZerodhaSettings, load_settings
 from engine.storage.database import Database
 from engine.storage.writer import StorageWriter
 from engine.topics import CONTROL_COMMANDS
+from engine.zerodha.broker_session import BrokerSession
+from engine.zerodha.session import KiteSession, SessionStore, session_expiry
 
 # -- disk -------------------------------------------------------------------------------
 
@@ -149,8 +151,7 @@ def credentials(**extra: SecretStr) -> ZerodhaSettings:
 async def test_broker_check_with_credentials_but_no_session_warns() -> None:
     result = await BrokerSessionCheck(credentials()).check()
     assert result.status is CheckStatus.WARN
-    assert result.message.startswith("not logged in")
-    assert "ALPHA_PANDA_ZERODHA__ACCESS_TOKEN" in result.message  # the way to log in that exists today
+    assert result.message == "not logged in: run `alpha-panda-tui login` (or press b in the console)"
 
 
 async def test_broker_check_with_a_token_never_shows_secrets() -> None:
@@ -179,6 +180,58 @@ async def test_broker_check_reports_what_kite_says() -> None:
 async def test_broker_check_reads_a_token_kept_elsewhere() -> None:
     result = await BrokerSessionCheck(credentials(), access_token=lambda: "from-login").check()
     assert result.status is CheckStatus.OK
+
+
+def saved_session(tmp_path: Path, login: datetime) -> SessionStore:
+    store = SessionStore(tmp_path / "kite_session.json")
+    store.save(KiteSession("AB1234", "Asha B", "key-123", "tok-789", login, session_expiry(login)))
+    return store
+
+
+async def test_broker_check_shows_the_saved_session_absent_valid_then_expired(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 2, 9, 5, tzinfo=IST)
+    store = SessionStore(tmp_path / "kite_session.json")
+    session = BrokerSession(store, "key-123", now=lambda: now)
+    check = BrokerSessionCheck(credentials(), session=session)
+    absent = await check.check()
+    assert (absent.status, absent.details["session"]) == (CheckStatus.WARN, "absent")
+    assert absent.message.startswith("not logged in: run `alpha-panda-tui login`")
+
+    saved_session(tmp_path, now)  # a login, in this process or another: the check re-reads the file
+    valid = await check.check()
+    assert (valid.status, valid.message) == (CheckStatus.OK, "valid until 06:00 (AB1234)")
+    assert valid.details["expires_at"] == "2026-12-03T06:00:00+05:30"
+    assert "tok-789" not in valid.message + str(valid.details)
+
+    now = datetime(2026, 12, 3, 6, 0, tzinfo=IST)
+    expired = await check.check()
+    assert expired.status is CheckStatus.WARN
+    assert expired.message.startswith("session expired (past 06:00 IST): run `alpha-panda-tui login`")
+
+
+async def test_broker_check_says_why_kite_refused_the_session(tmp_path: Path) -> None:
+    login = datetime(2026, 12, 2, 9, 5, tzinfo=IST)
+    session = BrokerSession(saved_session(tmp_path, login), "key-123", now=lambda: login)
+    session.mark_expired("TokenException: Incorrect `api_key` or `access_token`.")
+    result = await BrokerSessionCheck(credentials(), session=session).check()
+    assert result.status is CheckStatus.WARN
+    assert result.message.startswith(
+        "session expired (TokenException: Incorrect `api_key` or `access_token`.)"
+    )
+
+
+async def test_broker_check_with_a_session_and_kites_answer(tmp_path: Path) -> None:
+    login = datetime(2026, 12, 2, 9, 5, tzinfo=IST)
+    session = BrokerSession(saved_session(tmp_path, login), "key-123", now=lambda: login)
+
+    async def profile() -> str:
+        return "AB1234"
+
+    result = await BrokerSessionCheck(credentials(), session=session, verify=profile).check()
+    assert (result.status, result.message) == (
+        CheckStatus.OK,
+        "logged in as AB1234, valid until 06:00 (AB1234)",
+    )
 
 
 # -- redis ------------------------------------------------------------------------------
