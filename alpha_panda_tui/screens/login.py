@@ -32,7 +32,7 @@ from engine.zerodha.login import (
 from viewmodels.keys import Scope
 from widgets.bindings import bindings
 
-API_KEY_RE = re.compile(r"[A-Za-z0-9]{6,64}")
+API_KEY_RE = re.compile(r"[A-Za-z0-9_-]{6,64}")
 SECRET_RE = re.compile(r"[A-Za-z0-9]{8,128}")
 TOKEN_PLACEHOLDER = "https://127.0.0.1/?request_token=...&status=success"
 SECRET_FROM_SETTINGS = "set in the settings"

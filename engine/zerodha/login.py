@@ -36,7 +36,7 @@ from engine.zerodha.session import (
 log = logging.getLogger(__name__)
 
 KITE_TIMEOUT_S = 10.0
-TOKEN_RE = re.compile(r"[A-Za-z0-9]{8,128}")
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,128}")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 MAX_REQUEST_BYTES = 8192
 REQUEST_READ_TIMEOUT_S = 5.0
@@ -128,6 +128,10 @@ async def create_session(
     try:
         data: Any = await asyncio.to_thread(kite.generate_session, request_token, api_secret=creds.api_secret)
     except TokenException as exc:
+        if "checksum" in str(exc) or "api_key" in str(exc):
+            raise LoginFailed(
+                f"Kite refused the login ({exc}); check zerodha.api_key and zerodha.api_secret"
+            ) from None
         raise LoginFailed(
             f"Kite refused the request token ({exc}); a token works once and only for a few minutes: "
             "log in again"
