@@ -200,10 +200,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(run_doctor(settings))
     if command in ("login", "logout"):
-        from alpha_panda_tui.host import make_data_dir_private
         from alpha_panda_tui.login_cli import run_login_command, run_logout_command
 
-        make_data_dir_private(settings)  # the session file goes there
         return run_login_command(args, settings) if command == "login" else run_logout_command(settings)
     raise AssertionError(f"unhandled command {command}")
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from alpha_panda_tui.broker_login import logged_in_line
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from alpha_panda_tui.host import make_data_dir_private
 from engine.settings import Settings
 from engine.zerodha.login import (
     Credentials,
@@ -147,6 +148,7 @@ async def run_login(settings: Settings, pasted: StdinLines, *, open_browser: boo
         print(f"error: login failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
     store = SessionStore(settings.kite_session_file)
+    make_data_dir_private(settings)
     try:
         store.save(session)
     except OSError as exc:
