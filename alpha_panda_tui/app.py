@@ -26,7 +26,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from alpha_panda_tui.bridge import UiBridge
-from alpha_panda_tui.broker_login import console_login_handler
+from alpha_panda_tui.broker_login import engine_login_handler
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
 from alpha_panda_tui.screens.help import HelpScreen
@@ -480,14 +480,8 @@ async def run_console(settings: Settings, *, duration: float | None = None) -> i
     terminal_lost = asyncio.Event()
     try:
         async with host:
-            engine = host.engine
-
-            async def logged_in() -> None:
-                await engine.check_health()
-                await engine.publish_status()
-
-            handler = console_login_handler(settings, engine.broker_session, logged_in)
-            app = make_app(engine, exit_after=duration, freeze_gc=True, login_handler=handler)
+            handler = engine_login_handler(host.engine)
+            app = make_app(host.engine, exit_after=duration, freeze_gc=True, login_handler=handler)
 
             def hang_up() -> None:
                 app.stop_drawing()

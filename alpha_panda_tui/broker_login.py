@@ -8,6 +8,7 @@ the new token and the header and health pane say so at once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from alpha_panda_tui.screens.login import LoginHandler, LoginRequest
 from engine.market.calendar import IST
@@ -15,6 +16,9 @@ from engine.settings import Settings
 from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.login import Credentials, LoginFailed, create_session
 from engine.zerodha.session import KiteSession, SessionStore
+
+if TYPE_CHECKING:
+    from engine.runtime import Engine
 
 
 def logged_in_line(session: KiteSession) -> str:
@@ -50,3 +54,13 @@ def console_login_handler(
         return logged_in_line(session)
 
     return log_in
+
+
+def engine_login_handler(engine: Engine) -> LoginHandler | None:
+    """The handler for a console on this engine: after a login its status and health show it at once."""
+
+    async def logged_in() -> None:
+        await engine.check_health()
+        await engine.publish_status()
+
+    return console_login_handler(engine.settings, engine.broker_session, logged_in)

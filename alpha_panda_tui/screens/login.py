@@ -38,8 +38,8 @@ TOKEN_PLACEHOLDER = "https://127.0.0.1/?request_token=...&status=success"
 SECRET_FROM_SETTINGS = "set in the settings"
 
 ZERODHA_OFF = (
-    "Zerodha is off in this console's settings (zerodha.enabled, api_key, api_secret): "
-    "no Kite session can be created here. The console keeps trading on paper."
+    "Zerodha is off in the settings (zerodha.enabled, api_key, api_secret): "
+    "no Kite login here; the console trades on paper."
 )
 
 __all__ = ["LoginFailed", "LoginHandler", "LoginRequest", "LoginScreen", "parse_request_token"]
@@ -95,6 +95,7 @@ class LoginScreen(ModalScreen[bool]):
         secret = self.zerodha.api_secret
         self.secret_configured = secret is not None and bool(secret.get_secret_value())
         self.handler = handler
+        self.catcher_url = ""  # where the redirect is being caught, once it is
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-dialog", classes="dialog"):
@@ -152,8 +153,10 @@ class LoginScreen(ModalScreen[bool]):
             catcher = RedirectCatcher(self.zerodha.redirect_url)
             await catcher.start()
         except RedirectCatcherError as exc:
-            self._status(str(exc), error=False)
+            why = str(exc)
+            self._status(why[:1].upper() + why[1:] + ".", error=False)
             return
+        self.catcher_url = catcher.url
         try:
             self._status(f"Waiting for Kite's redirect to {catcher.url} ...", error=False)
             while True:
@@ -232,5 +235,5 @@ class LoginScreen(ModalScreen[bool]):
         except Exception as exc:  # a broker/network failure is shown, never a crash
             self._status(f"Login failed ({type(exc).__name__}): {exc}", error=True)
             return
-        self.app.notify(message, title="Zerodha")
+        self.app.notify(message, title="Zerodha", markup=False)
         self.dismiss(True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -24,9 +25,10 @@ WIDE = (160, 48)
 RunBefore = Callable[[Pilot[int]], Awaitable[None]]
 
 
-def seeded_app() -> AlphaPandaApp:
+def seeded_app(**options: Any) -> AlphaPandaApp:
+    """`options` go to make_app (settings, login_handler, ...)."""
     bus = DirectBus()
-    app = make_app(bus=bus, instruments=INSTRUMENTS, animate=False)
+    app = make_app(bus=bus, instruments=INSTRUMENTS, animate=False, **options)
     asyncio.run(Scenario(bus, INSTRUMENTS).session())
     return app
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from alpha_panda_tui.screens.login import LoginRequest
+from engine.settings import load_settings
 from tests.alpha_panda_tui.snapshot_app import SMALL, WIDE, pressing, seeded_app
 
 SnapCompare = Callable[..., bool]
@@ -20,6 +22,25 @@ def test_kill_switch_confirmation(snap_compare: SnapCompare, size: tuple[int, in
 @SIZES
 def test_login(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     assert snap_compare(seeded_app(), terminal_size=size, run_before=pressing("b"))
+
+
+async def never_called(request: LoginRequest) -> str:
+    raise AssertionError("a snapshot logs nobody in")
+
+
+def test_login_with_zerodha_on(snap_compare: SnapCompare) -> None:
+    """Key and secret from the settings: only the token is asked for. The redirect URL is an https one
+    (caught by nobody here), so the dialog says to paste and no port is opened."""
+    settings = load_settings(
+        zerodha={
+            "enabled": True,
+            "api_key": "kiteapikey01",
+            "api_secret": "s3cretvalue99",
+            "redirect_url": "https://example.com/kite",
+        }
+    )
+    app = seeded_app(settings=settings, login_handler=never_called)
+    assert snap_compare(app, terminal_size=SMALL, run_before=pressing("b"))
 
 
 def test_login_with_errors(snap_compare: SnapCompare) -> None:
