@@ -157,6 +157,7 @@ class Scenario:
         strategies: tuple[StrategyStatus, ...] = STRATEGIES,
         mode: TradingMode = TradingMode.PAPER,
         loss_latches: tuple[str, ...] = (),
+        broker_session: str = "",
     ) -> Event:
         status = EngineStatus(
             state=state,
@@ -175,6 +176,7 @@ class Scenario:
             strategies=strategies,
             health=HEALTH,
             loss_latches=loss_latches,
+            broker_session=broker_session,
             status_ts=self.clock.now(),
         )
         return await self.root(ENGINE_STATUS, status)

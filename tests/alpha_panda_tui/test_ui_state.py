@@ -126,6 +126,29 @@ async def test_status_builds_strategy_rows_and_logs_halts() -> None:
     assert any("HALTED: kill switch" in line.text for line in state.log.lines)
 
 
+async def test_a_needed_zerodha_login_is_asked_for_once_each_time_it_becomes_needed() -> None:
+    state, scenario = wired()
+    await scenario.status()  # Zerodha off
+    assert not state.notices
+    absent = "Not logged in to Zerodha: press b to log in (or run `alpha-panda-tui login`)."
+    await scenario.status(broker_session="absent")
+    await scenario.status(broker_session="absent")
+    assert [(n.text, n.level) for n in state.notices] == [(absent, LogLevel.WARNING)]
+    state.notices.clear()
+    await scenario.status(broker_session="valid until 06:00 (AB1234)")
+    assert not state.notices
+    await scenario.status(broker_session="expired: 403 at the socket upgrade")
+    await scenario.status(broker_session="expired: 403 at the socket upgrade")
+    expired = "The Zerodha session expired (403 at the socket upgrade): press b to log in again."
+    assert [n.text for n in state.notices] == [expired]
+    logged = [(line.level, line.text) for line in state.log.lines if "Zerodha" in line.text]
+    assert logged == [
+        (LogLevel.WARNING, "Zerodha session absent"),
+        (LogLevel.INFO, "Zerodha session valid until 06:00 (AB1234)"),
+        (LogLevel.WARNING, "Zerodha session expired: 403 at the socket upgrade"),
+    ]
+
+
 async def test_a_toggle_is_pending_until_the_engine_reports_it() -> None:
     state, scenario = wired()
     await scenario.status()
