@@ -5,6 +5,7 @@ later refuses brings the prompt back."""
 
 from __future__ import annotations
 
+import socket
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,15 @@ class Running:
         return screen
 
 
+def listening(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 @asynccontextmanager
 async def console_on_zerodha(tmp_path: Path) -> AsyncIterator[Running]:
     async with running_sandbox() as sandbox:
@@ -93,6 +103,7 @@ async def test_the_console_asks_for_a_login_and_the_redirect_logs_in(tmp_path: P
             async with http.get(f"{screen.catcher_url}?{query}") as redirect:
                 assert redirect.status == 200
         await wait_for(lambda: not isinstance(c.app.screen, LoginScreen))
+        await wait_for(lambda: not listening(screen.catcher_url))  # the dialog's port closed with it
 
         assert c.session.status().state is SessionState.VALID
         user = c.sandbox.config.user_id

@@ -23,8 +23,8 @@ from engine.zerodha.session import (
 TOKEN = "accessTok3nSecretValue"
 
 
-def ist(*args: int) -> datetime:
-    return datetime(*args, tzinfo=IST)
+def ist(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=IST)
 
 
 MORNING = ist(2026, 12, 2, 9, 5)
