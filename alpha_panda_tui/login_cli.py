@@ -16,6 +16,7 @@ import threading
 import webbrowser
 from typing import Any, TextIO
 
+from alpha_panda_tui.broker_choice import add_broker_argument
 from alpha_panda_tui.broker_login import logged_in_line
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.host import make_data_dir_private
@@ -54,7 +55,9 @@ def add_login_parsers(subparsers: Any) -> None:
         metavar="SECONDS",
         help=f"give up after this long (default {DEFAULT_WAIT_S:g})",
     )
-    subparsers.add_parser("logout", help="invalidate today's Kite session and delete it")
+    add_broker_argument(login)
+    logout = subparsers.add_parser("logout", help="invalidate today's Kite session and delete it")
+    add_broker_argument(logout)
 
 
 def run_login_command(args: argparse.Namespace, settings: Settings) -> int:

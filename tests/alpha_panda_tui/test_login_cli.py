@@ -19,6 +19,7 @@ import pytest
 from kiteconnect import KiteConnect
 from kiteconnect.exceptions import TokenException
 
+from alpha_panda_tui.broker_choice import SandboxEndpoints, sandbox_file, write_sandbox_file
 from alpha_panda_tui.cli import main
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.login_cli import StdinLines, run_login
@@ -127,6 +128,29 @@ async def test_login_catches_kites_redirect(isolated_dirs: Path) -> None:
     assert saved(isolated_dirs / "data").load() is not None
 
 
+async def test_login_to_the_sandbox_of_this_data_dir(
+    isolated_dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with running_sandbox() as sandbox:
+        endpoints = SandboxEndpoints(
+            root_url=sandbox.root_url,
+            ws_url=sandbox.ws_url,
+            login_url=sandbox.login_url,
+            redirect_url="http://127.0.0.1:0/",
+            api_key=sandbox.config.api_key,
+            api_secret=sandbox.config.api_secret,
+        )
+        write_sandbox_file(sandbox_file(isolated_dirs / "data"), endpoints)
+        cli = await start("login", "--no-browser", "--broker", "sandbox", env={})
+        await cli.line_with(f"{sandbox.login_url}?api_key={sandbox.config.api_key}")
+        await cli.type(sandbox.issue_request_token())
+        code, out, err = await cli.finish()
+        assert code == EXIT_OK, err
+        assert f"logged in as {sandbox.config.user_name}" in out
+        assert await asyncio.to_thread(main, ["logout", "--broker", "sandbox"]) == EXIT_OK
+        assert capsys.readouterr().out.strip() == f"logged out {sandbox.config.user_id}: {INVALIDATED}"
+
+
 async def test_login_with_a_spent_token_fails_clearly_and_saves_nothing(
     isolated_dirs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -173,15 +197,16 @@ async def test_login_ends_when_input_ends_and_no_redirect_can_come(
 
 
 async def test_logout_invalidates_and_deletes(
-    isolated_dirs: Path, capsys: pytest.CaptureFixture[str]
+    isolated_dirs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running_sandbox() as sandbox:
         settings = load_settings(**sandbox_settings(sandbox, isolated_dirs / "data"))
         session = await create_session(settings.zerodha, sandbox.issue_request_token())
         SessionStore(settings.kite_session_file).save(session)
-        code, out, err = await (await start("logout", env=zerodha_env(sandbox))).finish()
-        assert code == EXIT_OK, err
-        assert out.strip() == f"logged out {sandbox.config.user_id}: {INVALIDATED}"
+        for name, value in zerodha_env(sandbox).items():
+            monkeypatch.setenv(name, value)
+        assert await asyncio.to_thread(main, ["logout"]) == EXIT_OK
+        assert capsys.readouterr().out.strip() == f"logged out {sandbox.config.user_id}: {INVALIDATED}"
         assert not settings.kite_session_file.exists()
         kite = KiteConnect(sandbox.config.api_key, access_token=session.access_token, root=sandbox.root_url)
         with pytest.raises(TokenException):
