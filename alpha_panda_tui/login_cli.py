@@ -25,13 +25,12 @@ from engine.zerodha.login import (
     Credentials,
     CredentialsMissing,
     LoginFailed,
-    RedirectCatcher,
-    RedirectCatcherError,
     create_session,
     login_url,
     logout,
     parse_request_token,
 )
+from engine.zerodha.redirect_catcher import RedirectCatcher, RedirectCatcherError
 from engine.zerodha.session import SessionStore
 
 DEFAULT_WAIT_S = 600.0  # a request token lasts minutes; a login left open that long is abandoned

@@ -22,13 +22,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from engine.settings import ZerodhaSettings
-from engine.zerodha.login import (
-    LoginFailed,
-    RedirectCatcher,
-    RedirectCatcherError,
-    login_url,
-    parse_request_token,
-)
+from engine.zerodha.login import LoginFailed, login_url, parse_request_token
+from engine.zerodha.redirect_catcher import RedirectCatcher, RedirectCatcherError
 from viewmodels.keys import Scope
 from widgets.bindings import bindings
 

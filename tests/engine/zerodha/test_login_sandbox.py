@@ -16,12 +16,12 @@ from engine.settings import Settings, load_settings
 from engine.zerodha.login import (
     Credentials,
     LoginFailed,
-    RedirectCatcher,
     create_session,
     login_url,
     logout,
     parse_request_token,
 )
+from engine.zerodha.redirect_catcher import RedirectCatcher
 from engine.zerodha.session import KiteSession, SessionStore, session_expiry
 from kite_sandbox.server import KiteSandbox
 from tests.sandbox import running_sandbox, sandbox_settings
