@@ -109,6 +109,11 @@ def _unreachable(settings: ZerodhaSettings, exc: OSError) -> str:
     return f"cannot reach Kite at {host} ({type(exc).__name__})"
 
 
+def _unreadable(settings: ZerodhaSettings, exc: Exception) -> str:
+    host = urlparse(settings.root_url).netloc or settings.root_url
+    return f"the answer from {host} is not Kite's ({type(exc).__name__}); check zerodha.root_url"
+
+
 async def create_session(
     settings: ZerodhaSettings, request_token: str, credentials: Credentials | None = None
 ) -> KiteSession:
@@ -134,6 +139,8 @@ async def create_session(
         raise LoginFailed(f"Kite could not create the session: {exc}") from None
     except OSError as exc:
         raise LoginFailed(_unreachable(settings, exc)) from None
+    except (KeyError, TypeError, ValueError) as exc:  # the client chokes on an answer that is not Kite's
+        raise LoginFailed(_unreadable(settings, exc)) from None
     try:
         login_time = _login_time(data.get("login_time"))
         session = KiteSession(
@@ -187,6 +194,8 @@ async def logout(settings: ZerodhaSettings, store: SessionStore) -> LogoutResult
         warning = f"Kite did not confirm the logout ({exc}); the saved session is deleted"
     except OSError as exc:
         warning = f"{_unreachable(settings, exc)}: token not invalidated; the saved session is deleted"
+    except (KeyError, TypeError, ValueError) as exc:
+        warning = f"{_unreadable(settings, exc)}: token maybe not invalidated; the saved session is deleted"
     if warning:
         log.warning("logout: %s", warning)
     store.delete()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from pydantic import SecretStr
 
 from engine.settings import ZerodhaSettings
-from engine.zerodha.login import Credentials, CredentialsMissing, login_url, parse_request_token
+from engine.zerodha.login import (
+    Credentials,
+    CredentialsMissing,
+    LoginFailed,
+    create_session,
+    login_url,
+    parse_request_token,
+)
 
 TOKEN = "Xy12AbCdEf34GhIjKl56MnOpQr78StUv"
 
@@ -58,3 +66,29 @@ def test_missing_credentials_name_the_settings() -> None:
         ZerodhaSettings(api_key=SecretStr("kiteapikey01"), api_secret=SecretStr("s3cretvalue99"))
     )
     assert creds == Credentials("kiteapikey01", "s3cretvalue99")
+
+
+async def test_a_server_that_is_not_kite_is_named_not_a_crash() -> None:
+    """A root_url pointing at some other server (an answer without a Content-Type trips the client)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = ZerodhaSettings(
+        api_key=SecretStr("kiteapikey01"),
+        api_secret=SecretStr("s3cretvalue99"),
+        root_url=f"http://127.0.0.1:{port}",
+    )
+    try:
+        with pytest.raises(
+            LoginFailed, match=rf"the answer from 127\.0\.0\.1:{port} is not Kite's \(KeyError\)"
+        ):
+            await create_session(settings, "Xy12AbCdEf34GhIj")
+    finally:
+        server.close()
+        await server.wait_closed()
