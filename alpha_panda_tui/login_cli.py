@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import threading
-import webbrowser
 from typing import Any, TextIO
 
 from alpha_panda_tui.broker_choice import add_broker_argument
 from alpha_panda_tui.broker_login import logged_in_line
+from alpha_panda_tui.browser import open_in_browser
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.host import make_data_dir_private
 from engine.settings import Settings
@@ -61,24 +60,13 @@ def add_login_parsers(subparsers: Any) -> None:
 
 def run_login_command(args: argparse.Namespace, settings: Settings) -> int:
     pasted = StdinLines(sys.stdin)
-    return asyncio.run(
-        run_login(settings, pasted, open_browser=not args.no_browser and can_open_browser(), wait_s=args.wait)
-    )
+    return asyncio.run(run_login(settings, pasted, open_browser=not args.no_browser, wait_s=args.wait))
 
 
 def run_logout_command(settings: Settings) -> int:
     result = asyncio.run(logout(settings.zerodha, SessionStore(settings.kite_session_file)))
     print(result.describe(), file=sys.stderr if result.warning else sys.stdout)
     return EXIT_OK
-
-
-def can_open_browser() -> bool:
-    """Not over SSH, and on Linux/BSD only with a display: a browser would open on nobody's screen."""
-    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
-        return False
-    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
 
 
 class StdinLines:
@@ -129,8 +117,8 @@ async def run_login(settings: Settings, pasted: StdinLines, *, open_browser: boo
     else:
         print("Paste the URL Kite redirects you to (or its request_token):")
     sys.stdout.flush()
-    if open_browser:
-        await asyncio.to_thread(webbrowser.open, url)
+    if open_browser and await open_in_browser(url):
+        print("(opened in your browser)")
     pasted.start()
     try:
         async with asyncio.timeout(wait_s):

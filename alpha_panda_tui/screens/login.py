@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from alpha_panda_tui.browser import open_in_browser
 from engine.settings import ZerodhaSettings
 from engine.zerodha.login import LoginFailed, login_url, parse_request_token
 from engine.zerodha.redirect_catcher import RedirectCatcher, RedirectCatcherError
@@ -35,6 +36,11 @@ SECRET_FROM_SETTINGS = "set in the settings"
 ZERODHA_OFF = (
     "Zerodha is off in the settings (zerodha.enabled, api_key, api_secret): "
     "no Kite login here; the console trades on paper."
+)
+
+NO_BROWSER = (
+    "No browser to open here (SSH, or no display): open the URL above yourself, "
+    "then paste the URL Kite sends you to."
 )
 
 __all__ = ["LoginFailed", "LoginHandler", "LoginRequest", "LoginScreen", "parse_request_token"]
@@ -110,6 +116,8 @@ class LoginScreen(ModalScreen[bool]):
             yield Label("", id="request-token-error", classes="field-error")
             yield Static("", id="login-status", markup=False)
             with Horizontal(classes="dialog-buttons"):
+                if self.handler is not None:
+                    yield Button("Open in browser", id="login-browser", compact=True)
                 yield Button("Log in", id="login-submit", variant="primary", compact=True)
                 yield Button("Cancel", id="login-cancel", compact=True)
 
@@ -160,6 +168,13 @@ class LoginScreen(ModalScreen[bool]):
                 self.submit()
         finally:
             await catcher.close()
+
+    @on(Button.Pressed, "#login-browser")
+    @work(exclusive=True, group="browser", exit_on_error=False)
+    async def open_browser(self) -> None:
+        url = login_url(self.zerodha, self.query_one("#api-key", Input).value.strip())
+        if not await open_in_browser(url):
+            self._status(NO_BROWSER, error=False)
 
     @on(Button.Pressed, "#toggle-secret")
     def action_toggle_secret(self) -> None:

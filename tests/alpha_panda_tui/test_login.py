@@ -3,9 +3,10 @@ answer shown or the dialog closed."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input, Label, Static
 
-from alpha_panda_tui.screens.login import ZERODHA_OFF, LoginRequest, LoginScreen
+from alpha_panda_tui.screens.login import NO_BROWSER, ZERODHA_OFF, LoginRequest, LoginScreen
 from engine.zerodha.login import LoginFailed
 from tests.alpha_panda_tui.harness import SMALL, console
 
@@ -89,3 +90,28 @@ async def test_a_plugged_in_handler_logs_in_or_shows_why_not() -> None:
         await c.settle()
         assert c.app.screen is not screen
         assert [r.request_token for r in seen] == ["Expired0Token123", TOKEN]
+
+
+async def test_without_a_browser_here_the_dialog_says_to_open_the_url_yourself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22")  # logged in over SSH
+
+    async def handler(request: LoginRequest) -> str:
+        raise AssertionError("nobody logs in here")
+
+    async with console(SMALL, session=False) as c:
+        c.app.login_handler = handler
+        await c.press("b")
+        screen = c.app.screen
+        assert isinstance(screen, LoginScreen)
+        await c.pilot.click("#login-browser")
+        await c.pilot.app.workers.wait_for_complete()
+        await c.settle()
+        assert str(screen.query_one("#login-status", Static).render()) == NO_BROWSER
+
+
+async def test_without_zerodha_there_is_no_browser_button() -> None:
+    async with console(SMALL, session=False) as c:
+        await c.press("b")
+        assert not c.app.screen.query("#login-browser")
