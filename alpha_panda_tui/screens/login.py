@@ -82,17 +82,12 @@ class LoginScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(Scope.LOGIN))
 
     def __init__(
-        self,
-        *,
-        api_key: str = "",
-        handler: LoginHandler | None = None,
-        zerodha: ZerodhaSettings | None = None,
+        self, *, handler: LoginHandler | None = None, zerodha: ZerodhaSettings | None = None
     ) -> None:
         super().__init__()
         self.catches_redirect = zerodha is not None  # only on the URL the settings name
         self.zerodha = zerodha or ZerodhaSettings()
-        configured_key = self.zerodha.api_key.get_secret_value() if self.zerodha.api_key else ""
-        self.initial_api_key = api_key or configured_key
+        self.initial_api_key = self.zerodha.api_key.get_secret_value() if self.zerodha.api_key else ""
         secret = self.zerodha.api_secret
         self.secret_configured = secret is not None and bool(secret.get_secret_value())
         self.handler = handler
