@@ -7,6 +7,7 @@ the new token and the header and health pane say so at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from engine.zerodha.session import KiteSession, SessionStore
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
+
+log = logging.getLogger(__name__)
 
 
 def logged_in_line(session: KiteSession) -> str:
@@ -50,7 +53,10 @@ def console_login_handler(
         store.save(session)
         broker_session.install(session)
         if on_login is not None:
-            await on_login()
+            try:
+                await on_login()
+            except Exception:  # the login stands; the next regular status will show it
+                log.exception("could not publish the engine's status after the login")
         return logged_in_line(session)
 
     return log_in
