@@ -2,8 +2,9 @@
 
 `login` prints Kite's login URL (and opens a browser where there is one), then
 takes the request token from whichever comes first: Kite's redirect, caught on
-the 127.0.0.1 redirect URL, or a token / redirect URL pasted on stdin. The
-session is saved (0600) where a running engine picks it up by itself.
+the 127.0.0.1 redirect URL, or a token / redirect URL pasted on stdin. With
+`--broker sandbox` it visits the sandbox's login page itself. The session is
+saved (0600) where a running engine picks it up by itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from alpha_panda_tui.broker_choice import add_broker_argument
+import aiohttp
+
+from alpha_panda_tui.broker_choice import Broker, add_broker_argument
 from alpha_panda_tui.broker_login import logged_in_line
 from alpha_panda_tui.browser import open_in_browser
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
@@ -32,6 +35,7 @@ from engine.zerodha.login import (
 from engine.zerodha.redirect_catcher import RedirectCatcher, RedirectCatcherError
 from engine.zerodha.session import SessionStore
 
+SANDBOX_VISIT_TIMEOUT_S = 10.0
 DEFAULT_WAIT_S = 600.0  # a request token lasts minutes; a login left open that long is abandoned
 
 
@@ -60,7 +64,10 @@ def add_login_parsers(subparsers: Any) -> None:
 
 def run_login_command(args: argparse.Namespace, settings: Settings) -> int:
     pasted = StdinLines(sys.stdin)
-    return asyncio.run(run_login(settings, pasted, open_browser=not args.no_browser, wait_s=args.wait))
+    sandbox = getattr(args, "broker", None) == Broker.SANDBOX
+    return asyncio.run(
+        run_login(settings, pasted, open_browser=not args.no_browser, wait_s=args.wait, sandbox=sandbox)
+    )
 
 
 def run_logout_command(settings: Settings) -> int:
@@ -94,7 +101,10 @@ class StdinLines:
             pass
 
 
-async def run_login(settings: Settings, pasted: StdinLines, *, open_browser: bool, wait_s: float) -> int:
+async def run_login(
+    settings: Settings, pasted: StdinLines, *, open_browser: bool, wait_s: float, sandbox: bool = False
+) -> int:
+    """The whole login; `sandbox`: the sandbox's login page needs no one, so it is visited here."""
     zerodha = settings.zerodha
     try:
         credentials = Credentials.from_settings(zerodha)
@@ -105,9 +115,35 @@ async def run_login(settings: Settings, pasted: StdinLines, *, open_browser: boo
         print("note: zerodha.enabled is false: the engine uses this session once Zerodha is enabled")
     url = login_url(zerodha)
     print(f"Log in to Kite at:\n  {url}")
+    if sandbox:
+        token = await _visit_sandbox_login(url)
+    else:
+        token = await _token_from_the_user(zerodha.redirect_url, url, pasted, open_browser, wait_s)
+    if token is None:
+        return EXIT_FAILED
+    try:
+        session = await create_session(zerodha, token, credentials)
+    except LoginFailed as exc:
+        print(f"error: login failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    store = SessionStore(settings.kite_session_file)
+    make_data_dir_private(settings)
+    try:
+        store.save(session)
+    except OSError as exc:
+        print(f"error: cannot save the Kite session to {store.path}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{logged_in_line(session)}; saved to {store.path}")
+    return EXIT_OK
+
+
+async def _token_from_the_user(
+    redirect_url: str, url: str, pasted: StdinLines, open_browser: bool, wait_s: float
+) -> str | None:
+    """Kite's redirect, caught, or a pasted URL/token; None (said why) on time-out or end of input."""
     catcher: RedirectCatcher | None = None
     try:
-        catcher = RedirectCatcher(zerodha.redirect_url)
+        catcher = RedirectCatcher(redirect_url)
         await catcher.start()
     except RedirectCatcherError as exc:
         print(f"note: {exc}")
@@ -125,27 +161,36 @@ async def run_login(settings: Settings, pasted: StdinLines, *, open_browser: boo
             token = await _first_token(catcher, pasted)
     except TimeoutError:
         print(f"error: no login within {wait_s:g} s; run `alpha-panda-tui login` again", file=sys.stderr)
-        return EXIT_FAILED
+        return None
     finally:
         if catcher is not None:
             await catcher.close()
     if token is None:
         print("error: no request token (input ended); nothing was saved", file=sys.stderr)
-        return EXIT_FAILED
+    return token
+
+
+async def _visit_sandbox_login(url: str) -> str | None:
+    """What a browser would do on the sandbox's login page, which logs in at once: read its redirect."""
     try:
-        session = await create_session(zerodha, token, credentials)
-    except LoginFailed as exc:
-        print(f"error: login failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    store = SessionStore(settings.kite_session_file)
-    make_data_dir_private(settings)
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SANDBOX_VISIT_TIMEOUT_S)) as http,
+            http.get(url, allow_redirects=False) as page,
+        ):
+            status, location = page.status, page.headers.get("Location", "")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        why = type(exc).__name__
+        print(f"error: the sandbox's login page did not answer ({why}): is it running?", file=sys.stderr)
+        return None
     try:
-        store.save(session)
-    except OSError as exc:
-        print(f"error: cannot save the Kite session to {store.path}: {exc.strerror}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"{logged_in_line(session)}; saved to {store.path}")
-    return EXIT_OK
+        if not location:
+            raise ValueError(f"HTTP {status} and no redirect")
+        token = parse_request_token(location)
+    except ValueError as exc:
+        print(f"error: the sandbox's login page did not log in: {exc}", file=sys.stderr)
+        return None
+    print("The sandbox's login page logged in at once (no browser needed).")
+    return token
 
 
 async def _first_token(catcher: RedirectCatcher | None, pasted: StdinLines) -> str | None:

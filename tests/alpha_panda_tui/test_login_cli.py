@@ -128,27 +128,42 @@ async def test_login_catches_kites_redirect(isolated_dirs: Path) -> None:
     assert saved(isolated_dirs / "data").load() is not None
 
 
-async def test_login_to_the_sandbox_of_this_data_dir(
+def endpoints_of(sandbox: KiteSandbox) -> SandboxEndpoints:
+    return SandboxEndpoints(
+        root_url=sandbox.root_url,
+        ws_url=sandbox.ws_url,
+        login_url=sandbox.login_url,
+        redirect_url="http://127.0.0.1:0/",
+        api_key=sandbox.config.api_key,
+        api_secret=sandbox.config.api_secret,
+    )
+
+
+async def test_login_to_the_sandbox_of_this_data_dir_needs_no_browser(
     isolated_dirs: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with running_sandbox() as sandbox:
-        endpoints = SandboxEndpoints(
-            root_url=sandbox.root_url,
-            ws_url=sandbox.ws_url,
-            login_url=sandbox.login_url,
-            redirect_url="http://127.0.0.1:0/",
-            api_key=sandbox.config.api_key,
-            api_secret=sandbox.config.api_secret,
-        )
-        write_sandbox_file(sandbox_file(isolated_dirs / "data"), endpoints)
-        cli = await start("login", "--no-browser", "--broker", "sandbox", env={})
-        await cli.line_with(f"{sandbox.login_url}?api_key={sandbox.config.api_key}")
-        await cli.type(sandbox.issue_request_token())
-        code, out, err = await cli.finish()
-        assert code == EXIT_OK, err
+        write_sandbox_file(sandbox_file(isolated_dirs / "data"), endpoints_of(sandbox))
+        assert await asyncio.to_thread(main, ["login", "--broker", "sandbox"]) == EXIT_OK
+        out = capsys.readouterr().out
+        assert "The sandbox's login page logged in at once (no browser needed)." in out
         assert f"logged in as {sandbox.config.user_name}" in out
+        assert saved(isolated_dirs / "data").load() is not None
         assert await asyncio.to_thread(main, ["logout", "--broker", "sandbox"]) == EXIT_OK
         assert capsys.readouterr().out.strip() == f"logged out {sandbox.config.user_id}: {INVALIDATED}"
+
+
+async def test_login_to_a_sandbox_that_is_gone_says_so(
+    isolated_dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with running_sandbox() as sandbox:
+        endpoints = endpoints_of(sandbox)
+    write_sandbox_file(sandbox_file(isolated_dirs / "data"), endpoints)
+    assert await asyncio.to_thread(main, ["login", "--broker", "sandbox"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: the sandbox's login page did not answer (ClientConnectorError): is it running?"
+    )
 
 
 async def test_login_with_a_spent_token_fails_clearly_and_saves_nothing(
