@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
 
 from kite_sandbox.auth import SandboxAuth
 from kite_sandbox.ticker import TickerHub
@@ -10,11 +12,27 @@ from kite_sandbox.ticker import TickerHub
 RATE_LIMIT_STATUS = 429
 
 
+class AfterAccept(StrEnum):
+    """How an order call fails after the desk has taken the order."""
+
+    ERROR = "error"  # an error status in Kite's envelope
+    LATE = "late"  # the success answer, but only after a delay (the client has timed out)
+    DROP = "drop"  # the connection is cut, no answer at all
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedFailure:
+    how: AfterAccept
+    status: int = 504
+    delay_s: float = 2.0
+
+
 class SandboxFaults:
     def __init__(self, auth: SandboxAuth, hub: TickerHub) -> None:
         self._auth = auth
         self._hub = hub
         self._rest_failures: deque[int] = deque()
+        self._after_accept: deque[AcceptedFailure] = deque()
 
     def drop_connections(self) -> int:
         """Cut every ticker socket abruptly (no close frame); how many were cut."""
@@ -47,7 +65,33 @@ class SandboxFaults:
         """The status the current REST call must fail with, if a failure is queued."""
         return self._rest_failures.popleft() if self._rest_failures else None
 
+    def fail_after_accept(
+        self,
+        count: int = 1,
+        *,
+        how: AfterAccept | str = AfterAccept.ERROR,
+        status: int = 504,
+        delay_s: float = 2.0,
+    ) -> None:
+        """The next `count` order calls (place, modify, cancel) that the desk accepts are carried out,
+        but the caller learns nothing useful: an error `status` (how="error"), the answer after
+        `delay_s` seconds (how="late") or a cut connection (how="drop")."""
+        try:
+            kind = AfterAccept(how)
+        except ValueError:
+            raise ValueError(f"how must be one of {', '.join(AfterAccept)}, not {how!r}") from None
+        if not 500 <= status <= 599:
+            raise ValueError(f"fail_after_accept needs a 5xx status (an ambiguous failure), not {status}")
+        if delay_s < 0:
+            raise ValueError(f"delay_s cannot be negative (got {delay_s})")
+        self._after_accept.extend([AcceptedFailure(kind, status, delay_s)] * max(0, count))
+
+    def take_after_accept(self) -> AcceptedFailure | None:
+        """How the current, accepted order call must fail, if a failure is queued."""
+        return self._after_accept.popleft() if self._after_accept else None
+
     def clear(self) -> None:
-        """Forget queued REST failures and end any silence."""
+        """Forget queued failures and end any silence."""
         self._rest_failures.clear()
+        self._after_accept.clear()
         self._hub.speak()

@@ -1,12 +1,25 @@
 """The sandbox's market: the simulated NSE feed stepped in real time at a set rate per instrument,
-keeping every instrument's latest tick for snapshots and quotes."""
+keeping every instrument's latest tick for snapshots, quotes and the order desk. A test may pin an
+instrument's price and book (`set_book`): its ticks then carry exactly that book until unpinned."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import msgspec
+
 from engine.clock import Clock, WallClock
-from engine.events import MarketTick
+from engine.events import DepthLevel, MarketTick
 from engine.instruments import InstrumentRegistry
 from engine.market.simulated import SimulatedFeed
+
+Level = tuple[float, int]  # (price, quantity)
+
+
+class PinnedBook(msgspec.Struct, frozen=True):
+    last_price: float
+    bids: tuple[DepthLevel, ...]
+    asks: tuple[DepthLevel, ...]
 
 
 class SandboxMarket:
@@ -24,6 +37,7 @@ class SandboxMarket:
         self._feed = SimulatedFeed(list(registry), clock=clock or WallClock(), seed=seed)
         self._rate = updates_per_instrument_s * len(registry)
         self._carry = 0.0
+        self._pinned: dict[int, PinnedBook] = {}
         self.latest: dict[int, MarketTick] = {}
         self._record(self._feed.next_batch(len(registry)))  # every instrument has a price from the start
 
@@ -35,8 +49,45 @@ class SandboxMarket:
         if count <= 0:
             return []
         ticks = self._feed.next_batch(count)
+        if self._pinned:
+            ticks = [self._apply_pin(tick) for tick in ticks]
         self._record(ticks)
         return ticks
+
+    def set_book(
+        self, instrument_token: int, last_price: float, bids: Sequence[Level], asks: Sequence[Level]
+    ) -> MarketTick:
+        """Pin an instrument's last price and depth (best level first); its latest tick changes now.
+        For tests and demos: the order desk then fills against exactly this book on every tick."""
+        if instrument_token not in self.latest:
+            raise KeyError(f"no instrument with token {instrument_token} in the sandbox's market")
+        self._pinned[instrument_token] = PinnedBook(
+            last_price,
+            tuple(DepthLevel(price, quantity, 1) for price, quantity in bids),
+            tuple(DepthLevel(price, quantity, 1) for price, quantity in asks),
+        )
+        tick = self._apply_pin(self.latest[instrument_token])
+        self.latest[instrument_token] = tick
+        return tick
+
+    def unpin(self, instrument_token: int) -> None:
+        """Let the instrument's price walk again."""
+        self._pinned.pop(instrument_token, None)
+
+    def _apply_pin(self, tick: MarketTick) -> MarketTick:
+        pin = self._pinned.get(tick.instrument_token)
+        if pin is None:
+            return tick
+        price = pin.last_price
+        return msgspec.structs.replace(
+            tick,
+            last_price=price,
+            high=max(tick.high, price),
+            low=min(tick.low, price) if tick.low else price,
+            change=(price - tick.close) * 100.0 / tick.close if tick.close else 0.0,
+            bids=pin.bids,
+            asks=pin.asks,
+        )
 
     def _record(self, ticks: list[MarketTick]) -> None:
         latest = self.latest

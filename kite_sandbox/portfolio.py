@@ -1,4 +1,4 @@
-"""The sandbox account's funds and its demat holdings (a couple of the sample's equities)."""
+"""The sandbox account's demat holdings (a couple of the sample's equities)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,6 @@ from engine.instruments import InstrumentRegistry, UnknownInstrument
 
 # symbol, quantity, average buy price as a fraction of the previous close
 HELD = (("INFY", 10, 0.92), ("SBIN", 16, 1.04))
-
-
-def margins(segment: str, funds: float) -> dict[str, Any]:
-    """One segment's margins, shaped as Kite's: all of `funds` available for equity, nothing used."""
-    cash = funds if segment == "equity" else 0.0
-    return {
-        "enabled": True,
-        "net": cash,
-        "available": {
-            "adhoc_margin": 0,
-            "cash": cash,
-            "opening_balance": cash,
-            "live_balance": cash,
-            "collateral": 0,
-            "intraday_payin": 0,
-        },
-        "utilised": {
-            "debits": 0,
-            "exposure": 0,
-            "m2m_realised": 0,
-            "m2m_unrealised": 0,
-            "option_premium": 0,
-            "payout": 0,
-            "span": 0,
-            "holding_sales": 0,
-            "turnover": 0,
-            "liquid_collateral": 0,
-            "stock_collateral": 0,
-            "delivery": 0,
-        },
-    }
 
 
 def holdings(registry: InstrumentRegistry, latest: dict[int, MarketTick]) -> list[dict[str, Any]]:

@@ -3,8 +3,8 @@ answering in Kite's envelopes (response shapes as Zerodha's kiteconnect-mocks)."
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,20 +12,20 @@ from aiohttp import web
 
 from engine.events import MarketTick
 from engine.instruments import Instrument, UnknownInstrument
-from engine.market.calendar import IST
 from kite_sandbox.auth import SandboxAuth
+from kite_sandbox.circuit import circuit_limits
 from kite_sandbox.errors import ErrorType, KiteError, success_response, token_error
-from kite_sandbox.faults import SandboxFaults
+from kite_sandbox.faults import AcceptedFailure, AfterAccept, SandboxFaults
 from kite_sandbox.instruments import exchanges, instruments_csv
+from kite_sandbox.kite_time import KITE_TIME, kite_time
 from kite_sandbox.limits import RateLimiter, limit_class
 from kite_sandbox.market import SandboxMarket
 from kite_sandbox.orders import OrderDesk
-from kite_sandbox.portfolio import holdings, margins
+from kite_sandbox.portfolio import holdings
+from kite_sandbox.request_log import RequestLog
 from kite_sandbox.stats import SandboxStats
 from kite_sandbox.ticker import TickerHub
 
-KITE_TIME = "%Y-%m-%d %H:%M:%S"
-CIRCUIT_BAND = 0.10  # the sandbox's price band: 10% around the previous close
 MAX_QUOTE_INSTRUMENTS = 500
 MAX_LTP_INSTRUMENTS = 1000
 SEGMENTS = ("equity", "commodity")
@@ -37,10 +37,6 @@ class Account:
     user_name: str
     funds: float
     redirect_url: str
-
-
-def kite_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, IST).strftime(KITE_TIME)
 
 
 class SandboxRest:
@@ -55,6 +51,7 @@ class SandboxRest:
         stats: SandboxStats,
         desk: OrderDesk,
         limiter: RateLimiter | None,
+        requests: RequestLog,
     ) -> None:
         self._account = account
         self._auth = auth
@@ -64,6 +61,7 @@ class SandboxRest:
         self._stats = stats
         self._desk = desk
         self._limiter = limiter
+        self._requests = requests
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -90,8 +88,16 @@ class SandboxRest:
 
     # -- what every REST call goes through (the middleware) ------------------------------------------
 
-    def before_call(self, request: web.Request, route: str) -> None:
-        """Count the call, then apply an injected fault or the rate limit (raising a KiteError)."""
+    async def before_call(self, request: web.Request, route: str) -> None:
+        """Log and count the call, then apply an injected fault or the rate limit (raising a KiteError)."""
+        form = await request.post() if request.method in ("POST", "PUT") else {}
+        self._requests.record(
+            request.method,
+            request.path,
+            route,
+            dict(request.query),
+            {key: value for key, value in form.items() if isinstance(value, str)},
+        )
         self._stats.rest_calls[route] += 1
         status = self._faults.take_rest_failure()
         if status is not None:
@@ -175,14 +181,14 @@ class SandboxRest:
 
     async def all_margins(self, request: web.Request) -> web.Response:
         self._require_session(request)
-        return success_response({segment: margins(segment, self._account.funds) for segment in SEGMENTS})
+        return success_response({segment: self._desk.margins(segment) for segment in SEGMENTS})
 
     async def segment_margins(self, request: web.Request) -> web.Response:
         self._require_session(request)
         segment = request.match_info["segment"]
         if segment not in SEGMENTS:
             raise KiteError(400, f"Invalid segment `{segment}`: use equity or commodity.", ErrorType.INPUT)
-        return success_response(margins(segment, self._account.funds))
+        return success_response(self._desk.margins(segment))
 
     # -- market --------------------------------------------------------------------------------------
 
@@ -256,9 +262,7 @@ class SandboxRest:
         return inst if inst.exchange == exchange.upper() else None
 
     def _quote_row(self, inst: Instrument, tick: MarketTick) -> dict[str, Any]:
-        tick_size = inst.tick_size or 0.05
-        lower = round(tick.close * (1 - CIRCUIT_BAND) / tick_size) * tick_size
-        upper = round(tick.close * (1 + CIRCUIT_BAND) / tick_size) * tick_size
+        lower, upper = circuit_limits(tick.close, inst.tick_size)
         stamp = kite_time(tick.exchange_ts)
         return {
             "instrument_token": inst.instrument_token,
@@ -274,8 +278,8 @@ class SandboxRest:
             "oi_day_high": 0,
             "oi_day_low": 0,
             "net_change": round(tick.last_price - tick.close, 2),
-            "lower_circuit_limit": round(lower, 2),
-            "upper_circuit_limit": round(upper, 2),
+            "lower_circuit_limit": lower,
+            "upper_circuit_limit": upper,
             "ohlc": _ohlc(tick),
             "depth": {
                 "buy": _depth(tick.bids),
@@ -301,18 +305,25 @@ class SandboxRest:
         self._require_session(request)
         form = {k: str(v) for k, v in (await request.post()).items()}
         order_id = self._desk.place(request.match_info["variety"], form)
-        return success_response({"order_id": order_id})
+        return await self._accepted(request, order_id)
 
     async def modify_order(self, request: web.Request) -> web.Response:
         self._require_session(request)
         form = {k: str(v) for k, v in (await request.post()).items()}
         info = request.match_info
-        return success_response({"order_id": self._desk.modify(info["variety"], info["order_id"], form)})
+        return await self._accepted(request, self._desk.modify(info["variety"], info["order_id"], form))
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         self._require_session(request)
         info = request.match_info
-        return success_response({"order_id": self._desk.cancel(info["variety"], info["order_id"])})
+        return await self._accepted(request, self._desk.cancel(info["variety"], info["order_id"]))
+
+    async def _accepted(self, request: web.Request, order_id: str) -> web.Response:
+        """The answer to an order call the desk has carried out, unless a fault spoils it."""
+        failure = self._faults.take_after_accept()
+        if failure is not None:
+            await _spoil(request, failure)
+        return success_response({"order_id": order_id})
 
     async def trades(self, request: web.Request) -> web.Response:
         self._require_session(request)
@@ -325,6 +336,20 @@ class SandboxRest:
     async def holdings(self, request: web.Request) -> web.Response:
         self._require_session(request)
         return success_response(holdings(self._market.registry, self._market.latest))
+
+
+async def _spoil(request: web.Request, failure: AcceptedFailure) -> None:
+    if failure.how is AfterAccept.LATE:
+        await asyncio.sleep(failure.delay_s)
+        return
+    if failure.how is AfterAccept.DROP:
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        raise ConnectionResetError("sandbox: connection dropped after the order was accepted")
+    raise KiteError(
+        failure.status, f"sandbox: injected failure after the order was accepted (HTTP {failure.status})"
+    )
 
 
 def _ohlc(tick: MarketTick) -> dict[str, float]:

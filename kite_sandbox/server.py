@@ -20,7 +20,11 @@ from kite_sandbox.faults import SandboxFaults
 from kite_sandbox.instruments import sandbox_registry
 from kite_sandbox.limits import RateLimiter
 from kite_sandbox.market import SandboxMarket
-from kite_sandbox.orders import NoOrderDesk, OrderDesk
+from kite_sandbox.matching.desk import MatchingDesk, holdings_by_token
+from kite_sandbox.matching.updates import order_update
+from kite_sandbox.orders import OrderDesk, Row
+from kite_sandbox.portfolio import HELD
+from kite_sandbox.request_log import RequestLog
 from kite_sandbox.rest import Account, SandboxRest
 from kite_sandbox.stats import SandboxStats
 from kite_sandbox.ticker import TickerHub
@@ -68,6 +72,15 @@ class KiteSandbox:
             self.auth, self.market, self.stats, heartbeat_interval_s=config.heartbeat_interval_s
         )
         self.faults = SandboxFaults(self.auth, self.hub)
+        self.requests = RequestLog()
+        self.desk: OrderDesk = desk or MatchingDesk(
+            self.market,
+            user_id=config.user_id,
+            funds=config.funds,
+            holdings=holdings_by_token(self.market, HELD),
+        )
+        self.desk.on_update = self._queue_update
+        self._updates: asyncio.Queue[Row] = asyncio.Queue()
         self._rest = SandboxRest(
             account=Account(config.user_id, config.user_name, config.funds, config.redirect_url),
             auth=self.auth,
@@ -75,12 +88,14 @@ class KiteSandbox:
             faults=self.faults,
             hub=self.hub,
             stats=self.stats,
-            desk=desk or NoOrderDesk(),
+            desk=self.desk,
             limiter=RateLimiter() if config.rate_limits else None,
+            requests=self.requests,
         )
-        self._admin = SandboxAdmin(self.auth, self.faults, self.hub, self.stats)
+        self._admin = SandboxAdmin(self.auth, self.faults, self.hub, self.stats, self.requests, self.market)
         self._runner: web.AppRunner | None = None
         self._market_task: asyncio.Task[None] | None = None
+        self._updates_task: asyncio.Task[None] | None = None
         self.port = 0
 
     @property
@@ -120,16 +135,19 @@ class KiteSandbox:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1]) if sockets else self.config.port
-        self._market_task = asyncio.get_running_loop().create_task(self._run_market(), name="kite-sandbox")
+        loop = asyncio.get_running_loop()
+        self._market_task = loop.create_task(self._run_market(), name="kite-sandbox")
+        self._updates_task = loop.create_task(self._send_updates(), name="kite-sandbox-order-updates")
 
     async def stop(self) -> None:
-        if self._market_task is not None:
-            self._market_task.cancel()
-            try:
-                await self._market_task
-            except asyncio.CancelledError:
-                pass
-            self._market_task = None
+        for task in (self._market_task, self._updates_task):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._market_task = self._updates_task = None
         await self.hub.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -153,10 +171,25 @@ class KiteSandbox:
             ticks = self.market.step(now - last)
             last = now
             try:
+                self.desk.on_ticks(ticks)
                 await self.hub.broadcast(ticks)
                 await self.hub.heartbeat()
             except Exception:
                 log.exception("kite sandbox: pushing ticks failed")
+
+    def _queue_update(self, row: Row) -> None:
+        self._updates.put_nowait(
+            order_update(row, user_id=self.config.user_id, api_secret=self.config.api_secret)
+        )
+
+    async def _send_updates(self) -> None:
+        """Order updates go out one at a time, in the order they happened."""
+        while True:
+            update = await self._updates.get()
+            try:
+                await self.hub.send_order_update(update)
+            except Exception:
+                log.exception("kite sandbox: sending an order update failed")
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -164,7 +197,7 @@ class KiteSandbox:
             if request.path != "/" and not request.path.startswith("/sandbox/"):
                 resource = request.match_info.route.resource
                 route = resource.canonical if resource is not None else request.path
-                self._rest.before_call(request, f"{request.method} {route}")
+                await self._rest.before_call(request, f"{request.method} {route}")
             return await handler(request)
         except KiteError as exc:
             return error_response(exc)

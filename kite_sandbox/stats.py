@@ -20,6 +20,7 @@ class SandboxStats:
     ticks_sent: int = 0
     heartbeats_sent: int = 0
     text_messages_sent: int = 0
+    order_updates_sent: int = 0
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -34,4 +35,5 @@ class SandboxStats:
             "ticks_sent": self.ticks_sent,
             "heartbeats_sent": self.heartbeats_sent,
             "text_messages_sent": self.text_messages_sent,
+            "order_updates_sent": self.order_updates_sent,
         }

@@ -215,6 +215,15 @@ class TickerHub:
             if conn.last_sent <= due and await self._send(conn, HEARTBEAT):
                 self._stats.heartbeats_sent += 1
 
+    async def send_order_update(self, update: dict[str, Any]) -> None:
+        """An order update to every socket of the account (a silenced socket gets nothing)."""
+        if self.silent:
+            return
+        for conn in list(self._connections.values()):
+            if await self._send(conn, json.dumps({"type": "order", "data": update})):
+                self._stats.text_messages_sent += 1
+                self._stats.order_updates_sent += 1
+
     async def send_text_to_all(self, kind: str, data: Any) -> None:
         for conn in list(self._connections.values()):
             await self._send_text(conn, kind, data)

@@ -13,7 +13,6 @@ import pytest
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
-from kite_sandbox.orders import NOT_YET
 from tests.kite_sandbox.test_session import logged_in
 from tests.sandbox import running_sandbox
 
@@ -116,25 +115,6 @@ async def test_a_fresh_sandbox_account_has_no_orders_trades_or_positions() -> No
         assert await call(kite, "positions") == {"net": [], "day": []}
         with pytest.raises(kite_errors.InputException):
             await call(kite, "order_history", "151220000000000")
-
-
-async def test_placing_an_order_answers_a_clear_order_error() -> None:
-    async with running_sandbox() as sandbox:
-        kite = await logged_in(sandbox)
-        with pytest.raises(kite_errors.OrderException, match="part 2") as caught:
-            await asyncio.to_thread(
-                kite.place_order,
-                variety="regular",
-                exchange="NSE",
-                tradingsymbol="INFY",
-                transaction_type="BUY",
-                quantity=1,
-                product="CNC",
-                order_type="LIMIT",
-                price=1500.0,
-            )
-        assert caught.value.code == 400
-        assert str(caught.value) == NOT_YET
 
 
 async def test_an_unknown_segment_is_an_input_error() -> None:

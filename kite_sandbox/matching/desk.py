@@ -1,0 +1,390 @@
+"""`MatchingDesk`: the sandbox account's order desk. Orders are checked, go through Kite's statuses
+(interim ones included) and fill against the book of the simulated market's ticks: MARKET orders at
+once within their market protection, LIMIT orders when the book crosses their price, SL and SL-M
+orders once the last price reaches their trigger. Every status change and every fill is one entry
+in the order's history and one order update; each fill is one trade and moves the positions and
+margins."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from engine.events import MarketTick
+from engine.instruments import UnknownInstrument
+from engine.market.calendar import IST
+from kite_sandbox.circuit import circuit_limits
+from kite_sandbox.errors import ErrorType, KiteError
+from kite_sandbox.kite_time import kite_time
+from kite_sandbox.market import SandboxMarket
+from kite_sandbox.matching.form import check_variety, read_modify, read_place
+from kite_sandbox.matching.liquidity import Liquidity
+from kite_sandbox.matching.margins import Exposure, exposures, requirement, segment_margins, segment_of
+from kite_sandbox.matching.order import WORKING, OrderRequest, SandboxOrder, Status
+from kite_sandbox.matching.positions import PositionBook
+
+Row = dict[str, Any]
+MAX_MODIFICATIONS = 25
+AUTO_PROTECTION_PCT = 3.0  # what market_protection = -1 means here
+
+
+class MatchingDesk:
+    def __init__(
+        self,
+        market: SandboxMarket,
+        *,
+        user_id: str,
+        funds: float,
+        holdings: dict[int, int] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._market = market
+        self._user_id = user_id
+        self._funds = funds
+        self._holdings = dict(holdings or {})
+        self._clock = clock
+        self._orders: dict[str, SandboxOrder] = {}
+        self._history: dict[str, list[Row]] = {}
+        self._trades: list[Row] = []
+        self._working: dict[int, list[SandboxOrder]] = {}  # by instrument token, in time priority
+        self._liquidity: dict[int, Liquidity] = {}
+        self._positions = PositionBook()
+        day = datetime.now(IST).strftime("%y%m%d")
+        self._order_numbers = (f"{day}{n:09d}" for n in itertools.count(1))
+        self._exchange_numbers = (f"13000000{n:08d}" for n in itertools.count(1))
+        self._trade_numbers = (str(n) for n in itertools.count(10_000_001))
+        self.on_update: Callable[[Row], None] = lambda row: None
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def orders(self) -> list[Row]:
+        return [order.row() for order in self._orders.values()]
+
+    def order_history(self, order_id: str) -> list[Row]:
+        return list(self._history[self._order(order_id).order_id])
+
+    def trades(self) -> list[Row]:
+        return list(self._trades)
+
+    def order_trades(self, order_id: str) -> list[Row]:
+        order = self._order(order_id)
+        return [trade for trade in self._trades if trade["order_id"] == order.order_id]
+
+    def positions(self) -> dict[str, list[Row]]:
+        latest = self._market.latest
+        rows = [p.row(latest.get(p.instrument.instrument_token)) for p in self._positions]
+        return {"net": rows, "day": [dict(row) for row in rows]}
+
+    def margins(self, segment: str) -> Row:
+        return segment_margins(
+            segment, self._funds, list(self._positions), self._open_orders(), self._market.latest
+        )
+
+    # -- placing, modifying, cancelling --------------------------------------------------------------
+
+    def place(self, variety: str, form: dict[str, str]) -> str:
+        request = read_place(variety, form, self._market.registry)
+        now = kite_time(self._clock())
+        order = SandboxOrder(next(self._order_numbers), request, self._user_id, now)
+        self._orders[order.order_id] = order
+        self._history[order.order_id] = []
+        self._record(order)
+        self._set(order, Status.VALIDATION_PENDING)
+        reason = self._refusal(request, self._open_orders())
+        if reason is not None:
+            order.status_message = reason
+            self._set(order, Status.REJECTED)
+            return order.order_id
+        self._set(order, Status.OPEN_PENDING)
+        order.exchange_order_id = next(self._exchange_numbers)
+        order.exchange_timestamp = order.exchange_update_timestamp = now
+        if request.order_type == "MARKET":
+            self._protect(order)
+        self._open(order)
+        return order.order_id
+
+    def modify(self, variety: str, order_id: str, form: dict[str, str]) -> str:
+        check_variety(variety)
+        order = self._order(order_id)
+        if order.status not in WORKING:
+            raise KiteError(400, f"Order cannot be modified: it is {order.status.value}.", ErrorType.ORDER)
+        if order.modifications >= MAX_MODIFICATIONS:
+            raise KiteError(400, "Maximum allowed order modifications exceeded.", ErrorType.ORDER)
+        request = read_modify(order.request, form)
+        if request.quantity <= order.filled_quantity:
+            raise KiteError(
+                400,
+                f"Quantity {request.quantity} must be more than the {order.filled_quantity} already filled.",
+                ErrorType.INPUT,
+            )
+        others = [o for o in self._open_orders() if o is not order]
+        reason = self._refusal(request, others, filled=order.filled_quantity)
+        if reason is not None:
+            raise KiteError(400, reason, ErrorType.ORDER)
+        self._unwork(order)
+        now = kite_time(self._clock())
+        order.order_timestamp = now
+        order.modifications += 1
+        self._set(order, Status.MODIFY_VALIDATION_PENDING)
+        self._set(order, Status.MODIFY_PENDING)
+        order.request = request
+        order.order_type, order.price = request.order_type, request.price
+        order.protection_price = 0.0
+        order.tags = [request.tag] if request.tag else []
+        order.triggered = False
+        order.modified = True
+        order.exchange_update_timestamp = now
+        if request.order_type == "MARKET":
+            self._protect(order)
+        self._set(order, Status.MODIFIED)
+        self._open(order)
+        return order.order_id
+
+    def cancel(self, variety: str, order_id: str) -> str:
+        check_variety(variety)
+        order = self._order(order_id)
+        if order.status not in WORKING:
+            raise KiteError(400, f"Order cannot be cancelled: it is {order.status.value}.", ErrorType.ORDER)
+        self._unwork(order)
+        self._set(order, Status.CANCEL_PENDING)
+        self._cancel_rest(order)
+        return order.order_id
+
+    # -- the market --------------------------------------------------------------------------------
+
+    def on_ticks(self, ticks: Sequence[MarketTick]) -> None:
+        """Match the working orders of each ticked instrument against that tick's book."""
+        working = self._working
+        if not working:
+            return
+        for tick in ticks:
+            orders = working.get(tick.instrument_token)
+            if orders:
+                liquidity = Liquidity(tick)
+                self._liquidity[tick.instrument_token] = liquidity
+                for order in list(orders):
+                    self._work(order, liquidity)
+
+    # -- the lifecycle -----------------------------------------------------------------------------
+
+    def _open(self, order: SandboxOrder) -> None:
+        """An accepted order (new or modified) goes to the exchange: it waits for its trigger, or
+        takes what the current book offers and then rests (or, IOC, is cancelled)."""
+        token = order.request.instrument.instrument_token
+        if order.request.order_type in ("SL", "SL-M"):
+            self._set(order, Status.TRIGGER_PENDING)
+        else:
+            self._set(order, Status.OPEN)
+        self._working.setdefault(token, []).append(order)
+        self._work(order, self._current_liquidity(token))
+
+    def _work(self, order: SandboxOrder, liquidity: Liquidity) -> None:
+        if order.status == Status.TRIGGER_PENDING:
+            if not self._triggered(order, liquidity.tick.last_price):
+                return
+            order.triggered = True
+            if order.request.order_type == "SL-M":
+                self._protect(order, liquidity.tick.last_price)
+            self._set(order, Status.OPEN)
+        req = order.request
+        for price, quantity in liquidity.take(req.is_buy, order.pending_quantity, order.limit):
+            self._fill(order, price, quantity)
+        if order.status == Status.OPEN and req.validity == "IOC":
+            self._unwork(order)
+            self._cancel_rest(order)
+
+    @staticmethod
+    def _triggered(order: SandboxOrder, last_price: float) -> bool:
+        trigger = order.request.trigger_price
+        return last_price >= trigger if order.request.is_buy else last_price <= trigger
+
+    def _fill(self, order: SandboxOrder, price: float, quantity: int) -> None:
+        req = order.request
+        inst = req.instrument
+        now = self._clock()
+        stamp = kite_time(now)
+        order.filled_quantity += quantity
+        order.filled_value += price * quantity
+        order.exchange_update_timestamp = stamp
+        self._positions.apply(inst, req.product, req.is_buy, price, quantity)
+        self._trades.append(
+            {
+                "trade_id": next(self._trade_numbers),
+                "order_id": order.order_id,
+                "exchange": inst.exchange,
+                "tradingsymbol": inst.tradingsymbol,
+                "instrument_token": inst.instrument_token,
+                "product": req.product,
+                "average_price": price,
+                "quantity": quantity,
+                "exchange_order_id": order.exchange_order_id,
+                "transaction_type": req.transaction_type,
+                "fill_timestamp": stamp,
+                "order_timestamp": stamp[11:],
+                "exchange_timestamp": stamp,
+                "tag": req.tag,
+            }
+        )
+        if order.filled_quantity >= req.quantity:
+            self._unwork(order)
+            self._set(order, Status.COMPLETE)
+        else:
+            self._record(order)  # a partial fill: still OPEN, more filled
+
+    def _cancel_rest(self, order: SandboxOrder) -> None:
+        order.cancelled_quantity = order.request.quantity - order.filled_quantity
+        order.exchange_update_timestamp = kite_time(self._clock())
+        self._set(order, Status.CANCELLED)
+
+    def _protect(self, order: SandboxOrder, last_price: float | None = None) -> None:
+        """A market order becomes a limit order at its market protection's price (shown as Kite shows
+        it: LIMIT, with the tags mktp and mktp:<percent>); a triggered SL-M order keeps its type."""
+        req = order.request
+        inst = req.instrument
+        tick = self._market.latest[inst.instrument_token]
+        ltp = tick.last_price if last_price is None else last_price
+        percent = AUTO_PROTECTION_PCT if req.market_protection < 0 else req.market_protection
+        size = inst.tick_size or 0.05
+        lower, upper = circuit_limits(tick.close, inst.tick_size)
+        if req.is_buy:
+            price = min(upper, math.floor(round(ltp * (1 + percent / 100) / size, 6)) * size)
+        else:
+            price = max(lower, math.ceil(round(ltp * (1 - percent / 100) / size, 6)) * size)
+        order.protection_price = round(price, 2)
+        if req.order_type == "MARKET":
+            order.order_type = "LIMIT"
+            order.price = order.protection_price
+            order.tags = [*([req.tag] if req.tag else []), "mktp", f"mktp:{percent:.2f}"]
+
+    def _set(self, order: SandboxOrder, status: Status) -> None:
+        order.status = status
+        self._record(order)
+
+    def _record(self, order: SandboxOrder) -> None:
+        row = order.row()
+        self._history[order.order_id].append(row)
+        self.on_update(row)
+
+    def _unwork(self, order: SandboxOrder) -> None:
+        orders = self._working.get(order.request.instrument.instrument_token)
+        if orders is not None and order in orders:
+            orders.remove(order)
+            if not orders:
+                del self._working[order.request.instrument.instrument_token]
+
+    def _current_liquidity(self, token: int) -> Liquidity:
+        """The latest tick's book, less what orders already took from it."""
+        tick = self._market.latest[token]
+        liquidity = self._liquidity.get(token)
+        if liquidity is None or liquidity.tick is not tick:
+            liquidity = self._liquidity[token] = Liquidity(tick)
+        return liquidity
+
+    def _open_orders(self) -> list[SandboxOrder]:
+        return [order for orders in self._working.values() for order in orders]
+
+    def _order(self, order_id: str) -> SandboxOrder:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise KiteError(400, f"Couldn't find that `order_id` ({order_id}).", ErrorType.INPUT)
+        return order
+
+    # -- the risk checks ---------------------------------------------------------------------------
+
+    def _refusal(self, request: OrderRequest, open_orders: list[SandboxOrder], filled: int = 0) -> str | None:
+        """Why the broker's risk checks refuse the order, or None."""
+        inst = request.instrument
+        tick = self._market.latest[inst.instrument_token]
+        lower, upper = circuit_limits(tick.close, inst.tick_size)
+        for value, what in ((request.price, "price"), (request.trigger_price, "trigger price")):
+            if value and value > upper:
+                return (
+                    f"Your order {what} {value:g} is higher than the current upper circuit limit of "
+                    f"{upper:.2f}. Place an order within the daily range."
+                )
+            if value and value < lower:
+                return (
+                    f"Your order {what} {value:g} is lower than the current lower circuit limit of "
+                    f"{lower:.2f}. Place an order within the daily range."
+                )
+        if request.order_type in ("SL", "SL-M") and self._would_trigger(request, tick.last_price):
+            side = "higher" if request.is_buy else "lower"
+            kind = "buy" if request.is_buy else "sell"
+            return (
+                f"Trigger price for stoploss {kind} orders should be {side} than the last traded price "
+                f"({tick.last_price:g}). Use a {'LIMIT' if request.order_type == 'SL' else 'MARKET'} order."
+            )
+        if request.product == "CNC" and not request.is_buy:
+            sellable = self._sellable(inst.instrument_token, open_orders)
+            if request.quantity - filled > sellable:
+                return (
+                    f"Insufficient holdings: {sellable} {inst.tradingsymbol} can be sold (CNC), "
+                    f"the order sells {request.quantity - filled}."
+                )
+        required, available = self._margin_needed(request, open_orders, filled)
+        if required > available + 1e-9:
+            return (
+                f"Insufficient funds. Required margin is {required:.2f} but available margin is "
+                f"{available:.2f}. Check the orderbook for open orders."
+            )
+        return None
+
+    @staticmethod
+    def _would_trigger(request: OrderRequest, last_price: float) -> bool:
+        trigger = request.trigger_price
+        return last_price >= trigger if request.is_buy else last_price <= trigger
+
+    def _sellable(self, token: int, open_orders: list[SandboxOrder]) -> int:
+        position = self._positions.get(token, "CNC")
+        owned = self._holdings.get(token, 0) + (position.quantity if position is not None else 0)
+        selling = sum(
+            o.pending_quantity
+            for o in open_orders
+            if o.request.instrument.instrument_token == token
+            and o.request.product == "CNC"
+            and not o.request.is_buy
+        )
+        return max(0, owned - selling)
+
+    def _margin_needed(
+        self, request: OrderRequest, open_orders: list[SandboxOrder], filled: int
+    ) -> tuple[float, float]:
+        """(margin the order adds, margin available in its segment)."""
+        inst = request.instrument
+        latest = self._market.latest
+        key = (inst.instrument_token, request.product)
+        before = exposures(self._positions, open_orders, latest).get(key)
+        tick = latest[inst.instrument_token]
+        if request.order_type in ("MARKET", "SL-M"):
+            percent = AUTO_PROTECTION_PCT if request.market_protection < 0 else request.market_protection
+            reference = request.trigger_price or tick.last_price
+            price = reference * (1 + percent / 100) if request.is_buy else reference
+        else:
+            price = request.price
+        value = (request.quantity - filled) * price
+        exposure = before[1] if before is not None else Exposure()
+        _, margin_before = requirement(inst, request.product, exposure)
+        after = Exposure(exposure.long_value, exposure.short_value)
+        if request.is_buy:
+            after.long_value += value
+        else:
+            after.short_value += value
+        _, margin_after = requirement(inst, request.product, after)
+        account = segment_margins(segment_of(inst), self._funds, list(self._positions), open_orders, latest)
+        available = float(account["net"])
+        return max(0.0, margin_after - margin_before), available
+
+
+def holdings_by_token(market: SandboxMarket, held: Sequence[tuple[str, int, float]]) -> dict[int, int]:
+    """The demat holdings (symbol, quantity, cost) as quantities by instrument token."""
+    out: dict[int, int] = {}
+    for symbol, quantity, _ in held:
+        try:
+            out[market.registry.by_symbol(symbol).instrument_token] = quantity
+        except UnknownInstrument:
+            continue
+    return out
