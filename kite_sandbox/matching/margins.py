@@ -144,4 +144,4 @@ def segment_margins(
 
 
 def _money(value: float) -> float:
-    return round(value, 2)
+    return round(value, 2) + 0.0  # never -0.0

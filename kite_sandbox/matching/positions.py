@@ -105,4 +105,4 @@ class PositionBook:
 
 
 def _money(value: float) -> float:
-    return round(value, 4)
+    return round(value, 4) + 0.0  # never -0.0
