@@ -36,8 +36,11 @@ FAULT_COMMANDS = {
     "expire": "expire_tokens",
     "fail-rest": "fail_rest",
     "rate-limit": "rate_limit",
+    "fail-after-accept": "fail_after_accept",
     "clear": "clear",
 }
+READ_COMMANDS = {"stats": "stats", "requests": "requests"}  # sandbox-fault NAME -> GET /sandbox/NAME
+AFTER_ACCEPT_HOWS = ("error", "late", "drop")
 ADMIN_TIMEOUT_S = 5.0
 # Kite streams at most 3 connections x 3,000 instruments; each simulated instrument costs memory
 MAX_SYNTHETIC_INSTRUMENTS = 10_000
@@ -64,12 +67,31 @@ def add_sandbox_parsers(subparsers: Any) -> None:
         help="ticks per instrument per second (Kite sends about one)",
     )
     fault = subparsers.add_parser("sandbox-fault", help="inject a fault into the running Kite sandbox")
-    fault.add_argument("fault", choices=[*FAULT_COMMANDS, "stats"], help="what to do")
+    fault.add_argument("fault", choices=[*FAULT_COMMANDS, *READ_COMMANDS], help="what to do")
     fault.add_argument(
-        "--seconds", type=_positive, default=None, help="silence: how long (default: until speak)"
+        "--seconds",
+        type=_positive,
+        default=None,
+        help="silence: how long (default: until speak); fail-after-accept --how late: the delay (default 2)",
     )
-    fault.add_argument("--status", type=int, default=503, help="fail-rest: the HTTP status (default 503)")
-    fault.add_argument("--count", type=_positive_int, default=1, help="fail-rest, rate-limit: how many calls")
+    fault.add_argument(
+        "--status",
+        type=int,
+        default=None,
+        help="fail-rest: the HTTP status (default 503); fail-after-accept: a 5xx (default 504)",
+    )
+    fault.add_argument(
+        "--count",
+        type=_positive_int,
+        default=1,
+        help="fail-rest, rate-limit, fail-after-accept: how many calls",
+    )
+    fault.add_argument(
+        "--how",
+        choices=AFTER_ACCEPT_HOWS,
+        default="error",
+        help="fail-after-accept: answer an error status, answer late, or drop the connection",
+    )
 
 
 def run_sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,7 +139,7 @@ async def _serve(config: SandboxConfig, settings: Settings) -> int:
         print(f"  keys and URLs for `--broker sandbox`: {path} (0600; the api_secret is only there)")
         print("  in another terminal:  alpha-panda-tui login --broker sandbox")
         print("                        alpha-panda-tui launch --broker sandbox")
-        print(f"  faults:  alpha-panda-tui sandbox-fault {{{','.join(FAULT_COMMANDS)},stats}}")
+        print(f"  faults:  alpha-panda-tui sandbox-fault {{{','.join([*FAULT_COMMANDS, *READ_COMMANDS])}}}")
         print("  Ctrl-C stops it.", flush=True)
         await stop.wait()
     finally:
@@ -133,15 +155,22 @@ def run_fault_command(args: argparse.Namespace, settings: Settings) -> int:
     except BrokerChoiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    if args.fault == "stats":
-        request = urllib.request.Request(f"{endpoints.root_url}/sandbox/stats", method="GET")
+    if args.fault in READ_COMMANDS:
+        request = urllib.request.Request(
+            f"{endpoints.root_url}/sandbox/{READ_COMMANDS[args.fault]}", method="GET"
+        )
     else:
         params: dict[str, Any] = {}
         if args.fault == "silence" and args.seconds is not None:
             params["seconds"] = args.seconds
         if args.fault == "fail-rest":
-            params["status"] = args.status
-        if args.fault in ("fail-rest", "rate-limit"):
+            params["status"] = 503 if args.status is None else args.status
+        if args.fault == "fail-after-accept":
+            params["status"] = 504 if args.status is None else args.status
+            params["how"] = args.how
+            if args.seconds is not None:
+                params["delay_s"] = args.seconds
+        if args.fault in ("fail-rest", "rate-limit", "fail-after-accept"):
             params["count"] = args.count
         url = f"{endpoints.root_url}/sandbox/faults/{FAULT_COMMANDS[args.fault]}"
         request = urllib.request.Request(
@@ -164,7 +193,7 @@ def run_fault_command(args: argparse.Namespace, settings: Settings) -> int:
         )
         return EXIT_FAILED
     data = body.get("data")
-    if args.fault == "stats":
+    if args.fault in READ_COMMANDS:
         print(json.dumps(data, indent=2))
     elif args.fault == "drop":
         print(f"ok: dropped {data['dropped']} ticker connection(s)")

@@ -13,6 +13,7 @@ from kiteconnect import exceptions as kite_errors
 
 from kite_sandbox.admin import SECRET_HEADER
 from kite_sandbox.server import KiteSandbox
+from tests.kite_sandbox.matching.helpers import eventually
 from tests.kite_sandbox.test_session import logged_in
 from tests.kite_sandbox.test_ticker import WAIT_S, login, ticker_url
 from tests.sandbox import running_sandbox
@@ -91,3 +92,68 @@ async def test_an_unknown_fault_lists_the_known_ones() -> None:
         assert "expire_tokens" in body["message"]
         status, body = await admin(sandbox, "faults/go_silent", {"seconds": "soon"})
         assert (status, body["error_type"]) == (400, "InputException")
+
+
+async def test_fail_after_accept_through_the_control_surface() -> None:
+    async with running_sandbox() as sandbox:
+        kite = await logged_in(sandbox)
+        status, _ = await admin(
+            sandbox, "faults/fail-after-accept", {"count": 1, "how": "error", "status": 502}
+        )
+        assert status == 200
+        with pytest.raises(kite_errors.NetworkException, match="after the order was accepted"):
+            await asyncio.to_thread(
+                kite.place_order,
+                variety="regular",
+                exchange="NSE",
+                tradingsymbol="INFY",
+                transaction_type="BUY",
+                quantity=1,
+                product="MIS",
+                order_type="LIMIT",
+                price=1450.0,
+                tag="adm1",
+            )
+        assert [o["tag"] for o in await asyncio.to_thread(kite.orders)] == ["adm1"]
+        status, body = await admin(sandbox, "faults/fail_after_accept", {"how": "never"})
+        assert (status, body["error_type"]) == (400, "InputException")
+        assert "how must be one of error, late, drop" in body["message"]
+
+
+async def test_the_request_log_through_the_control_surface() -> None:
+    async with running_sandbox() as sandbox:
+        kite = await logged_in(sandbox)
+        await asyncio.to_thread(kite.orders)
+        headers = {SECRET_HEADER: sandbox.config.api_secret}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{sandbox.root_url}/sandbox/requests", headers=headers) as response,
+        ):
+            body = await response.json()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{sandbox.root_url}/sandbox/requests") as refused,
+        ):
+            assert refused.status == 403
+    assert [entry["route"] for entry in body["data"]] == ["POST /session/token", "GET /orders"]
+    assert body["data"][0]["form"]["request_token"] == "***"
+
+
+async def test_a_book_pinned_through_the_control_surface_is_what_orders_fill_against() -> None:
+    async with running_sandbox() as sandbox:
+        kite = await logged_in(sandbox)
+        book = {
+            "instrument": "NSE:INFY",
+            "last_price": 1500.0,
+            "bids": [[1499.9, 10]],
+            "asks": [[1500.1, 10]],
+        }
+        assert (await admin(sandbox, "book", book))[0] == 200
+        quote = (await asyncio.to_thread(kite.quote, ["NSE:INFY"]))["NSE:INFY"]
+        assert quote["last_price"] == 1500.0
+        assert (quote["depth"]["sell"][0]["price"], quote["depth"]["sell"][0]["quantity"]) == (1500.1, 10)
+        status, body = await admin(sandbox, "book", {"instrument": "NSE:NOSUCH", "last_price": 1})
+        assert (status, body["error_type"]) == (400, "InputException")
+        pinned = sandbox.market.latest[408065].asks
+        assert (await admin(sandbox, "book", {"instrument": "408065", "unpin": True}))[0] == 200
+        await eventually(lambda: sandbox.market.latest[408065].asks != pinned)  # the book moves again

@@ -57,6 +57,21 @@ def test_the_sandbox_command_serves_kite_and_stops_on_ctrl_c(
     kite.generate_session(request_token, endpoints.api_secret)
     assert len(kite.instruments("NSE")) == 29 + 5
 
+    assert main(["sandbox-fault", "fail-after-accept", "--status", "503"]) == EXIT_OK
+    with pytest.raises(kite_errors.NetworkException):
+        kite.place_order(
+            variety="regular",
+            exchange="NSE",
+            tradingsymbol="INFY",
+            transaction_type="BUY",
+            quantity=1,
+            product="MIS",
+            order_type="LIMIT",
+            price=1400.0,
+            tag="cli1",
+        )
+    assert [order["tag"] for order in kite.orders()] == ["cli1"]  # accepted once, answered with a 503
+
     assert main(["sandbox-fault", "fail-rest", "--status", "502", "--count", "1"]) == EXIT_OK
     with pytest.raises(kite_errors.NetworkException) as caught:
         kite.profile()
@@ -67,6 +82,11 @@ def test_the_sandbox_command_serves_kite_and_stops_on_ctrl_c(
     assert main(["sandbox-fault", "stats"]) == EXIT_OK
     stats = json.loads(capsys.readouterr().out.split("ok: expire\n", 1)[1])
     assert stats["rest_calls"]["GET /user/profile"] == 2
+    assert main(["sandbox-fault", "requests"]) == EXIT_OK
+    logged = json.loads(capsys.readouterr().out)
+    assert [entry["form"].get("tag") for entry in logged if entry["route"] == "POST /orders/{variety}"] == [
+        "cli1"
+    ]
 
     sandbox_process.send_signal(signal.SIGINT)
     out, _ = sandbox_process.communicate(timeout=10)

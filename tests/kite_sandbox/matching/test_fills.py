@@ -4,11 +4,12 @@ IOC never resting."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kiteconnect import KiteConnect
 
 from kite_sandbox.server import KiteSandbox
 from tests.kite_sandbox.matching.helpers import (
-    INFY,
     call,
     eventually,
     next_tick,
@@ -23,8 +24,9 @@ from tests.sandbox import running_sandbox
 INTERIM = ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"]
 
 
-async def _complete(sandbox: KiteSandbox, order_id: str) -> dict[str, object]:
-    return await eventually(lambda: order_row(sandbox, order_id)["status"] == "COMPLETE" and order_row(sandbox, order_id))
+async def _complete(sandbox: KiteSandbox, order_id: str) -> dict[str, Any]:
+    await eventually(lambda: order_row(sandbox, order_id)["status"] == "COMPLETE")
+    return order_row(sandbox, order_id)
 
 
 async def test_a_market_order_too_big_for_one_tick_fills_partially_then_completes() -> None:
@@ -134,14 +136,21 @@ async def test_a_stoploss_market_sell_triggers_on_the_last_price_and_fills_at_th
         kite = await logged_in(sandbox)
         pin(sandbox, last=1500.0)
         order_id = await place(
-            kite, transaction_type="SELL", order_type="SL-M", trigger_price=1490.0, quantity=25, market_protection=5
+            kite,
+            transaction_type="SELL",
+            order_type="SL-M",
+            trigger_price=1490.0,
+            quantity=25,
+            market_protection=5,
         )
         assert order_row(sandbox, order_id)["status"] == "TRIGGER PENDING"
         pin(sandbox, last=1489.0, bids=[(1488.95, 1000)])
         row = await _complete(sandbox, order_id)
     assert row["order_type"] == "SL-M"
     assert row["trigger_price"] == 1490.0
-    assert [(t["average_price"], t["quantity"]) for t in sandbox.desk.order_trades(order_id)] == [(1488.95, 25)]
+    assert [(t["average_price"], t["quantity"]) for t in sandbox.desk.order_trades(order_id)] == [
+        (1488.95, 25)
+    ]
 
 
 async def test_an_ioc_order_fills_what_the_book_offers_and_cancels_the_rest() -> None:

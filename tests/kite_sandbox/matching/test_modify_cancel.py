@@ -39,7 +39,9 @@ async def test_modifying_price_makes_a_resting_order_fill() -> None:
         await next_tick(sandbox)
         assert order_row(sandbox, order_id)["status"] == "OPEN"
         await call(kite, "modify_order", "regular", order_id, price=1500.05)
-        row = await eventually(lambda: order_row(sandbox, order_id)["status"] == "COMPLETE" and order_row(sandbox, order_id))
+        row = await eventually(
+            lambda: order_row(sandbox, order_id)["status"] == "COMPLETE" and order_row(sandbox, order_id)
+        )
     assert statuses(sandbox, order_id) == [*OPENED, *MODIFIED, "COMPLETE"]
     assert row["price"] == 1500.05
     assert row["modified"] is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 from typing import Any
 
@@ -63,7 +64,7 @@ async def test_every_status_change_and_every_fill_comes_once_with_a_valid_checks
         "COMPLETE",
     ]
     filled = [u["filled_quantity"] for u in updates]
-    increments = [b - a for a, b in zip(filled, filled[1:], strict=False) if b != a]
+    increments = [b - a for a, b in itertools.pairwise(filled) if b != a]
     assert increments == [t["quantity"] for t in trades] == [400, 400, 200]  # each fill once
     last = updates[-1]
     assert last["user_id"] == sandbox.config.user_id

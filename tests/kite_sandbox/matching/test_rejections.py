@@ -34,7 +34,13 @@ NIFTY_FUT = Instrument(
     [
         ({"price": 1500.03}, "Price 1500.03 is not a multiple of the tick size (0.05) of NSE:INFY"),
         (
-            {"exchange": "NFO", "tradingsymbol": "NIFTY26DECFUT", "product": "NRML", "price": 26000.0, "quantity": 100},
+            {
+                "exchange": "NFO",
+                "tradingsymbol": "NIFTY26DECFUT",
+                "product": "NRML",
+                "price": 26000.0,
+                "quantity": 100,
+            },
             "Quantity 100 is not a multiple of the lot size (75) of NFO:NIFTY26DECFUT",
         ),
         ({"tradingsymbol": "NOSUCH", "price": 100.0}, "Invalid `tradingsymbol`: no instrument NSE:NOSUCH"),
@@ -49,7 +55,10 @@ NIFTY_FUT = Instrument(
         ({"price": 1500.0, "quantity": 0}, "Invalid `quantity` (0)"),
         ({"price": 1500.0, "transaction_type": "HOLD"}, "Invalid `transaction_type` (HOLD)"),
         ({"price": 1500.0, "validity": "TTL"}, "Invalid `validity` (TTL)"),
-        ({"order_type": "SL", "price": 1505.0, "trigger_price": 1510.0}, "stoploss buy order must not be above"),
+        (
+            {"order_type": "SL", "price": 1505.0, "trigger_price": 1510.0},
+            "stoploss buy order must not be above",
+        ),
         ({"price": 1500.0, "variety": "amo"}, "AMO orders are not accepted"),
         ({"price": 1500.0, "variety": "co"}, "Variety `co` is not emulated"),
     ],
@@ -88,7 +97,12 @@ async def test_a_bad_field_is_an_input_error_and_places_nothing(fields: dict[str
             "Trigger price for stoploss buy orders should be higher than the last traded price (1500)",
         ),
         (
-            {"transaction_type": "SELL", "order_type": "SL-M", "trigger_price": 1505.0, "market_protection": 2},
+            {
+                "transaction_type": "SELL",
+                "order_type": "SL-M",
+                "trigger_price": 1505.0,
+                "market_protection": 2,
+            },
             "Trigger price for stoploss sell orders should be lower than the last traded price (1500)",
         ),
         (
@@ -106,7 +120,9 @@ async def test_a_bad_field_is_an_input_error_and_places_nothing(fields: dict[str
         ),
     ],
 )
-async def test_a_risk_check_rejects_the_placed_order_with_its_reason(fields: dict[str, Any], message: str) -> None:
+async def test_a_risk_check_rejects_the_placed_order_with_its_reason(
+    fields: dict[str, Any], message: str
+) -> None:
     async with running_sandbox() as sandbox:
         kite = await logged_in(sandbox)
         pin(sandbox, last=1500.0)
