@@ -122,7 +122,9 @@ class MatchingDesk:
                 ErrorType.INPUT,
             )
         others = [o for o in self._open_orders() if o is not order]
-        reason = self._refusal(request, others, filled=order.filled_quantity)
+        # a triggered stoploss order stays triggered when only its price or quantity changes
+        triggered = order.triggered and request.order_type == order.request.order_type
+        reason = self._refusal(request, others, filled=order.filled_quantity, check_trigger=not triggered)
         if reason is not None:
             raise KiteError(400, reason, ErrorType.ORDER)
         self._unwork(order)
@@ -133,9 +135,10 @@ class MatchingDesk:
         self._set(order, Status.MODIFY_PENDING)
         order.request = request
         order.order_type, order.price = request.order_type, request.price
-        order.protection_price = 0.0
+        if not triggered:
+            order.protection_price = 0.0
         order.tags = [request.tag] if request.tag else []
-        order.triggered = False
+        order.triggered = triggered
         order.modified = True
         order.exchange_update_timestamp = now
         if request.order_type == "MARKET":
@@ -175,7 +178,7 @@ class MatchingDesk:
         """An accepted order (new or modified) goes to the exchange: it waits for its trigger, or
         takes what the current book offers and then rests (or, IOC, is cancelled)."""
         token = order.request.instrument.instrument_token
-        if order.request.order_type in ("SL", "SL-M"):
+        if order.request.order_type in ("SL", "SL-M") and not order.triggered:
             self._set(order, Status.TRIGGER_PENDING)
         else:
             self._set(order, Status.OPEN)
@@ -295,7 +298,13 @@ class MatchingDesk:
 
     # -- the risk checks ---------------------------------------------------------------------------
 
-    def _refusal(self, request: OrderRequest, open_orders: list[SandboxOrder], filled: int = 0) -> str | None:
+    def _refusal(
+        self,
+        request: OrderRequest,
+        open_orders: list[SandboxOrder],
+        filled: int = 0,
+        check_trigger: bool = True,
+    ) -> str | None:
         """Why the broker's risk checks refuse the order, or None."""
         inst = request.instrument
         tick = self._market.latest[inst.instrument_token]
@@ -311,7 +320,11 @@ class MatchingDesk:
                     f"Your order {what} {value:g} is lower than the current lower circuit limit of "
                     f"{lower:.2f}. Place an order within the daily range."
                 )
-        if request.order_type in ("SL", "SL-M") and self._would_trigger(request, tick.last_price):
+        if (
+            check_trigger
+            and request.order_type in ("SL", "SL-M")
+            and self._would_trigger(request, tick.last_price)
+        ):
             side = "higher" if request.is_buy else "lower"
             kind = "buy" if request.is_buy else "sell"
             return (

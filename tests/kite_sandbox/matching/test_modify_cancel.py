@@ -103,3 +103,22 @@ async def test_a_complete_order_cannot_be_modified() -> None:
         order_id = await place(kite, price=1500.05, quantity=1)
         with pytest.raises(kite_errors.OrderException, match="Order cannot be modified: it is COMPLETE"):
             await call(kite, "modify_order", "regular", order_id, price=1500.0)
+
+
+async def test_a_triggered_stoploss_order_stays_triggered_when_its_price_is_modified() -> None:
+    async with running_sandbox() as sandbox:
+        kite = await logged_in(sandbox)
+        pin(sandbox, last=1500.0)
+        order_id = await place(kite, order_type="SL", trigger_price=1505.0, price=1506.0, quantity=5)
+        pin(sandbox, last=1506.0, asks=[(1507.0, 100)])  # triggered, but the book is above the price
+        await eventually(lambda: order_row(sandbox, order_id)["status"] == "OPEN")
+        await call(kite, "modify_order", "regular", order_id, price=1507.0)
+        await eventually(lambda: order_row(sandbox, order_id)["status"] == "COMPLETE")
+    assert statuses(sandbox, order_id)[-5:] == [
+        "MODIFY VALIDATION PENDING",
+        "MODIFY PENDING",
+        "MODIFIED",
+        "OPEN",
+        "COMPLETE",
+    ]
+    assert [t["average_price"] for t in sandbox.desk.order_trades(order_id)] == [1507.0]
