@@ -4,6 +4,7 @@ instrument's price and book (`set_book`): its ticks then carry exactly that book
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import msgspec
@@ -67,6 +68,15 @@ class SandboxMarket:
             tuple(DepthLevel(price, quantity, 1) for price, quantity in asks),
         )
         tick = self._apply_pin(self.latest[instrument_token])
+        self.latest[instrument_token] = tick
+        return tick
+
+    def pinned_tick(self, instrument_token: int) -> MarketTick:
+        """A new tick of a pinned instrument now (fresh depth), recorded as its latest."""
+        if instrument_token not in self._pinned:
+            raise KeyError(f"instrument {instrument_token} is not pinned: set_book() first")
+        latest = self.latest[instrument_token]
+        tick = msgspec.structs.replace(latest, exchange_ts=max(time.time(), latest.exchange_ts + 1e-6))
         self.latest[instrument_token] = tick
         return tick
 

@@ -118,6 +118,13 @@ class KiteSandbox:
         """A `{"type": kind, "data": data}` text message to every ticker socket."""
         await self.hub.send_text_to_all(kind, data)
 
+    async def push_tick(self, instrument_token: int) -> None:
+        """One tick of a pinned instrument (`market.set_book`) now: the order desk matches against it
+        and the ticker sends it. With the market stepping slowly, a test decides every tick."""
+        tick = self.market.pinned_tick(instrument_token)
+        self.desk.on_ticks([tick])
+        await self.hub.broadcast([tick])
+
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/", self.hub.handle)

@@ -15,6 +15,8 @@ from kite_sandbox.server import KiteSandbox
 INFY = 408065  # close 1500.00: the circuit band is 1350.00-1650.00
 SBIN = 779521  # close 850.00; 16 shares held in demat
 WAIT_S = 5.0
+# the market hardly steps by itself (a tick an instrument every ~17 minutes): the test pushes each tick
+STILL = {"updates_per_instrument_s": 0.001}
 
 
 async def call(kite: KiteConnect, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -10,6 +10,8 @@ from kiteconnect import KiteConnect
 
 from kite_sandbox.server import KiteSandbox
 from tests.kite_sandbox.matching.helpers import (
+    INFY,
+    STILL,
     call,
     eventually,
     next_tick,
@@ -65,15 +67,20 @@ async def test_a_market_order_takes_several_levels_of_one_tick_within_its_protec
 
 
 async def test_a_market_order_never_fills_beyond_its_protection() -> None:
-    async with running_sandbox() as sandbox:
+    async with running_sandbox(**STILL) as sandbox:
         kite = await logged_in(sandbox)
         pin(sandbox, last=1500.0, asks=[(1500.05, 100), (1520.0, 500)])
         order_id = await place(kite, order_type="MARKET", quantity=300, market_protection=1)
-        await eventually(lambda: len(sandbox.desk.order_trades(order_id)) >= 2)
+        assert order_row(sandbox, order_id)["filled_quantity"] == 100
+        await sandbox.push_tick(INFY)
         row = order_row(sandbox, order_id)
-    # 100 per tick at 1500.05; 1520 is beyond 1% (1515): the rest waits for the book to come back
-    assert row["status"] == "OPEN"
-    assert {t["average_price"] for t in sandbox.desk.order_trades(order_id)} == {1500.05}
+        # 1520 is beyond 1% (1515): the rest waits for the book to come back
+        assert (row["status"], row["filled_quantity"]) == ("OPEN", 200)
+        pin(sandbox, last=1500.0, asks=[(1510.0, 500)])
+        await sandbox.push_tick(INFY)
+        assert order_row(sandbox, order_id)["status"] == "COMPLETE"
+    prices = [(t["average_price"], t["quantity"]) for t in sandbox.desk.order_trades(order_id)]
+    assert prices == [(1500.05, 100), (1500.05, 100), (1510.0, 100)]
 
 
 async def test_a_limit_order_rests_until_the_book_crosses_it() -> None:
@@ -108,27 +115,23 @@ async def test_a_marketable_limit_order_fills_at_once_at_the_best_prices() -> No
 
 
 async def test_a_stoploss_limit_order_waits_for_its_trigger_then_fills_within_its_price() -> None:
-    async with running_sandbox() as sandbox:
+    async with running_sandbox(**STILL) as sandbox:
         kite = await logged_in(sandbox)
         pin(sandbox, last=1500.0)
         order_id = await place(kite, order_type="SL", trigger_price=1510.0, price=1512.0, quantity=10)
         assert order_row(sandbox, order_id)["status"] == "TRIGGER PENDING"
-        pin(sandbox, last=1509.0, asks=[(1509.05, 1000)])  # not yet
-        await next_tick(sandbox)
-        assert order_row(sandbox, order_id)["status"] == "TRIGGER PENDING"
-        pin(sandbox, last=1511.0, asks=[(1511.50, 4), (1512.50, 1000)])  # triggered; 1512.50 is above 1512
-        await eventually(lambda: order_row(sandbox, order_id)["filled_quantity"] >= 4)
+        pin(sandbox, last=1509.0, asks=[(1509.05, 1000)])
+        await sandbox.push_tick(INFY)
+        assert order_row(sandbox, order_id)["status"] == "TRIGGER PENDING"  # not yet
+        pin(sandbox, last=1511.0, asks=[(1511.50, 4), (1512.50, 1000)])  # 1512.50 is above its price
+        await sandbox.push_tick(INFY)
         waiting = dict(order_row(sandbox, order_id))
         pin(sandbox, last=1511.0, asks=[(1511.95, 1000)])
-        await _complete(sandbox, order_id)
-    history = statuses(sandbox, order_id)
-    assert history[:5] == [*INTERIM, "TRIGGER PENDING", "OPEN"]
-    assert history[-1] == "COMPLETE"
-    assert waiting["status"] == "OPEN"
-    assert waiting["filled_quantity"] == 4
-    prices = [t["average_price"] for t in sandbox.desk.order_trades(order_id)]
-    assert prices[0] == 1511.50
-    assert all(price <= 1512.0 for price in prices)
+        await sandbox.push_tick(INFY)
+    assert statuses(sandbox, order_id) == [*INTERIM, "TRIGGER PENDING", "OPEN", "OPEN", "COMPLETE"]
+    assert (waiting["status"], waiting["filled_quantity"]) == ("OPEN", 4)
+    prices = [(t["average_price"], t["quantity"]) for t in sandbox.desk.order_trades(order_id)]
+    assert prices == [(1511.50, 4), (1511.95, 6)]
 
 
 async def test_a_stoploss_market_sell_triggers_on_the_last_price_and_fills_at_the_bid() -> None:
@@ -167,7 +170,7 @@ async def test_an_ioc_order_fills_what_the_book_offers_and_cancels_the_rest() ->
 
 
 async def test_orders_on_the_same_tick_share_its_depth_in_time_priority() -> None:
-    async with running_sandbox(updates_per_instrument_s=0.001) as sandbox:  # no new tick meanwhile
+    async with running_sandbox(**STILL) as sandbox:  # no new tick between the two
         kite: KiteConnect = await logged_in(sandbox)
         pin(sandbox, last=1500.0, asks=[(1500.05, 100)])
         first = await place(kite, price=1500.05, quantity=80, validity="IOC")

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from kiteconnect import exceptions as kite_errors
 
-from tests.kite_sandbox.matching.helpers import call, eventually, next_tick, order_row, pin, place, statuses
+from tests.kite_sandbox.matching.helpers import (
+    INFY,
+    STILL,
+    call,
+    eventually,
+    next_tick,
+    order_row,
+    pin,
+    place,
+    statuses,
+)
 from tests.kite_sandbox.test_session import logged_in
 from tests.sandbox import running_sandbox
 
@@ -14,15 +24,14 @@ MODIFIED = ["MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED", "OPEN"]
 
 
 async def test_cancelling_an_open_order_cancels_its_pending_quantity() -> None:
-    async with running_sandbox() as sandbox:
+    async with running_sandbox(**STILL) as sandbox:
         kite = await logged_in(sandbox)
         pin(sandbox, last=1500.0, asks=[(1500.05, 30)])
         order_id = await place(kite, price=1500.05, quantity=50, tag="c1")
-        await eventually(lambda: order_row(sandbox, order_id)["filled_quantity"] == 30 or None)
-        pin(sandbox, last=1500.0, asks=[(1500.10, 500)])  # nothing more at the limit
+        assert order_row(sandbox, order_id)["filled_quantity"] == 30
         assert await call(kite, "cancel_order", "regular", order_id) == order_id
         history = await call(kite, "order_history", order_id)
-        await next_tick(sandbox)
+        await sandbox.push_tick(INFY)  # more on offer at its price: it is cancelled, so none of it
         with pytest.raises(kite_errors.OrderException, match="Order cannot be cancelled: it is CANCELLED"):
             await call(kite, "cancel_order", "regular", order_id)
     assert [row["status"] for row in history][-2:] == ["CANCEL PENDING", "CANCELLED"]
@@ -49,20 +58,19 @@ async def test_modifying_price_makes_a_resting_order_fill() -> None:
 
 
 async def test_modifying_quantity_keeps_what_was_filled() -> None:
-    async with running_sandbox() as sandbox:
+    async with running_sandbox(**STILL) as sandbox:
         kite = await logged_in(sandbox)
         pin(sandbox, last=1500.0, asks=[(1500.05, 10)])
         order_id = await place(kite, price=1500.05, quantity=100)
-        await eventually(lambda: order_row(sandbox, order_id)["filled_quantity"] >= 10)
-        pin(sandbox, last=1500.0, asks=[(1500.10, 10)])
-        filled = order_row(sandbox, order_id)["filled_quantity"]
-        with pytest.raises(kite_errors.InputException, match="already filled"):
-            await call(kite, "modify_order", "regular", order_id, quantity=filled)
-        await call(kite, "modify_order", "regular", order_id, quantity=filled + 5)
-        row = order_row(sandbox, order_id)
-    assert row["quantity"] == filled + 5
-    assert row["pending_quantity"] == 5
-    assert row["filled_quantity"] == filled
+        await sandbox.push_tick(INFY)
+        with pytest.raises(kite_errors.InputException, match="more than the 20 already filled"):
+            await call(kite, "modify_order", "regular", order_id, quantity=20)
+        await call(kite, "modify_order", "regular", order_id, quantity=25)
+        row = dict(order_row(sandbox, order_id))
+        await sandbox.push_tick(INFY)
+    assert (row["quantity"], row["filled_quantity"], row["pending_quantity"]) == (25, 20, 5)
+    assert order_row(sandbox, order_id)["status"] == "COMPLETE"
+    assert sum(t["quantity"] for t in sandbox.desk.order_trades(order_id)) == 25
 
 
 async def test_a_modify_that_breaks_a_rule_leaves_the_order_as_it_was() -> None:
