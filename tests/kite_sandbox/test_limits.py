@@ -29,3 +29,19 @@ def test_routes_fall_into_kites_limit_classes() -> None:
     assert limit_class("DELETE", "/orders/regular/1") is LimitClass.ORDERS
     assert limit_class("GET", "/orders") is LimitClass.OTHER
     assert limit_class("GET", "/user/profile") is LimitClass.OTHER
+
+
+def test_order_calls_are_limited_per_minute_as_well_as_per_second() -> None:
+    limiter = RateLimiter()
+    assert all(limiter.allow(LimitClass.ORDERS, now=i / 8) for i in range(400))  # 8 a second, 50 s
+    assert not limiter.allow(LimitClass.ORDERS, now=50.0)  # the 401st within a minute
+    assert limiter.allow(LimitClass.OTHER, now=50.0)  # other calls are not order calls
+    assert not limiter.allow(LimitClass.ORDERS, now=59.875)
+    assert limiter.allow(LimitClass.ORDERS, now=60.0)  # the first has left the minute
+
+
+def test_order_calls_are_capped_per_day() -> None:
+    limiter = RateLimiter(order_windows=((60.0, 400), (86_400.0, 5)))
+    assert all(limiter.allow(LimitClass.ORDERS, now=float(i * 100)) for i in range(5))
+    assert not limiter.allow(LimitClass.ORDERS, now=10_000.0)
+    assert limiter.allow(LimitClass.ORDERS, now=86_400.5)
