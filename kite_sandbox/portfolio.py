@@ -11,6 +11,17 @@ from engine.instruments import InstrumentRegistry, UnknownInstrument
 HELD = (("INFY", 10, 0.92), ("SBIN", 16, 1.04))
 
 
+def held_quantities(registry: InstrumentRegistry) -> dict[int, int]:
+    """The demat holdings as quantities by instrument token."""
+    out: dict[int, int] = {}
+    for symbol, quantity, _ in HELD:
+        try:
+            out[registry.by_symbol(symbol).instrument_token] = quantity
+        except UnknownInstrument:
+            continue
+    return out
+
+
 def holdings(registry: InstrumentRegistry, latest: dict[int, MarketTick]) -> list[dict[str, Any]]:
     rows = []
     for symbol, quantity, cost in HELD:

@@ -35,7 +35,6 @@ SEGMENTS = ("equity", "commodity")
 class Account:
     user_id: str
     user_name: str
-    funds: float
     redirect_url: str
 
 

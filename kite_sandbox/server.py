@@ -20,10 +20,10 @@ from kite_sandbox.faults import SandboxFaults
 from kite_sandbox.instruments import sandbox_registry
 from kite_sandbox.limits import RateLimiter
 from kite_sandbox.market import SandboxMarket
-from kite_sandbox.matching.desk import MatchingDesk, holdings_by_token
+from kite_sandbox.matching.desk import MatchingDesk
 from kite_sandbox.matching.updates import order_update
 from kite_sandbox.orders import OrderDesk, Row
-from kite_sandbox.portfolio import HELD
+from kite_sandbox.portfolio import held_quantities
 from kite_sandbox.request_log import RequestLog
 from kite_sandbox.rest import Account, SandboxRest
 from kite_sandbox.stats import SandboxStats
@@ -77,12 +77,12 @@ class KiteSandbox:
             self.market,
             user_id=config.user_id,
             funds=config.funds,
-            holdings=holdings_by_token(self.market, HELD),
+            holdings=held_quantities(self.market.registry),
         )
         self.desk.on_update = self._queue_update
         self._updates: asyncio.Queue[Row] = asyncio.Queue()
         self._rest = SandboxRest(
-            account=Account(config.user_id, config.user_name, config.funds, config.redirect_url),
+            account=Account(config.user_id, config.user_name, config.redirect_url),
             auth=self.auth,
             market=self.market,
             faults=self.faults,

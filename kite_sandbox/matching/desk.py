@@ -8,28 +8,26 @@ margins."""
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from engine.events import MarketTick
-from engine.instruments import UnknownInstrument
 from engine.market.calendar import IST
-from kite_sandbox.circuit import circuit_limits
 from kite_sandbox.errors import ErrorType, KiteError
 from kite_sandbox.kite_time import kite_time
 from kite_sandbox.market import SandboxMarket
 from kite_sandbox.matching.form import check_variety, read_modify, read_place
 from kite_sandbox.matching.liquidity import Liquidity
-from kite_sandbox.matching.margins import Exposure, exposures, requirement, segment_margins, segment_of
-from kite_sandbox.matching.order import WORKING, OrderRequest, SandboxOrder, Status
+from kite_sandbox.matching.margins import segment_margins
+from kite_sandbox.matching.order import WORKING, SandboxOrder, Status
 from kite_sandbox.matching.positions import PositionBook
+from kite_sandbox.matching.protection import protected_price, protection_percent
+from kite_sandbox.matching.risk import RiskChecks, triggers
 
 Row = dict[str, Any]
 MAX_MODIFICATIONS = 25
-AUTO_PROTECTION_PCT = 3.0  # what market_protection = -1 means here
 
 
 class MatchingDesk:
@@ -45,7 +43,6 @@ class MatchingDesk:
         self._market = market
         self._user_id = user_id
         self._funds = funds
-        self._holdings = dict(holdings or {})
         self._clock = clock
         self._orders: dict[str, SandboxOrder] = {}
         self._history: dict[str, list[Row]] = {}
@@ -53,6 +50,7 @@ class MatchingDesk:
         self._working: dict[int, list[SandboxOrder]] = {}  # by instrument token, in time priority
         self._liquidity: dict[int, Liquidity] = {}
         self._positions = PositionBook()
+        self._risk = RiskChecks(market, self._positions, funds=funds, holdings=dict(holdings or {}))
         day = datetime.now(IST).strftime("%y%m%d")
         self._order_numbers = (f"{day}{n:09d}" for n in itertools.count(1))
         self._exchange_numbers = (f"13000000{n:08d}" for n in itertools.count(1))
@@ -94,7 +92,7 @@ class MatchingDesk:
         self._history[order.order_id] = []
         self._record(order)
         self._set(order, Status.VALIDATION_PENDING)
-        reason = self._refusal(request, self._open_orders())
+        reason = self._risk.refusal(request, self._open_orders())
         if reason is not None:
             order.status_message = reason
             self._set(order, Status.REJECTED)
@@ -124,7 +122,9 @@ class MatchingDesk:
         others = [o for o in self._open_orders() if o is not order]
         # a triggered stoploss order stays triggered when only its price or quantity changes
         triggered = order.triggered and request.order_type == order.request.order_type
-        reason = self._refusal(request, others, filled=order.filled_quantity, check_trigger=not triggered)
+        reason = self._risk.refusal(
+            request, others, filled=order.filled_quantity, check_trigger=not triggered
+        )
         if reason is not None:
             raise KiteError(400, reason, ErrorType.ORDER)
         self._unwork(order)
@@ -187,7 +187,7 @@ class MatchingDesk:
 
     def _work(self, order: SandboxOrder, liquidity: Liquidity) -> None:
         if order.status == Status.TRIGGER_PENDING:
-            if not self._triggered(order, liquidity.tick.last_price):
+            if not triggers(order.request, liquidity.tick.last_price):
                 return
             order.triggered = True
             if order.request.order_type == "SL-M":
@@ -199,11 +199,6 @@ class MatchingDesk:
         if order.status == Status.OPEN and req.validity == "IOC":
             self._unwork(order)
             self._cancel_rest(order)
-
-    @staticmethod
-    def _triggered(order: SandboxOrder, last_price: float) -> bool:
-        trigger = order.request.trigger_price
-        return last_price >= trigger if order.request.is_buy else last_price <= trigger
 
     def _fill(self, order: SandboxOrder, price: float, quantity: int) -> None:
         req = order.request
@@ -247,20 +242,15 @@ class MatchingDesk:
         """A market order becomes a limit order at its market protection's price (shown as Kite shows
         it: LIMIT, with the tags mktp and mktp:<percent>); a triggered SL-M order keeps its type."""
         req = order.request
-        inst = req.instrument
-        tick = self._market.latest[inst.instrument_token]
+        tick = self._market.latest[req.instrument.instrument_token]
         ltp = tick.last_price if last_price is None else last_price
-        percent = AUTO_PROTECTION_PCT if req.market_protection < 0 else req.market_protection
-        size = inst.tick_size or 0.05
-        lower, upper = circuit_limits(tick.close, inst.tick_size)
-        if req.is_buy:
-            price = min(upper, math.floor(round(ltp * (1 + percent / 100) / size, 6)) * size)
-        else:
-            price = max(lower, math.ceil(round(ltp * (1 - percent / 100) / size, 6)) * size)
-        order.protection_price = round(price, 2)
+        order.protection_price = protected_price(
+            req.instrument, req.is_buy, ltp, tick.close, req.market_protection
+        )
         if req.order_type == "MARKET":
             order.order_type = "LIMIT"
             order.price = order.protection_price
+            percent = protection_percent(req.market_protection)
             order.tags = [*([req.tag] if req.tag else []), "mktp", f"mktp:{percent:.2f}"]
 
     def _set(self, order: SandboxOrder, status: Status) -> None:
@@ -295,109 +285,3 @@ class MatchingDesk:
         if order is None:
             raise KiteError(400, f"Couldn't find that `order_id` ({order_id}).", ErrorType.INPUT)
         return order
-
-    # -- the risk checks ---------------------------------------------------------------------------
-
-    def _refusal(
-        self,
-        request: OrderRequest,
-        open_orders: list[SandboxOrder],
-        filled: int = 0,
-        check_trigger: bool = True,
-    ) -> str | None:
-        """Why the broker's risk checks refuse the order, or None."""
-        inst = request.instrument
-        tick = self._market.latest[inst.instrument_token]
-        lower, upper = circuit_limits(tick.close, inst.tick_size)
-        for value, what in ((request.price, "price"), (request.trigger_price, "trigger price")):
-            if value and value > upper:
-                return (
-                    f"Your order {what} {value:g} is higher than the current upper circuit limit of "
-                    f"{upper:.2f}. Place an order within the daily range."
-                )
-            if value and value < lower:
-                return (
-                    f"Your order {what} {value:g} is lower than the current lower circuit limit of "
-                    f"{lower:.2f}. Place an order within the daily range."
-                )
-        if (
-            check_trigger
-            and request.order_type in ("SL", "SL-M")
-            and self._would_trigger(request, tick.last_price)
-        ):
-            side = "higher" if request.is_buy else "lower"
-            kind = "buy" if request.is_buy else "sell"
-            return (
-                f"Trigger price for stoploss {kind} orders should be {side} than the last traded price "
-                f"({tick.last_price:g}). Use a {'LIMIT' if request.order_type == 'SL' else 'MARKET'} order."
-            )
-        if request.product == "CNC" and not request.is_buy:
-            sellable = self._sellable(inst.instrument_token, open_orders)
-            if request.quantity - filled > sellable:
-                return (
-                    f"Insufficient holdings: {sellable} {inst.tradingsymbol} can be sold (CNC), "
-                    f"the order sells {request.quantity - filled}."
-                )
-        required, available = self._margin_needed(request, open_orders, filled)
-        if required > available + 1e-9:
-            return (
-                f"Insufficient funds. Required margin is {required:.2f} but available margin is "
-                f"{available:.2f}. Check the orderbook for open orders."
-            )
-        return None
-
-    @staticmethod
-    def _would_trigger(request: OrderRequest, last_price: float) -> bool:
-        trigger = request.trigger_price
-        return last_price >= trigger if request.is_buy else last_price <= trigger
-
-    def _sellable(self, token: int, open_orders: list[SandboxOrder]) -> int:
-        position = self._positions.get(token, "CNC")
-        owned = self._holdings.get(token, 0) + (position.quantity if position is not None else 0)
-        selling = sum(
-            o.pending_quantity
-            for o in open_orders
-            if o.request.instrument.instrument_token == token
-            and o.request.product == "CNC"
-            and not o.request.is_buy
-        )
-        return max(0, owned - selling)
-
-    def _margin_needed(
-        self, request: OrderRequest, open_orders: list[SandboxOrder], filled: int
-    ) -> tuple[float, float]:
-        """(margin the order adds, margin available in its segment)."""
-        inst = request.instrument
-        latest = self._market.latest
-        key = (inst.instrument_token, request.product)
-        before = exposures(self._positions, open_orders, latest).get(key)
-        tick = latest[inst.instrument_token]
-        if request.order_type in ("MARKET", "SL-M"):
-            percent = AUTO_PROTECTION_PCT if request.market_protection < 0 else request.market_protection
-            reference = request.trigger_price or tick.last_price
-            price = reference * (1 + percent / 100) if request.is_buy else reference
-        else:
-            price = request.price
-        value = (request.quantity - filled) * price
-        exposure = before[1] if before is not None else Exposure()
-        _, margin_before = requirement(inst, request.product, exposure)
-        after = Exposure(exposure.long_value, exposure.short_value)
-        if request.is_buy:
-            after.long_value += value
-        else:
-            after.short_value += value
-        _, margin_after = requirement(inst, request.product, after)
-        account = segment_margins(segment_of(inst), self._funds, list(self._positions), open_orders, latest)
-        available = float(account["net"])
-        return max(0.0, margin_after - margin_before), available
-
-
-def holdings_by_token(market: SandboxMarket, held: Sequence[tuple[str, int, float]]) -> dict[int, int]:
-    """The demat holdings (symbol, quantity, cost) as quantities by instrument token."""
-    out: dict[int, int] = {}
-    for symbol, quantity, _ in held:
-        try:
-            out[market.registry.by_symbol(symbol).instrument_token] = quantity
-        except UnknownInstrument:
-            continue
-    return out
