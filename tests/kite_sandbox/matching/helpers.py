@@ -6,15 +6,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from kiteconnect import KiteConnect
 
+from engine.instruments import Instrument
 from kite_sandbox.server import KiteSandbox
 
 INFY = 408065  # close 1500.00: the circuit band is 1350.00-1650.00
 SBIN = 779521  # close 850.00; 16 shares held in demat
 WAIT_S = 5.0
+NIFTY_FUT = Instrument(
+    instrument_token=13238786,
+    exchange_token=51714,
+    tradingsymbol="NIFTY26DECFUT",
+    name="NIFTY",
+    last_price=26000.0,
+    tick_size=0.1,
+    lot_size=75,
+    instrument_type="FUT",
+    segment="NFO-FUT",
+    exchange="NFO",
+    expiry=date(2026, 12, 29),
+)
 # the market hardly steps by itself (a tick an instrument every ~17 minutes): the test pushes each tick
 STILL = {"updates_per_instrument_s": 0.001}
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.kite_sandbox.matching.helpers import INFY, SBIN, call, eventually, order_row, pin, place
+from engine.instruments import InstrumentRegistry
+from tests.kite_sandbox.matching.helpers import INFY, NIFTY_FUT, SBIN, call, eventually, order_row, pin, place
 from tests.kite_sandbox.test_rest import mock_data, shape
 from tests.kite_sandbox.test_session import logged_in
 from tests.sandbox import running_sandbox
@@ -111,3 +112,22 @@ async def test_every_fill_is_one_trade_even_across_many_ticks() -> None:
     assert len({t["trade_id"] for t in trades}) == 10
     assert positions["net"][0]["quantity"] == 70
     assert positions["net"][0]["instrument_token"] == INFY
+
+
+async def test_futures_block_the_same_margin_as_nrml_or_mis() -> None:
+    registry = InstrumentRegistry([*InstrumentRegistry.sample(), NIFTY_FUT])
+    future = {"exchange": "NFO", "tradingsymbol": NIFTY_FUT.tradingsymbol}
+    async with running_sandbox(instruments=registry) as sandbox:
+        kite = await logged_in(sandbox)
+        pin(sandbox, NIFTY_FUT.instrument_token, last=26000.0, bids=[(25999.9, 1000)], asks=[(26000.1, 1000)])
+        await place(kite, **future, product="NRML", price=26000.1, quantity=75)
+        await place(kite, **future, product="MIS", transaction_type="SELL", price=25999.9, quantity=150)
+        margins = await call(kite, "margins", "equity")
+        positions = await call(kite, "positions")
+    used = margins["utilised"]
+    assert used["span"] == pytest.approx(0.15 * 225 * 26000.0)
+    assert used["exposure"] == used["delivery"] == 0
+    assert used["m2m_unrealised"] == pytest.approx(75 * 0.1 + 150 * 0.1)
+    assert margins["net"] == pytest.approx(1_000_000 - used["span"] - used["m2m_unrealised"])
+    quantities = {p["product"]: p["quantity"] for p in positions["net"]}
+    assert quantities == {"NRML": 75, "MIS": -150}

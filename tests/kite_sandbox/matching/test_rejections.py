@@ -3,30 +3,15 @@ risk check (price band, trigger, holdings, margin) rejects the placed order with
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
 from kiteconnect import exceptions as kite_errors
 
-from engine.instruments import Instrument, InstrumentRegistry
-from tests.kite_sandbox.matching.helpers import call, order_row, pin, place
+from engine.instruments import InstrumentRegistry
+from tests.kite_sandbox.matching.helpers import NIFTY_FUT, call, order_row, pin, place
 from tests.kite_sandbox.test_session import logged_in
 from tests.sandbox import running_sandbox
-
-NIFTY_FUT = Instrument(
-    instrument_token=13238786,
-    exchange_token=51714,
-    tradingsymbol="NIFTY26DECFUT",
-    name="NIFTY",
-    last_price=26000.0,
-    tick_size=0.1,
-    lot_size=75,
-    instrument_type="FUT",
-    segment="NFO-FUT",
-    exchange="NFO",
-    expiry=date(2026, 12, 29),
-)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +37,16 @@ NIFTY_FUT = Instrument(
         ({"price": 1500.0, "tag": "x" * 21}, "Invalid `tag`"),
         ({"price": 1500.0, "tag": "sig-1"}, "alphanumeric, at most 20 characters"),
         ({"price": 1500.0, "product": "NRML"}, "Product NRML is for futures and options"),
+        (
+            {
+                "exchange": "NFO",
+                "tradingsymbol": "NIFTY26DECFUT",
+                "product": "CNC",
+                "price": 26000.0,
+                "quantity": 75,
+            },
+            "Product CNC is for equity delivery; NFO:NIFTY26DECFUT is a derivative",
+        ),
         ({"price": 1500.0, "quantity": 0}, "Invalid `quantity` (0)"),
         ({"price": 1500.0, "transaction_type": "HOLD"}, "Invalid `transaction_type` (HOLD)"),
         ({"price": 1500.0, "validity": "TTL"}, "Invalid `validity` (TTL)"),
