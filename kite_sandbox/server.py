@@ -185,6 +185,8 @@ class KiteSandbox:
                 log.exception("kite sandbox: pushing ticks failed")
 
     def _queue_update(self, row: Row) -> None:
+        if self.hub.silent:
+            return  # what happens while the sockets hear nothing is never sent to them
         self._updates.put_nowait(
             order_update(row, user_id=self.config.user_id, api_secret=self.config.api_secret)
         )

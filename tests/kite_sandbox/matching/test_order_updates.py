@@ -13,7 +13,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from kite_sandbox.server import KiteSandbox
-from tests.kite_sandbox.matching.helpers import WAIT_S, call, pin, place
+from tests.kite_sandbox.matching.helpers import INFY, STILL, WAIT_S, call, pin, place
 from tests.kite_sandbox.test_session import logged_in
 from tests.sandbox import running_sandbox
 
@@ -110,3 +110,23 @@ async def test_every_socket_of_the_account_gets_the_updates() -> None:
     assert seen[0] == seen[1]
     assert [u["status"] for u in cancelled] == ["CANCEL PENDING", "CANCELLED"]
     assert sandbox.stats.order_updates_sent >= 2 * 4 + 2
+
+
+async def test_a_silenced_socket_misses_the_updates_and_the_order_book_has_the_fill() -> None:
+    async with running_sandbox(**STILL) as sandbox:
+        kite = await logged_in(sandbox)
+        async with websockets.connect(ticker_url(sandbox, kite.access_token)) as ws:
+            pin(sandbox, last=1500.0, asks=[(1500.10, 100)])
+            order_id = await place(kite, price=1500.05, quantity=10)
+            await updates_until(ws, "OPEN", order_id)
+            sandbox.faults.go_silent()
+            pin(sandbox, last=1500.0, asks=[(1500.05, 100)])
+            await sandbox.push_tick(INFY)
+            sent = sandbox.stats.order_updates_sent
+            sandbox.faults.speak()
+            other = await place(kite, price=1400.0, quantity=1)
+            after = await updates_until(ws, "OPEN", other)
+        orders = {o["order_id"]: o for o in await call(kite, "orders")}
+    assert orders[order_id]["status"] == "COMPLETE"  # filled while the socket heard nothing
+    assert {u["order_id"] for u in after} == {other}  # and nothing it missed is replayed
+    assert sandbox.stats.order_updates_sent == sent + len(after)
