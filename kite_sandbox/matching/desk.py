@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -112,7 +113,9 @@ class MatchingDesk:
             raise KiteError(400, f"Order cannot be modified: it is {order.status.value}.", ErrorType.ORDER)
         if order.modifications >= MAX_MODIFICATIONS:
             raise KiteError(400, "Maximum allowed order modifications exceeded.", ErrorType.ORDER)
-        request = read_modify(order.request, form)
+        # a protected MARKET order is, as shown, a LIMIT order at its protection price
+        shown = replace(order.request, order_type=order.order_type, price=order.price)
+        request = read_modify(shown, form)
         if request.quantity <= order.filled_quantity:
             raise KiteError(
                 400,

@@ -76,6 +76,8 @@ def read_modify(current: OrderRequest, form: dict[str, str]) -> OrderRequest:
         request = replace(request, price=0.0)
     if order_type in ("MARKET", "LIMIT"):
         request = replace(request, trigger_price=0.0)
+    if order_type in ("LIMIT", "SL"):
+        request = replace(request, market_protection=0.0)
     return checked(request)
 
 

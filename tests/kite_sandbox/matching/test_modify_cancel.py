@@ -130,3 +130,17 @@ async def test_a_triggered_stoploss_order_stays_triggered_when_its_price_is_modi
         "COMPLETE",
     ]
     assert [t["average_price"] for t in sandbox.desk.order_trades(order_id)] == [1507.0]
+
+
+async def test_a_resting_market_order_is_modified_as_the_limit_order_it_shows() -> None:
+    async with running_sandbox(**STILL) as sandbox:
+        kite = await logged_in(sandbox)
+        pin(sandbox, last=1500.0, asks=[(1500.05, 10), (1520.0, 1000)])
+        order_id = await place(kite, order_type="MARKET", market_protection=1, quantity=50)
+        shown = dict(order_row(sandbox, order_id))
+        await call(kite, "modify_order", "regular", order_id, price=1520.0)
+        row = order_row(sandbox, order_id)
+    assert (shown["order_type"], shown["price"], shown["filled_quantity"]) == ("LIMIT", 1515.0, 10)
+    assert (row["order_type"], row["price"], row["status"]) == ("LIMIT", 1520.0, "COMPLETE")
+    assert row["tags"] == []
+    assert row["market_protection"] == 0
