@@ -51,7 +51,7 @@ from engine.health.checks import (
 from engine.health.registry import CheckResult, HealthRegistry
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import MarketCalendar
-from engine.market.feed_service import MarketFeedService, TickSource
+from engine.market.feed_service import FeedService, MarketFeedService, TickSource
 from engine.market.recorder import TickRecorder
 from engine.market.session_clock import SimulatedSessionClock
 from engine.market.simulated import SimulatedFeed
@@ -69,9 +69,11 @@ from engine.strategies.loader import load_strategies
 from engine.tasks import cancel_and_wait
 from engine.topics import ENGINE_STATUS, TopicMap
 from engine.zerodha.broker_session import BrokerSession
+from engine.zerodha.feed import ZerodhaFeed, feed_subscriptions
 from engine.zerodha.instruments_dump import InstrumentsDump, uses_dump
 from engine.zerodha.instruments_refresh import InstrumentsRefresher
 from engine.zerodha.session import SessionStore
+from engine.zerodha.ticker import TickMode
 from engine.zerodha.verify import Verification, verify_session
 
 if TYPE_CHECKING:
@@ -192,27 +194,11 @@ class Engine:
         feed_cfg = s.feed
         if uses_dump(s):
             check_feed_symbols(s, self.instruments)  # the day's dump: not at hand when settings loaded
-        selected = self.instruments.select(feed_cfg.symbols)
-        source: TickSource
-        if feed_cfg.source is FeedSource.REPLAY:
-            assert feed_cfg.replay_file is not None
-            source = ReplayTickSource(feed_cfg.replay_file, self.instruments)
-        else:
-            source = SimulatedFeed(selected, clock=self.clock, seed=feed_cfg.seed)
-        self.feed = MarketFeedService(
-            self.bus,
-            source,
-            ticks_per_second=feed_cfg.ticks_per_second,
-            instruments=self.instruments,
-            source_name=feed_cfg.source.value,
-            paced=self.paced,
-            replay_clock=self.clock if isinstance(self.clock, ManualClock) else None,
-            on_failure=self._feed_failed,
-        )
         if self._strategies is None:
             strategies, enabled = load_strategies(s, self.instruments)
         else:
             strategies, enabled = list(self._strategies), {st.name: True for st in self._strategies}
+        self.feed: FeedService = self._build_feed(strategies)
         stages = build_trading_stages(
             self.bus,
             s,
@@ -271,6 +257,44 @@ class Engine:
             service.wire()
         self.bus.subscribe([ENGINE_STATUS], "engine", self._on_command_result)
         self._register_health_checks()
+
+    def _build_feed(self, strategies: Sequence[Strategy]) -> FeedService:
+        feed_cfg = self.settings.feed
+        if feed_cfg.source is FeedSource.ZERODHA:
+            assert self.broker_session is not None  # settings require zerodha.enabled for this feed
+            watchlist = self.instruments.select(feed_cfg.symbols) if feed_cfg.symbols else []
+            # paper orders fill against the book: the strategies' instruments need depth while paper trading
+            depth_used = Namespace.PAPER in self.active_namespaces
+            subscriptions = feed_subscriptions(
+                (token for strategy in strategies for token in strategy.instruments),
+                (inst.instrument_token for inst in watchlist),
+                strategy_mode=TickMode.FULL if depth_used else TickMode.QUOTE,
+            )
+            return ZerodhaFeed(
+                self.bus,
+                self.settings.zerodha,
+                self.broker_session,
+                subscriptions,
+                instruments=self.instruments,
+            )
+        source: TickSource
+        if feed_cfg.source is FeedSource.REPLAY:
+            assert feed_cfg.replay_file is not None
+            source = ReplayTickSource(feed_cfg.replay_file, self.instruments)
+        else:
+            source = SimulatedFeed(
+                self.instruments.select(feed_cfg.symbols), clock=self.clock, seed=feed_cfg.seed
+            )
+        return MarketFeedService(
+            self.bus,
+            source,
+            ticks_per_second=feed_cfg.ticks_per_second,
+            instruments=self.instruments,
+            source_name=feed_cfg.source.value,
+            paced=self.paced,
+            replay_clock=self.clock if isinstance(self.clock, ManualClock) else None,
+            on_failure=self._feed_failed,
+        )
 
     def _command_responders(self) -> dict[CommandAction, tuple[str, ...]]:
         """The services that must answer each command."""
@@ -494,6 +518,7 @@ class Engine:
             loss_latches=tuple(latches),
             stop_reason=self.fatal_error or "",
             broker_session=self._broker_session_text(),
+            feed_detail=self.feed.detail,
             status_ts=time.time(),
             signals=counts["signals"],
             orders=counts["orders"],

@@ -102,7 +102,9 @@ class FeedSettings(Section):
     ticks_per_second: float = Field(default=200.0, gt=0, le=1_000_000)
     seed: int = 42
     symbols: list[str] = Field(
-        default_factory=list, description="trading symbols to stream; empty = every sample instrument"
+        default_factory=list,
+        description="trading symbols to stream (the watchlist); empty = every sample instrument"
+        " (simulated feed) or the strategies' instruments only (zerodha feed)",
     )
     replay_file: Path | None = None
     session_speed: float = Field(default=1.0, gt=0, description="simulated session seconds per real second")
@@ -264,6 +266,14 @@ class ZerodhaSettings(Section):
     verify_timeout_s: float = Field(
         default=15.0, gt=0, description="longest wait for Kite to confirm the session when the engine starts"
     )
+    silence_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="reconnect the ticker after this long without a frame or heartbeat",
+    )
+    reconnect_initial_s: float = Field(default=0.5, gt=0, le=60, description="first ticker reconnect delay")
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=600, description="longest ticker reconnect delay")
 
     @field_validator("instruments_published", mode="before")
     @classmethod
@@ -365,6 +375,14 @@ class Settings(BaseSettings):
     def _check_zerodha(self) -> Settings:
         if self.feed.source is FeedSource.REPLAY and self.feed.replay_file is None:
             raise ValueError("feed.source = 'replay' needs feed.replay_file")
+        if self.feed.source is FeedSource.ZERODHA:
+            missing = []
+            if not self.zerodha.enabled:
+                missing.append("zerodha.enabled = true")
+            if self.zerodha.api_key is None or not self.zerodha.api_key.get_secret_value():
+                missing.append("zerodha.api_key")
+            if missing:
+                raise ValueError(f"feed.source = 'zerodha' needs {' and '.join(missing)}")
         return self
 
     # -- derived paths ---------------------------------------------------------

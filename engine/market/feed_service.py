@@ -1,6 +1,9 @@
-"""The market feed stage: pulls ticks from a TickSource and publishes them on MARKET_TICKS.
+"""The market feed stage: publishes ticks on MARKET_TICKS.
 
-Paced mode spends a token bucket filled at `ticks_per_second` by elapsed time,
+`FeedService` is what the engine sees of every feed (publication, pause and
+resume commands, the tick rate, why it is not streaming); the Zerodha feed
+builds on it. `MarketFeedService` pulls ticks from a TickSource. Its paced
+mode spends a token bucket filled at `ticks_per_second` by elapsed time,
 in small batches every ~15 ms with a real sleep in between, so consumers run
 and the rate holds whatever the batch cost. `pump(n)` publishes n ticks now,
 unpaced, for replays, benchmarks and tests.
@@ -54,55 +57,40 @@ class TickSource(Protocol):
         ...
 
 
-class MarketFeedService(Service):
+class FeedService(Service):
+    """What the engine sees of any feed: publication on MARKET_TICKS, pause, rate, why it is not streaming.
+
+    Every feed publishes each tick as a `MarketTick` event keyed by its instrument
+    token, so strategies, risk, paper fills and recording cannot tell feeds apart.
+    """
+
     name = "feed"
 
     def __init__(
-        self,
-        bus: Bus,
-        source: TickSource,
-        *,
-        ticks_per_second: float = 50.0,
-        instruments: InstrumentRegistry | None = None,
-        source_name: str = "simulated",
-        paced: bool = True,
-        batch_interval_s: float = BATCH_INTERVAL_S,
-        replay_clock: ManualClock | None = None,
-        on_failure: Callable[[Exception], None] | None = None,
+        self, bus: Bus, *, instruments: InstrumentRegistry | None = None, source_name: str = "simulated"
     ) -> None:
         super().__init__(bus)
-        if ticks_per_second <= 0:
-            raise ValueError(f"ticks_per_second must be positive, got {ticks_per_second}")
-        self.source = source
         self.source_name = source_name
-        self.ticks_per_second = ticks_per_second
-        self.paced = paced
         self.ticks_published = 0
-        self.finished = asyncio.Event()  # set once the source is exhausted (or failed)
-        self.error: Exception | None = None  # why the paced feed stopped early, if it did
-        self._on_failure = on_failure  # told why, before `finished` is set
-        self._interval = batch_interval_s
-        self._replay_clock = replay_clock
+        self.finished = asyncio.Event()  # set once the source is exhausted (or failed); a live feed never is
+        self.error: Exception | None = None  # why the feed stopped early, if it did
         self._keys: dict[int, str] = {inst.instrument_token: inst.key for inst in instruments or ()}
         self._paused = False
         self._resumed = asyncio.Event()
         self._resumed.set()
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
         self._samples: deque[tuple[float, int]] = deque()
 
-    # -- lifecycle --------------------------------------------------------------
     def wire(self) -> None:
         self.bus.subscribe([CONTROL_COMMANDS], FEED_GROUP, self._on_command)
 
-    async def start(self) -> None:
-        self._sample()
-        if self.paced and self._task is None:
-            self._task = asyncio.create_task(self._run_paced(), name="feed")
+    @property
+    def detail(self) -> str:
+        """Why the feed is not streaming (waiting for a login, reconnecting); "" when it is."""
+        return ""
 
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
+    async def pump(self, n: int) -> int:
+        """Publish up to n ticks now, unpaced; a feed without ticks of its own to hand publishes none."""
+        return 0
 
     # -- control ----------------------------------------------------------------
     @property
@@ -110,7 +98,7 @@ class MarketFeedService(Service):
         return self._paused
 
     def pause(self) -> bool:
-        """Stop paced publication; False if it already was paused."""
+        """Stop publication; False if it already was paused."""
         if self._paused:
             return False
         self._paused = True
@@ -118,7 +106,7 @@ class MarketFeedService(Service):
         return True
 
     def resume(self) -> bool:
-        """Resume paced publication; False if it was not paused."""
+        """Resume publication; False if it was not paused."""
         if not self._paused:
             return False
         self._paused = False
@@ -139,6 +127,79 @@ class MarketFeedService(Service):
             command_id=event.id, action=command.action, ok=True, message=message, service=self.name
         )
         await self.bus.publish(ENGINE_STATUS, event.child(result, source=self.name, key=FEED_GROUP))
+
+    # -- publication ------------------------------------------------------------
+    async def publish_ticks(self, batch: list[MarketTick]) -> None:
+        """One batch onto MARKET_TICKS, each tick keyed by its instrument."""
+        keys = self._keys
+        shared = Namespace.SHARED
+        source = self.name
+        events = []
+        for tick in batch:
+            token = tick.instrument_token
+            key = keys.get(token)
+            if key is None:
+                key = keys[token] = str(token)
+            events.append(make_event(tick, namespace=shared, source=source, key=key))
+        await self.bus.publish_many(MARKET_TICKS, events)
+        self.ticks_published += len(events)
+
+    # -- measurement ------------------------------------------------------------
+    def _sample(self) -> None:
+        now = time.monotonic()
+        samples = self._samples
+        samples.append((now, self.ticks_published))
+        cutoff = now - RATE_WINDOW_S
+        while len(samples) > 2 and samples[1][0] <= cutoff:
+            samples.popleft()
+
+    def rate(self) -> float:
+        """Ticks per second published over the last few seconds."""
+        self._sample()
+        samples = self._samples
+        now = samples[-1][0]
+        start, count = samples[0]
+        span = now - start
+        return (self.ticks_published - count) / span if span > 0 else 0.0
+
+
+class MarketFeedService(FeedService):
+    """A feed that pulls its ticks from a `TickSource` (the simulator, a tick file), paced or pumped."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        source: TickSource,
+        *,
+        ticks_per_second: float = 50.0,
+        instruments: InstrumentRegistry | None = None,
+        source_name: str = "simulated",
+        paced: bool = True,
+        batch_interval_s: float = BATCH_INTERVAL_S,
+        replay_clock: ManualClock | None = None,
+        on_failure: Callable[[Exception], None] | None = None,
+    ) -> None:
+        super().__init__(bus, instruments=instruments, source_name=source_name)
+        if ticks_per_second <= 0:
+            raise ValueError(f"ticks_per_second must be positive, got {ticks_per_second}")
+        self.source = source
+        self.ticks_per_second = ticks_per_second
+        self.paced = paced
+        self._on_failure = on_failure  # told why, before `finished` is set
+        self._interval = batch_interval_s
+        self._replay_clock = replay_clock
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------
+    async def start(self) -> None:
+        self._sample()
+        if self.paced and self._task is None:
+            self._task = asyncio.create_task(self._run_paced(), name="feed")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     # -- publication ----------------------------------------------------------
     async def pump(self, n: int) -> int:
@@ -200,22 +261,14 @@ class MarketFeedService(Service):
         return done
 
     async def _publish(self, batch: list[MarketTick]) -> None:
+        clock = self._replay_clock
+        if clock is None:
+            await self.publish_ticks(batch)
+            return
         publish = self.bus.publish
         keys = self._keys
-        clock = self._replay_clock
         shared = Namespace.SHARED
         source = self.name
-        if clock is None:
-            events = []
-            for tick in batch:
-                token = tick.instrument_token
-                key = keys.get(token)
-                if key is None:
-                    key = keys[token] = str(token)
-                events.append(make_event(tick, namespace=shared, source=source, key=key))
-            await self.bus.publish_many(MARKET_TICKS, events)
-            self.ticks_published += len(events)
-            return
         for tick in batch:  # a replay clock follows each tick, so publish one by one
             token = tick.instrument_token
             key = keys.get(token)
@@ -224,25 +277,3 @@ class MarketFeedService(Service):
             clock.set(tick.exchange_ts)
             await publish(MARKET_TICKS, make_event(tick, namespace=shared, source=source, key=key))
             self.ticks_published += 1
-
-    # -- measurement ------------------------------------------------------------
-    def _sample(self) -> None:
-        now = time.monotonic()
-        samples = self._samples
-        samples.append((now, self.ticks_published))
-        cutoff = now - RATE_WINDOW_S
-        while len(samples) > 2 and samples[1][0] <= cutoff:
-            samples.popleft()
-
-    def rate(self) -> float:
-        """Ticks per second published over the last few seconds."""
-        samples = self._samples
-        if not samples:
-            return 0.0
-        now = time.monotonic()
-        cutoff = now - RATE_WINDOW_S
-        while len(samples) > 1 and samples[1][0] <= cutoff:
-            samples.popleft()
-        start, count = samples[0]
-        span = now - start
-        return (self.ticks_published - count) / span if span > 0 else 0.0
