@@ -1,0 +1,217 @@
+"""Kite feed benchmark: the sandbox streaming full-mode ticks for 3,000 instruments into the Zerodha feed.
+
+    python benchmarks/kite_feed.py [--instruments 3000] [--seconds 10] [--rates 1,10]
+
+The Kite sandbox runs in a child process, so its CPU is not counted; it
+streams every instrument at `rate` updates a second (1 = Kite's rate, 10 = ten
+times that), in frames every 100 ms. This process runs the feed as the engine
+does: our asyncio ticker (login through the sandbox's session endpoint with the
+official client, full-mode subscription), the decoder, `ZerodhaFeed`
+publishing onto the queued InProcessBus, and a StrategyRunner with one trivial
+strategy on every instrument. Per rate it prints: ticks/s reaching the
+strategy; the CPU share of this whole process (CPU time / wall time) over
+`--seconds`; tick-to-strategy latency p50/p99 (from the start of the frame's
+decoding to the strategy's `on_tick`, measured over a second window of
+`--seconds`); the largest bus backlog seen; ticks conflated.
+Targets: <= 10% of a core at Kite's rate; p99 < 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from kite_sandbox.server import KiteSandbox, SandboxConfig
+from kiteconnect import KiteConnect
+
+from engine.bus import InProcessBus
+from engine.events import MarketTick, Namespace, TradingSignal
+from engine.instruments import InstrumentRegistry
+from engine.market.calendar import IST
+from engine.market.kite_decoder import KiteFrameDecoder
+from engine.settings import ZerodhaSettings
+from engine.state import MemoryStateStore
+from engine.strategies.base import Strategy
+from engine.strategies.runner import StrategyRunner
+from engine.zerodha.broker_session import BrokerSession
+from engine.zerodha.feed import ZerodhaFeed
+from engine.zerodha.session import KiteSession, SessionStore, session_expiry
+from engine.zerodha.ticker import TickMode
+
+API_KEY = "bench_key"
+API_SECRET = "bench-secret"  # the child sandbox's own, for this run only
+WARM_UP_S = 2.0
+SAMPLE_BACKLOG_S = 0.05
+
+
+# -- the sandbox, in a child process -------------------------------------------------------------------
+def serve_sandbox(instruments: int, rate: float, conn: Connection) -> None:
+    async def run() -> None:
+        synthetic = max(0, instruments - len(InstrumentRegistry.sample()))
+        config = SandboxConfig(
+            api_key=API_KEY,
+            api_secret=API_SECRET,
+            instruments=synthetic,
+            updates_per_instrument_s=rate,
+            rate_limits=False,
+        )
+        async with KiteSandbox(config) as sandbox:
+            tokens = sorted(inst.instrument_token for inst in sandbox.market.registry)[:instruments]
+            conn.send((sandbox.root_url, sandbox.ws_url, sandbox.issue_request_token(), tokens))
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
+            conn.send((sandbox.stats.ticks_sent, sandbox.stats.frames_sent))
+
+    asyncio.run(run())
+
+
+# -- the client: this process ------------------------------------------------------------------------
+class StampingDecoder(KiteFrameDecoder):
+    """Notes when each frame's decoding began, per tick, while `on`."""
+
+    __slots__ = ("on", "started")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on = False
+        self.started: dict[int, tuple[float, MarketTick]] = {}
+
+    def decode(self, frame: bytes, received_ts: float) -> list[MarketTick]:
+        if not self.on:
+            return super().decode(frame, received_ts)
+        began = time.perf_counter()
+        ticks = super().decode(frame, received_ts)
+        started = self.started
+        for tick in ticks:
+            started[id(tick)] = (began, tick)
+        return ticks
+
+
+class Timing(Strategy):
+    """Counts ticks; while its decoder stamps, records each tick's latency."""
+
+    kind = "timing"
+
+    def setup(self) -> None:
+        self.seen = 0
+        self.latencies: list[float] = []
+        self.decoders: list[StampingDecoder] = []
+
+    def on_tick(self, tick: MarketTick) -> TradingSignal | None:
+        self.seen += 1
+        for decoder in self.decoders:
+            if decoder.on:
+                stamp = decoder.started.pop(id(tick), None)
+                if stamp is not None:
+                    self.latencies.append(time.perf_counter() - stamp[0])
+        return None
+
+
+async def log_in(root_url: str, request_token: str, store: SessionStore) -> BrokerSession:
+    """As a login does: the request token for a session (the official client), saved for the engine."""
+    kite = KiteConnect(api_key=API_KEY, root=root_url)
+    data = await asyncio.to_thread(kite.generate_session, request_token, api_secret=API_SECRET)
+    login_time = data["login_time"].replace(tzinfo=IST)
+    store.save(
+        KiteSession(
+            user_id=data["user_id"],
+            user_name=data["user_name"],
+            api_key=API_KEY,
+            access_token=data["access_token"],
+            login_time=login_time,
+            expires_at=session_expiry(login_time),
+        )
+    )
+    return BrokerSession(store, API_KEY)
+
+
+async def measure(instruments: int, rate: float, seconds: float, data_dir: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=serve_sandbox, args=(instruments, rate, child), daemon=True)
+    process.start()
+    try:
+        root_url, ws_url, request_token, tokens = await asyncio.to_thread(parent.recv)
+        session = await log_in(root_url, request_token, SessionStore(data_dir / f"session-{rate:g}.json"))
+        bus = InProcessBus()
+        timing = Timing("timing", tuple(tokens), (Namespace.PAPER,), {})
+        runner = StrategyRunner(bus, [timing], {"timing": True}, MemoryStateStore(), (Namespace.PAPER,))
+        settings = ZerodhaSettings(enabled=True, api_key=API_KEY, ws_url=ws_url)  # type: ignore[arg-type]
+        feed = ZerodhaFeed(bus, settings, session, dict.fromkeys(tokens, TickMode.FULL))
+        decoders = [StampingDecoder() for _ in feed.ticker.connections]
+        for connection, decoder in zip(feed.ticker.connections, decoders, strict=True):
+            connection.decoder = decoder
+        timing.decoders = decoders
+        feed.wire()
+        runner.wire()
+        await bus.start()
+        await runner.start()
+        await feed.start()
+        await asyncio.sleep(WARM_UP_S)
+        if not feed.ticker.streaming:
+            raise SystemExit(f"the feed is not streaming: {feed.detail}")
+
+        max_backlog = 0
+
+        async def watch_backlog(until: float) -> None:
+            nonlocal max_backlog
+            while time.monotonic() < until:
+                max_backlog = max(max_backlog, bus.backlog())
+                await asyncio.sleep(SAMPLE_BACKLOG_S)
+
+        seen, cpu, wall = timing.seen, time.process_time(), time.monotonic()
+        await watch_backlog(wall + seconds)
+        cpu_share = (time.process_time() - cpu) / (time.monotonic() - wall)
+        tick_rate = (timing.seen - seen) / (time.monotonic() - wall)
+        for decoder in decoders:
+            decoder.on = True
+        await watch_backlog(time.monotonic() + seconds)
+        for decoder in decoders:
+            decoder.on = False
+            decoder.started.clear()
+        conflated = sum(group.conflated for group in bus.stats.groups.values())
+        garbage = sum(sum(d.garbage.values()) for d in decoders)
+        await feed.stop()
+        await bus.stop()
+        parent.send("stop")
+        ticks_sent, frames_sent = await asyncio.to_thread(parent.recv)
+    finally:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+    latencies = sorted(timing.latencies)
+    p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
+    p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1e3 if latencies else float("nan")
+    print(
+        f"  {rate:>4g}x ({instruments * rate:>7,.0f} ticks/s sent): received {tick_rate:>8,.0f} ticks/s;"
+        f" client CPU {100 * cpu_share:5.1f}% of a core; tick-to-strategy p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+        f" ({len(latencies):,} ticks); max backlog {max_backlog:,}; conflated {conflated:,};"
+        f" garbage {garbage}; sandbox sent {ticks_sent:,} ticks in {frames_sent:,} frames"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--instruments", type=int, default=3_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="wall seconds per measurement window")
+    parser.add_argument("--rates", default="1,10", help="updates per instrument per second, comma-separated")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    print(
+        f"Kite feed: {args.instruments:,} instruments in full mode from the sandbox (child process),"
+        f" {args.seconds:g} s windows; targets <= 10% of a core at 1x, p99 < 5 ms"
+    )
+    with tempfile.TemporaryDirectory(prefix="kite-feed-bench-") as tmp:
+        for rate in rates:
+            await measure(args.instruments, rate, args.seconds, Path(tmp))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
