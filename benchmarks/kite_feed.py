@@ -27,7 +27,6 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from kite_sandbox.server import KiteSandbox, SandboxConfig
 from kiteconnect import KiteConnect
 
 from engine.bus import InProcessBus
@@ -43,6 +42,7 @@ from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.feed import ZerodhaFeed
 from engine.zerodha.session import KiteSession, SessionStore, session_expiry
 from engine.zerodha.ticker import TickMode
+from kite_sandbox.server import KiteSandbox, SandboxConfig
 
 API_KEY = "bench_key"
 API_SECRET = "bench-secret"  # the child sandbox's own, for this run only

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from kite_sandbox.server import KiteSandbox, SandboxConfig
 
 from engine.bus import InProcessBus
 from engine.events import (
@@ -33,10 +32,11 @@ from engine.zerodha.broker_session import BrokerSession, SessionState
 from engine.zerodha.feed import ZerodhaFeed, feed_subscriptions
 from engine.zerodha.session import SessionStore
 from engine.zerodha.ticker import ACCESS_REFUSED, TickMode
+from kite_sandbox.server import KiteSandbox
 from tests.kite_login import log_in
+from tests.sandbox import TEST_API_KEY as API_KEY
+from tests.sandbox import running_sandbox
 
-API_KEY = "feed_test_key"
-API_SECRET = "feed-test-secret"
 REGISTRY = InstrumentRegistry.sample()
 INFY = REGISTRY.by_symbol("INFY").instrument_token
 NTPC = REGISTRY.by_symbol("NTPC").instrument_token
@@ -87,10 +87,7 @@ class Flipping(Watching):
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[KiteSandbox]:
-    config = SandboxConfig(
-        api_key=API_KEY, api_secret=API_SECRET, updates_per_instrument_s=5.0, heartbeat_interval_s=0.2
-    )
-    async with KiteSandbox(config) as running:
+    async with running_sandbox(updates_per_instrument_s=5.0, tick_interval_s=0.05) as running:
         yield running
 
 
@@ -100,7 +97,7 @@ def store(isolated_dirs: Path) -> SessionStore:
 
 
 async def login(sandbox: KiteSandbox, store: SessionStore) -> None:
-    await log_in(sandbox.root_url, sandbox.issue_request_token(), API_KEY, API_SECRET, store)
+    await log_in(sandbox, store)
 
 
 def zerodha_settings(sandbox: KiteSandbox, **feed: object) -> Settings:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from kite_sandbox.server import KiteSandbox, SandboxConfig
 
 from engine.events import MarketTick
 from engine.instruments import InstrumentRegistry
@@ -26,10 +25,11 @@ from engine.zerodha.ticker import (
     subscription_messages,
     ticker_url,
 )
+from kite_sandbox.server import KiteSandbox
 from tests.kite_login import log_in
+from tests.sandbox import TEST_API_KEY as API_KEY
+from tests.sandbox import running_sandbox
 
-API_KEY = "ticker_test_key"
-API_SECRET = "ticker-test-secret"
 REGISTRY = InstrumentRegistry.sample()
 INFY = REGISTRY.by_symbol("INFY").instrument_token
 NTPC = REGISTRY.by_symbol("NTPC").instrument_token
@@ -65,10 +65,7 @@ class Ticks:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[KiteSandbox]:
-    config = SandboxConfig(
-        api_key=API_KEY, api_secret=API_SECRET, updates_per_instrument_s=5.0, heartbeat_interval_s=0.2
-    )
-    async with KiteSandbox(config) as running:
+    async with running_sandbox(updates_per_instrument_s=5.0, tick_interval_s=0.05) as running:
         yield running
 
 
@@ -78,7 +75,7 @@ def store(isolated_dirs: Path) -> SessionStore:
 
 
 async def logged_in(sandbox: KiteSandbox, store: SessionStore) -> BrokerSession:
-    await log_in(sandbox.root_url, sandbox.issue_request_token(), API_KEY, API_SECRET, store)
+    await log_in(sandbox, store)
     return BrokerSession(store, API_KEY)
 
 
@@ -206,10 +203,7 @@ async def test_a_silent_connection_is_closed_and_reopened(sandbox: KiteSandbox, 
 
 
 async def test_heartbeats_alone_keep_a_quiet_connection_open(store: SessionStore) -> None:
-    config = SandboxConfig(
-        api_key=API_KEY, api_secret=API_SECRET, updates_per_instrument_s=0.05, heartbeat_interval_s=0.1
-    )
-    async with KiteSandbox(config) as sandbox:
+    async with running_sandbox(updates_per_instrument_s=0.05, heartbeat_interval_s=0.1) as sandbox:
         session = await logged_in(sandbox, store)
         ticks = Ticks()
         feed = ticker(sandbox, session, {INFY: TickMode.FULL}, ticks, silence_timeout_s=0.5)
@@ -240,7 +234,7 @@ async def test_a_refused_token_waits_for_a_login_then_streams_with_the_new_token
             sandbox.stats.upgrades_refused == refused
         )  # it waits; it does not hammer Kite with a dead token
         # a login in another terminal: a new session file, seen by the waiting connection
-        await log_in(sandbox.root_url, sandbox.issue_request_token(), API_KEY, API_SECRET, store)
+        await log_in(sandbox, store)
         before = len(ticks.all)
         assert await until(lambda: feed.streaming and len(ticks.all) > before)
     finally:
@@ -265,8 +259,7 @@ async def test_without_a_session_it_waits_and_never_connects(
 
 
 async def test_an_unreachable_kite_is_retried_with_growing_delays(store: SessionStore) -> None:
-    config = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET)
-    async with KiteSandbox(config) as sandbox:
+    async with running_sandbox() as sandbox:
         session = await logged_in(sandbox, store)
         url = sandbox.ws_url
     ticks = Ticks()
@@ -284,10 +277,9 @@ async def test_an_unreachable_kite_is_retried_with_growing_delays(store: Session
 
 
 async def test_instruments_beyond_one_connection_use_a_second(store: SessionStore) -> None:
-    config = SandboxConfig(
-        api_key=API_KEY, api_secret=API_SECRET, instruments=3_100, updates_per_instrument_s=1.0
-    )
-    async with KiteSandbox(config) as sandbox:
+    async with running_sandbox(
+        instruments=3_100, updates_per_instrument_s=1.0, tick_interval_s=0.1
+    ) as sandbox:
         session = await logged_in(sandbox, store)
         tokens = sorted(inst.instrument_token for inst in sandbox.market.registry)[:3_050]
         ticks = Ticks()
