@@ -108,7 +108,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_CONFIG
     try:
         return _dispatch(args, settings)
-    except ConfigError as exc:  # what only the engine can check (symbols against the day's Kite dump)
+    except ConfigError as exc:  # what only the engine can check: symbols against the day's dump, Kite's limits
         print(exc.message, file=sys.stderr)
         return EXIT_CONFIG
     except StrategyConfigError as exc:
@@ -231,6 +231,8 @@ def _print_status(settings: Settings) -> int:
         f"engine     {state}   mode {status.mode.value}   feed {status.feed_source}"
         f"{' (paused)' if status.feed_paused else ''}"
     )
+    if status.feed_detail:
+        print(f"feed       {status.feed_detail}")
     print(f"market     {status.market_status}")
     if status.broker_session:  # Zerodha is enabled
         print(f"kite       session {status.broker_session}")

@@ -19,6 +19,8 @@ def status_line(status: EngineStatus, pnl: float) -> str:
     if status.halted_reason:
         state += f" ({status.halted_reason})"
     paused = " feed paused" if status.feed_paused else ""
+    if status.feed_detail:  # a live feed that is not streaming, and why
+        paused += f" feed {status.feed_detail}"
     return (
         f"{state}{paused} | {status.tick_rate:,.0f} ticks/s | ticks {status.ticks:,} | "
         f"signals {status.signals:,} | orders {status.orders:,} | fills {status.fills:,} | "

@@ -24,10 +24,12 @@ import multiprocessing
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from kiteconnect import KiteConnect
+from pydantic import SecretStr
 
 from engine.bus import InProcessBus
 from engine.events import MarketTick, Namespace, TradingSignal
@@ -52,6 +54,8 @@ SAMPLE_BACKLOG_S = 0.05
 
 # -- the sandbox, in a child process -------------------------------------------------------------------
 def serve_sandbox(instruments: int, rate: float, conn: Connection) -> None:
+    """The sandbox until told "stop"; on "stats", what it sent so far and its own CPU time."""
+
     async def run() -> None:
         synthetic = max(0, instruments - len(InstrumentRegistry.sample()))
         config = SandboxConfig(
@@ -61,11 +65,12 @@ def serve_sandbox(instruments: int, rate: float, conn: Connection) -> None:
             updates_per_instrument_s=rate,
             rate_limits=False,
         )
+        loop = asyncio.get_running_loop()
         async with KiteSandbox(config) as sandbox:
             tokens = sorted(inst.instrument_token for inst in sandbox.market.registry)[:instruments]
             conn.send((sandbox.root_url, sandbox.ws_url, sandbox.issue_request_token(), tokens))
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
-            conn.send((sandbox.stats.ticks_sent, sandbox.stats.frames_sent))
+            while await loop.run_in_executor(None, conn.recv) == "stats":
+                conn.send((sandbox.stats.ticks_sent, sandbox.stats.frames_sent, time.process_time()))
 
     asyncio.run(run())
 
@@ -130,6 +135,50 @@ async def log_in(root_url: str, request_token: str, store: SessionStore) -> Brok
     return BrokerSession(store, API_KEY)
 
 
+def machine_busy() -> tuple[int, int] | None:
+    """(busy, total) CPU jiffies of the whole machine so far (Linux), to tell how shared it was."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+@dataclass
+class Window:
+    sent_rate: float = 0.0  # ticks/s the sandbox sent
+    seen_rate: float = 0.0  # ticks/s the strategy saw
+    client_cpu: float = 0.0  # share of one core, this process
+    sandbox_cpu: float = 0.0  # share of one core, the sandbox's process
+    machine_busy: float = float("nan")  # share of every core, every process
+    max_backlog: int = 0
+
+
+async def watch(parent: Connection, timing: Timing, bus: InProcessBus, seconds: float) -> Window:
+    """One measurement window: rates, CPU shares and the largest bus backlog over `seconds`."""
+    out = Window()
+    parent.send("stats")
+    sent, _, sandbox_cpu = await asyncio.to_thread(parent.recv)
+    machine = machine_busy()
+    seen, cpu, wall = timing.seen, time.process_time(), time.monotonic()
+    until = wall + seconds
+    while time.monotonic() < until:
+        out.max_backlog = max(out.max_backlog, bus.backlog())
+        await asyncio.sleep(SAMPLE_BACKLOG_S)
+    elapsed = time.monotonic() - wall
+    out.client_cpu = (time.process_time() - cpu) / elapsed
+    out.seen_rate = (timing.seen - seen) / elapsed
+    after = machine_busy()
+    if machine is not None and after is not None and after[1] > machine[1]:
+        out.machine_busy = (after[0] - machine[0]) / (after[1] - machine[1])
+    parent.send("stats")
+    sent_after, _, sandbox_cpu_after = await asyncio.to_thread(parent.recv)
+    out.sent_rate = (sent_after - sent) / elapsed
+    out.sandbox_cpu = (sandbox_cpu_after - sandbox_cpu) / elapsed
+    return out
+
+
 async def measure(instruments: int, rate: float, seconds: float, data_dir: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -141,7 +190,7 @@ async def measure(instruments: int, rate: float, seconds: float, data_dir: Path)
         bus = InProcessBus()
         timing = Timing("timing", tuple(tokens), (Namespace.PAPER,), {})
         runner = StrategyRunner(bus, [timing], {"timing": True}, MemoryStateStore(), (Namespace.PAPER,))
-        settings = ZerodhaSettings(enabled=True, api_key=API_KEY, ws_url=ws_url)  # type: ignore[arg-type]
+        settings = ZerodhaSettings(enabled=True, api_key=SecretStr(API_KEY), ws_url=ws_url)
         feed = ZerodhaFeed(bus, settings, session, dict.fromkeys(tokens, TickMode.FULL))
         decoders = [StampingDecoder() for _ in feed.ticker.connections]
         for connection, decoder in zip(feed.ticker.connections, decoders, strict=True):
@@ -155,22 +204,10 @@ async def measure(instruments: int, rate: float, seconds: float, data_dir: Path)
         await asyncio.sleep(WARM_UP_S)
         if not feed.ticker.streaming:
             raise SystemExit(f"the feed is not streaming: {feed.detail}")
-
-        max_backlog = 0
-
-        async def watch_backlog(until: float) -> None:
-            nonlocal max_backlog
-            while time.monotonic() < until:
-                max_backlog = max(max_backlog, bus.backlog())
-                await asyncio.sleep(SAMPLE_BACKLOG_S)
-
-        seen, cpu, wall = timing.seen, time.process_time(), time.monotonic()
-        await watch_backlog(wall + seconds)
-        cpu_share = (time.process_time() - cpu) / (time.monotonic() - wall)
-        tick_rate = (timing.seen - seen) / (time.monotonic() - wall)
+        cpu = await watch(parent, timing, bus, seconds)
         for decoder in decoders:
             decoder.on = True
-        await watch_backlog(time.monotonic() + seconds)
+        latency = await watch(parent, timing, bus, seconds)
         for decoder in decoders:
             decoder.on = False
             decoder.started.clear()
@@ -179,7 +216,6 @@ async def measure(instruments: int, rate: float, seconds: float, data_dir: Path)
         await feed.stop()
         await bus.stop()
         parent.send("stop")
-        ticks_sent, frames_sent = await asyncio.to_thread(parent.recv)
     finally:
         process.join(timeout=5)
         if process.is_alive():
@@ -187,11 +223,18 @@ async def measure(instruments: int, rate: float, seconds: float, data_dir: Path)
     latencies = sorted(timing.latencies)
     p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
     p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1e3 if latencies else float("nan")
+    per_tick = cpu.client_cpu / cpu.seen_rate * 1e6 if cpu.seen_rate else float("nan")
+    print(f"  {rate:g}x ({instruments * rate:,.0f} ticks/s wanted):")
     print(
-        f"  {rate:>4g}x ({instruments * rate:>7,.0f} ticks/s sent): received {tick_rate:>8,.0f} ticks/s;"
-        f" client CPU {100 * cpu_share:5.1f}% of a core; tick-to-strategy p50 {p50:.2f} ms, p99 {p99:.2f} ms"
-        f" ({len(latencies):,} ticks); max backlog {max_backlog:,}; conflated {conflated:,};"
-        f" garbage {garbage}; sandbox sent {ticks_sent:,} ticks in {frames_sent:,} frames"
+        f"    sandbox sent {cpu.sent_rate:,.0f} ticks/s, the strategy saw {cpu.seen_rate:,.0f} ticks/s;"
+        f" client CPU {100 * cpu.client_cpu:.1f}% of a core ({per_tick:.1f} us a tick);"
+        f" sandbox CPU {100 * cpu.sandbox_cpu:.0f}%; machine busy {100 * cpu.machine_busy:.0f}% of all cores"
+    )
+    print(
+        f"    tick-to-strategy p50 {p50:.2f} ms, p99 {p99:.2f} ms over {len(latencies):,} ticks"
+        f" (machine busy {100 * latency.machine_busy:.0f}%);"
+        f" max backlog {max(cpu.max_backlog, latency.max_backlog):,}; conflated {conflated:,};"
+        f" garbage frames {garbage}"
     )
 
 

@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus, InvalidU
 from engine.backoff import Backoff
 from engine.events import MarketTick
 from engine.market.kite_decoder import Garbage, KiteFrameDecoder
+from engine.settings import ConfigError
 from engine.tasks import cancel_and_wait
 from engine.zerodha.broker_session import BrokerSession, SessionState
 
@@ -60,7 +61,7 @@ class TickMode(StrEnum):
     FULL = "full"
 
 
-class TooManyInstruments(ValueError):
+class TooManyInstruments(ConfigError):
     """More instruments than Kite lets one API key stream."""
 
 
@@ -81,9 +82,9 @@ def split_subscriptions(
     """The instruments of each connection: as few connections as hold them all, tokens in order."""
     if len(subscriptions) > per_connection * connections:
         raise TooManyInstruments(
-            f"{len(subscriptions):,} instruments to stream, but Kite allows at most {connections} connections"
-            f" of {per_connection:,} ({per_connection * connections:,}): trim feed.symbols or the strategies'"
-            " instruments"
+            f"Invalid configuration: {len(subscriptions):,} instruments to stream, but Kite allows at most"
+            f" {connections} connections of {per_connection:,} ({per_connection * connections:,})\n"
+            "    fix: trim feed.symbols (the watchlist) or the strategies' instruments"
         )
     tokens = sorted(subscriptions)
     return [

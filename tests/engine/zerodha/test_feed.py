@@ -205,6 +205,13 @@ def test_a_zerodha_feed_needs_zerodha_enabled_and_an_api_key() -> None:
         load_settings(feed={"source": "zerodha"}, zerodha={"enabled": True})
 
 
+def test_more_instruments_than_kite_streams_is_a_configuration_error(isolated_dirs: Path) -> None:
+    settings = load_settings(feed={"source": "zerodha"}, zerodha={"enabled": True, "api_key": API_KEY})
+    crowd = Watching("crowd", tuple(range(1, 9_002)), PAPER, {})
+    with pytest.raises(ConfigError, match=r"9,001 instruments to stream"):
+        Engine(settings, persist=False, strategies=[crowd])
+
+
 async def test_the_engine_subscribes_strategies_and_watchlist_once(
     sandbox: KiteSandbox, store: SessionStore
 ) -> None:

@@ -113,7 +113,9 @@ def test_instruments_are_spread_over_as_few_connections_as_hold_them() -> None:
 
 
 def test_more_instruments_than_kite_allows_is_a_clear_error() -> None:
-    with pytest.raises(TooManyInstruments, match=r"9,001 instruments .* at most 3 connections of 3,000"):
+    with pytest.raises(
+        TooManyInstruments, match=r"9,001 instruments .* at most 3 connections of 3,000 \(9,000\)"
+    ):
         split_subscriptions(dict.fromkeys(range(3 * MAX_INSTRUMENTS_PER_CONNECTION + 1), TickMode.LTP))
 
 
