@@ -38,6 +38,9 @@ from engine.tasks import cancel_and_wait
 from engine.zerodha.broker_session import BrokerSession, SessionState
 
 log = logging.getLogger(__name__)
+# websockets logs the request line, access token included, at DEBUG: never let it through
+_ws_log = logging.getLogger(f"{__name__}.websockets")
+_ws_log.setLevel(logging.INFO)
 
 MAX_CONNECTIONS = 3
 MAX_INSTRUMENTS_PER_CONNECTION = 3_000
@@ -160,6 +163,9 @@ class TickerConnection:
                 reason = f"cannot connect: {exc.strerror or exc}"
             except WebSocketException as exc:
                 reason = f"WebSocket error: {exc}"
+            except Exception as exc:  # a bug downstream must not end the feed for the day
+                log.exception("kite ticker connection %d failed", self.number)
+                reason = f"unexpected error: {exc}"
             delay = self._backoff.next_delay()
             self._set(ConnectionState.RECONNECTING, f"reconnecting in {delay:.1f} s ({reason})")
             log.warning("kite ticker connection %d: %s", self.number, self.detail)
@@ -176,6 +182,7 @@ class TickerConnection:
             ping_interval=None,  # Kite's own 1-byte heartbeats feed the silence watchdog instead
             compression=None,
             max_size=MAX_FRAME_BYTES,
+            logger=_ws_log,
         ) as ws:
             for message in subscription_messages(self.subscriptions):
                 await ws.send(message)

@@ -323,3 +323,46 @@ async def test_text_messages_reach_the_callback_and_the_log_once(
     assert logged.count("kite ticker error: Market depth unavailable") == 1
     assert "kite ticker message: Exchange maintenance at 17:00" in logged
     assert not any("order" in line for line in logged)
+
+
+async def test_the_access_token_never_reaches_the_log(
+    sandbox: KiteSandbox, store: SessionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = await logged_in(sandbox, store)
+    token = session.access_token()
+    assert token
+    feed = ticker(sandbox, session, {INFY: TickMode.FULL}, Ticks())
+    with caplog.at_level(logging.DEBUG):
+        await feed.start()
+        try:
+            assert await until(lambda: feed.streaming)
+            sandbox.faults.drop_connections()
+            assert await until(lambda: sandbox.stats.connections_opened == 2 and feed.streaming)
+        finally:
+            await feed.stop()
+    assert any("kite ticker connection 1" in r.getMessage() for r in caplog.records)  # it did log
+    assert not any(token in r.getMessage() for r in caplog.records)
+
+
+async def test_a_failing_consumer_costs_a_reconnect_not_the_feed(
+    sandbox: KiteSandbox, store: SessionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = await logged_in(sandbox, store)
+    received: list[MarketTick] = []
+
+    async def flaky(ticks: list[MarketTick]) -> None:
+        if not received:
+            received.append(ticks[0])
+            raise RuntimeError("bug downstream")
+        received.extend(ticks)
+
+    feed = KiteTicker(
+        sandbox.ws_url, API_KEY, session, {INFY: TickMode.FULL}, flaky, reconnect_initial_s=0.05
+    )
+    await feed.start()
+    try:
+        assert await until(lambda: len(received) > 3 and feed.streaming)
+    finally:
+        await feed.stop()
+    assert sandbox.stats.connections_opened == 2
+    assert any(r.getMessage() == "kite ticker connection 1 failed" and r.exc_info for r in caplog.records)
