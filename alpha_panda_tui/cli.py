@@ -108,7 +108,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_CONFIG
     try:
         return _dispatch(args, settings)
-    except ConfigError as exc:  # what only the engine can check: symbols against the day's dump, Kite's limits
+    except ConfigError as exc:  # only the engine can check: symbols vs the day's dump, Kite's limits
         print(exc.message, file=sys.stderr)
         return EXIT_CONFIG
     except StrategyConfigError as exc:

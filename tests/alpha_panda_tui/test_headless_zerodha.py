@@ -16,8 +16,8 @@ import pytest
 
 from alpha_panda_tui.control_client import EngineNotRunning, send
 from engine.instruments import InstrumentRegistry
-from engine.zerodha.session import SessionStore
-from tests.kite_login import log_in
+from engine.settings import load_settings
+from tests.engine.zerodha.kite_login import log_in
 from tests.sandbox import running_sandbox
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,7 @@ async def test_a_headless_zerodha_engine_waits_for_a_login_then_streams(isolated
             printed = await _status(env)
             assert "feed       waiting for a Zerodha login (no saved session)\n" in printed
             assert sandbox.stats.connections_opened == 0
-            await log_in(sandbox, SessionStore(isolated_dirs / "data" / "kite_session.json"))
+            await log_in(sandbox, load_settings())
             streaming = await _status_until(socket, lambda status: status["ticks"] > 0)
             assert streaming["feed_detail"] == "" and streaming["state"] == "running"
             assert streaming["broker_session"].startswith("valid until 06:00")

@@ -33,7 +33,7 @@ from engine.zerodha.feed import ZerodhaFeed, feed_subscriptions
 from engine.zerodha.session import SessionStore
 from engine.zerodha.ticker import ACCESS_REFUSED, TickMode
 from kite_sandbox.server import KiteSandbox
-from tests.kite_login import log_in
+from tests.engine.zerodha.kite_login import log_in
 from tests.sandbox import TEST_API_KEY as API_KEY
 from tests.sandbox import running_sandbox
 
@@ -93,11 +93,11 @@ async def sandbox() -> AsyncIterator[KiteSandbox]:
 
 @pytest.fixture
 def store(isolated_dirs: Path) -> SessionStore:
-    return SessionStore(isolated_dirs / "data" / "kite_session.json")
+    return SessionStore(load_settings().kite_session_file)
 
 
 async def login(sandbox: KiteSandbox, store: SessionStore) -> None:
-    await log_in(sandbox, store)
+    await log_in(sandbox, load_settings())
 
 
 def zerodha_settings(sandbox: KiteSandbox, **feed: object) -> Settings:

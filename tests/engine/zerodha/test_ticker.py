@@ -12,6 +12,7 @@ import pytest
 
 from engine.events import MarketTick
 from engine.instruments import InstrumentRegistry
+from engine.settings import load_settings
 from engine.zerodha.broker_session import BrokerSession, SessionState
 from engine.zerodha.session import SessionStore
 from engine.zerodha.ticker import (
@@ -26,7 +27,7 @@ from engine.zerodha.ticker import (
     ticker_url,
 )
 from kite_sandbox.server import KiteSandbox
-from tests.kite_login import log_in
+from tests.engine.zerodha.kite_login import log_in
 from tests.sandbox import TEST_API_KEY as API_KEY
 from tests.sandbox import running_sandbox
 
@@ -71,11 +72,11 @@ async def sandbox() -> AsyncIterator[KiteSandbox]:
 
 @pytest.fixture
 def store(isolated_dirs: Path) -> SessionStore:
-    return SessionStore(isolated_dirs / "data" / "kite_session.json")
+    return SessionStore(load_settings().kite_session_file)
 
 
 async def logged_in(sandbox: KiteSandbox, store: SessionStore) -> BrokerSession:
-    await log_in(sandbox, store)
+    await log_in(sandbox, load_settings())
     return BrokerSession(store, API_KEY)
 
 
@@ -236,7 +237,7 @@ async def test_a_refused_token_waits_for_a_login_then_streams_with_the_new_token
             sandbox.stats.upgrades_refused == refused
         )  # it waits; it does not hammer Kite with a dead token
         # a login in another terminal: a new session file, seen by the waiting connection
-        await log_in(sandbox, store)
+        await log_in(sandbox, load_settings())
         before = len(ticks.all)
         assert await until(lambda: feed.streaming and len(ticks.all) > before)
     finally:
