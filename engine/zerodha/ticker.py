@@ -149,6 +149,7 @@ class TickerConnection:
             except InvalidStatus as exc:
                 code = exc.response.status_code
                 if code == 403:
+                    session.reload()  # a login elsewhere may have replaced the refused token already
                     if session.access_token() == token:
                         session.mark_expired(ACCESS_REFUSED)
                     continue  # wait for a login, or use the token that arrived meanwhile

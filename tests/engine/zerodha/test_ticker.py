@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from kiteconnect import KiteConnect
 
 from engine.events import MarketTick
 from engine.instruments import InstrumentRegistry
@@ -367,3 +368,24 @@ async def test_a_failing_consumer_costs_a_reconnect_not_the_feed(
         await feed.stop()
     assert sandbox.stats.connections_opened == 2
     assert any(r.getMessage() == "kite ticker connection 1 failed" and r.exc_info for r in caplog.records)
+
+
+async def test_a_token_replaced_by_a_login_elsewhere_is_swapped_without_expiring_the_session(
+    sandbox: KiteSandbox, store: SessionStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = await logged_in(sandbox, store)
+    old = session.access_token()
+    ticks = Ticks()
+    feed = ticker(sandbox, session, {INFY: TickMode.FULL}, ticks)
+    await feed.start()
+    try:
+        assert await until(lambda: len(ticks.all) > 0)
+        new = await log_in(sandbox, load_settings())  # another terminal: a new file, this process not told
+        kite = KiteConnect(API_KEY, access_token=old, root=sandbox.root_url)
+        await asyncio.to_thread(kite.invalidate_access_token, old)  # the old token dies at Kite
+        assert await until(lambda: sandbox.stats.connections_opened == 2 and feed.streaming)
+    finally:
+        await feed.stop()
+    assert session.access_token() == new.access_token
+    assert sandbox.stats.upgrades_refused <= 1
+    assert not any("the Kite session ended" in r.getMessage() for r in caplog.records)
