@@ -123,9 +123,17 @@ def _state_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry
 
 
 def _feed_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
-    if status.feed_paused == previous.feed_paused:
-        return []
-    return [(LogLevel.INFO, "feed paused" if status.feed_paused else "feed resumed")]
+    entries: list[LogEntry] = []
+    if status.feed_paused != previous.feed_paused:
+        entries.append((LogLevel.INFO, "feed paused" if status.feed_paused else "feed resumed"))
+    if (
+        status.feed_detail != previous.feed_detail
+    ):  # a live feed: why it is not streaming, or that it is again
+        if status.feed_detail:
+            entries.append((LogLevel.WARNING, f"feed {status.feed_detail}"))
+        elif status.state is not EngineState.STOPPED:
+            entries.append((LogLevel.INFO, "feed streaming"))
+    return entries
 
 
 def _session_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:

@@ -35,3 +35,14 @@ def test_feed_dead_letters_and_latches_each_say_so_in_order() -> None:
         (LogLevel.ERROR, "daily-loss latch tripped: paper:sma"),
     ]
     assert status_changes(after, before)[1:] == [(LogLevel.INFO, "feed resumed")]
+
+
+def test_a_live_feed_that_stops_streaming_says_why_and_when_it_streams_again() -> None:
+    waiting = msgspec.structs.replace(RUNNING, feed_detail="waiting for a Zerodha login (no saved session)")
+    assert status_changes(RUNNING, waiting) == [
+        (LogLevel.WARNING, "feed waiting for a Zerodha login (no saved session)")
+    ]
+    assert status_changes(waiting, waiting) == []
+    assert status_changes(waiting, RUNNING) == [(LogLevel.INFO, "feed streaming")]
+    stopped = msgspec.structs.replace(RUNNING, state=EngineState.STOPPED)
+    assert (LogLevel.INFO, "feed streaming") not in status_changes(waiting, stopped)
