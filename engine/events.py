@@ -297,6 +297,7 @@ class EngineStatus(msgspec.Struct, frozen=True, tag=EventType.ENGINE_STATUS.valu
     stop_reason: str = ""  # set on the last status of a run that ended on an error
     broker_session: str = ""  # Kite session ("absent", "valid until 06:00", "expired: ..."); "" = Zerodha off
     feed_detail: str = ""  # what the feed is doing when it is not simply streaming (e.g. waiting for a login)
+    feed_message: str = ""  # the broker feed's latest text message, "error: ..." or "message: ..."
 
 
 class DeadLetter(msgspec.Struct, frozen=True, tag=EventType.DEAD_LETTER.value):

@@ -519,6 +519,7 @@ class Engine:
             stop_reason=self.fatal_error or "",
             broker_session=self._broker_session_text(),
             feed_detail=self.feed.detail,
+            feed_message=self.feed.message,
             status_ts=time.time(),
             signals=counts["signals"],
             orders=counts["orders"],

@@ -133,6 +133,9 @@ def _feed_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]
             entries.append((LogLevel.WARNING, f"feed {status.feed_detail}"))
         elif status.state is not EngineState.STOPPED:
             entries.append((LogLevel.INFO, "feed streaming"))
+    if status.feed_message and status.feed_message != previous.feed_message:
+        level = LogLevel.WARNING if status.feed_message.startswith("error:") else LogLevel.INFO
+        entries.append((level, f"{status.feed_source or 'feed'} says {status.feed_message}"))
     return entries
 
 

@@ -88,6 +88,11 @@ class FeedService(Service):
         """Why the feed is not streaming (waiting for a login, reconnecting); "" when it is."""
         return ""
 
+    @property
+    def message(self) -> str:
+        """The broker's latest text message on this feed ("error: ..." / "message: ..."); "" if none."""
+        return ""
+
     async def pump(self, n: int) -> int:
         """Publish up to n ticks now, unpaced; a feed without ticks of its own to hand publishes none."""
         return 0

@@ -44,7 +44,7 @@ class ZerodhaFeed(FeedService):
         super().__init__(bus, instruments=instruments, source_name="zerodha")
         self.subscriptions = subscriptions
         self.dropped_while_paused = 0
-        self.last_message = ""  # Kite's latest error or notice, "error: ..." / "message: ..."
+        self._message = ""
         self.ticker = KiteTicker(
             settings.ws_url,
             session.api_key,
@@ -68,6 +68,10 @@ class ZerodhaFeed(FeedService):
     def detail(self) -> str:
         return self.ticker.detail
 
+    @property
+    def message(self) -> str:
+        return self._message
+
     async def _on_ticks(self, ticks: list[MarketTick]) -> None:
         if self._paused:
             self.dropped_while_paused += len(ticks)
@@ -75,4 +79,4 @@ class ZerodhaFeed(FeedService):
         await self.publish_ticks(ticks)
 
     def _on_message(self, kind: str, text: str) -> None:
-        self.last_message = f"{kind}: {text}"
+        self._message = f"{kind}: {text}"

@@ -46,3 +46,17 @@ def test_a_live_feed_that_stops_streaming_says_why_and_when_it_streams_again() -
     assert status_changes(waiting, RUNNING) == [(LogLevel.INFO, "feed streaming")]
     stopped = msgspec.structs.replace(RUNNING, state=EngineState.STOPPED)
     assert (LogLevel.INFO, "feed streaming") not in status_changes(waiting, stopped)
+
+
+def test_the_brokers_feed_messages_are_logged_once_each() -> None:
+    error = msgspec.structs.replace(
+        RUNNING, feed_source="zerodha", feed_message="error: Market depth unavailable"
+    )
+    assert status_changes(RUNNING, error) == [
+        (LogLevel.WARNING, "zerodha says error: Market depth unavailable")
+    ]
+    assert status_changes(error, error) == []
+    notice = msgspec.structs.replace(error, feed_message="message: Exchange maintenance at 17:00")
+    assert status_changes(error, notice) == [
+        (LogLevel.INFO, "zerodha says message: Exchange maintenance at 17:00")
+    ]

@@ -231,6 +231,22 @@ async def test_the_engine_subscribes_strategies_and_watchlist_once(
     ]
     assert status.feed_source == "zerodha" and status.feed_detail == "" and status.ticks > 0
     assert status.broker_session.startswith("valid until 06:00")
+    assert status.feed_message == ""
+
+
+async def test_kites_text_messages_reach_the_status(sandbox: KiteSandbox, store: SessionStore) -> None:
+    await login(sandbox, store)
+    engine = Engine(zerodha_settings(sandbox, symbols=["INFY"]), persist=False, strategies=[])
+    await engine.start()
+    try:
+        assert await until(lambda: engine.status().ticks > 0)
+        await sandbox.send_text("error", "Invalid subscription")
+        assert await until(lambda: engine.status().feed_message == "error: Invalid subscription")
+        await sandbox.send_text("order", {"order_id": "1"})  # order updates are not the feed's
+        await sandbox.send_text("message", "Market closes early today")
+        assert await until(lambda: engine.status().feed_message == "message: Market closes early today")
+    finally:
+        await engine.stop()
 
 
 async def test_a_revoked_token_pauses_the_feed_until_a_login_and_paper_trading_runs_on(
