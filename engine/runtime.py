@@ -49,7 +49,7 @@ from engine.health.checks import (
     StorageWriterCheck,
 )
 from engine.health.registry import CheckResult, HealthRegistry
-from engine.instruments import InstrumentRegistry
+from engine.instruments import Instrument, InstrumentRegistry
 from engine.market.calendar import MarketCalendar
 from engine.market.feed_service import FeedService, MarketFeedService, TickSource
 from engine.market.recorder import TickRecorder
@@ -262,7 +262,7 @@ class Engine:
         feed_cfg = self.settings.feed
         if feed_cfg.source is FeedSource.ZERODHA:
             assert self.broker_session is not None  # settings require zerodha.enabled for this feed
-            watchlist = self.instruments.select(feed_cfg.symbols) if feed_cfg.symbols else []
+            watchlist = self._zerodha_watchlist()
             # paper orders fill against the book: the strategies' instruments need depth while paper trading
             depth_used = Namespace.PAPER in self.active_namespaces
             subscriptions = feed_subscriptions(
@@ -295,6 +295,14 @@ class Engine:
             replay_clock=self.clock if isinstance(self.clock, ManualClock) else None,
             on_failure=self._feed_failed,
         )
+
+    def _zerodha_watchlist(self) -> list[Instrument]:
+        """`feed.symbols`; without any, the shipped sample's instruments, as the simulated feed streams."""
+        symbols = self.settings.feed.symbols
+        if symbols:
+            return self.instruments.select(symbols)
+        known = (self.instruments.get(inst.instrument_token) for inst in InstrumentRegistry.sample())
+        return [inst for inst in known if inst is not None]
 
     def _command_responders(self) -> dict[CommandAction, tuple[str, ...]]:
         """The services that must answer each command."""

@@ -103,8 +103,8 @@ class FeedSettings(Section):
     seed: int = 42
     symbols: list[str] = Field(
         default_factory=list,
-        description="trading symbols to stream (the watchlist); empty = every sample instrument"
-        " (simulated feed) or the strategies' instruments only (zerodha feed)",
+        description="trading symbols to stream (the watchlist); empty = every sample instrument;"
+        " the zerodha feed also streams the strategies' instruments",
     )
     replay_file: Path | None = None
     session_speed: float = Field(default=1.0, gt=0, description="simulated session seconds per real second")

@@ -206,8 +206,10 @@ def test_a_zerodha_feed_needs_zerodha_enabled_and_an_api_key() -> None:
 
 
 def test_more_instruments_than_kite_streams_is_a_configuration_error(isolated_dirs: Path) -> None:
-    settings = load_settings(feed={"source": "zerodha"}, zerodha={"enabled": True, "api_key": API_KEY})
-    crowd = Watching("crowd", tuple(range(1, 9_002)), PAPER, {})
+    settings = load_settings(
+        feed={"source": "zerodha", "symbols": ["INFY"]}, zerodha={"enabled": True, "api_key": API_KEY}
+    )
+    crowd = Watching("crowd", tuple(range(1, 9_001)), PAPER, {})  # 9,000 and the watchlist's one
     with pytest.raises(ConfigError, match=r"9,001 instruments to stream"):
         Engine(settings, persist=False, strategies=[crowd])
 
@@ -232,6 +234,20 @@ async def test_the_engine_subscribes_strategies_and_watchlist_once(
     assert status.feed_source == "zerodha" and status.feed_detail == "" and status.ticks > 0
     assert status.broker_session.startswith("valid until 06:00")
     assert status.feed_message == ""
+
+
+async def test_without_symbols_the_watchlist_is_the_sample_as_on_the_simulated_feed(
+    sandbox: KiteSandbox, store: SessionStore
+) -> None:
+    await login(sandbox, store)
+    engine = Engine(zerodha_settings(sandbox), persist=False, strategies=[])
+    await engine.start()
+    try:
+        assert await until(lambda: len(sandbox.stats.subscribe_messages) == 1)
+    finally:
+        await engine.stop()
+    ((_, tokens),) = sandbox.stats.subscribe_messages
+    assert sorted(tokens) == sorted(inst.instrument_token for inst in REGISTRY)
 
 
 async def test_kites_text_messages_reach_the_status(sandbox: KiteSandbox, store: SessionStore) -> None:
@@ -281,7 +297,8 @@ async def test_a_recorded_zerodha_session_replays_tick_for_tick(
 ) -> None:
     await login(sandbox, store)
     watching = Watching("watching", (INFY, TCS), PAPER, {})
-    engine = Engine(zerodha_settings(sandbox, record=True), persist=False, strategies=[watching])
+    settings = zerodha_settings(sandbox, record=True, symbols=["INFY", "TCS"])
+    engine = Engine(settings, persist=False, strategies=[watching])
     await engine.start()
     try:
         assert await until(lambda: len(watching.seen) >= 20)
