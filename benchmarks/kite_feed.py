@@ -12,7 +12,9 @@ strategy on every instrument. Per rate it prints: ticks/s reaching the
 strategy; the CPU share of this whole process (CPU time / wall time) over
 `--seconds`; tick-to-strategy latency p50/p99 (from the start of the frame's
 decoding to the strategy's `on_tick`, measured over a second window of
-`--seconds`); the largest bus backlog seen; ticks conflated.
+`--seconds`); the largest bus backlog seen; ticks conflated. It also prints
+the sandbox's CPU share and how busy the whole machine was, since other jobs
+on a shared machine stretch the latencies (not the CPU time).
 Targets: <= 10% of a core at Kite's rate; p99 < 5 ms.
 """
 

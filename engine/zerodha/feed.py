@@ -8,7 +8,6 @@ streaming: waiting for a login, reconnecting and why.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from engine.bus.base import Bus
@@ -18,8 +17,6 @@ from engine.market.feed_service import FeedService
 from engine.settings import ZerodhaSettings
 from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.ticker import KiteTicker, TickMode
-
-log = logging.getLogger(__name__)
 
 
 def feed_subscriptions(
