@@ -189,6 +189,12 @@ class TickerConnection:
                 await ws.send(message)
             self.opened += 1
             self._set(ConnectionState.STREAMING, "")
+            log.info(
+                "kite ticker connection %d %s: %d instruments",
+                self.number,
+                "streaming" if self.opened == 1 else "streaming again",
+                len(self.subscriptions),
+            )
             silence = ticker.silence_timeout_s
             try:
                 await self._read(ws, silence)
