@@ -5,7 +5,8 @@ The instruments are spread over at most 3 connections of at most 3,000 each
 message and one mode message per mode in use — never more, so a reconnect
 never duplicates a subscription. Frames go through `KiteFrameDecoder` to the
 `on_ticks` coroutine; text messages (errors, notices) go to the log, once per
-distinct text, and to `on_message`; order updates are not handled here.
+distinct text, and to `on_message`; order updates go, untouched, to `on_order`
+(the live order path's to check and apply) and are otherwise ignored.
 
 Kite sends no pings: a connection that delivers nothing, not even its 1-byte
 heartbeat, for `silence_timeout_s` is closed and opened again. Every reconnect
@@ -25,6 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -54,6 +56,7 @@ ACCESS_REFUSED = "Kite refused the access token at the ticker (HTTP 403)"
 
 TicksHandler = Callable[[list[MarketTick]], Awaitable[None]]
 MessageHandler = Callable[[str, str], None]  # kind ("error" or "message"), text
+OrderHandler = Callable[[dict[str, Any]], None]  # an order update's `data`, as Kite sent it
 
 
 class TickMode(StrEnum):
@@ -232,6 +235,7 @@ class KiteTicker:
         on_ticks: TicksHandler,
         *,
         on_message: MessageHandler | None = None,
+        on_order: OrderHandler | None = None,
         silence_timeout_s: float = 10.0,
         reconnect_initial_s: float = 0.5,
         reconnect_max_s: float = 30.0,
@@ -246,6 +250,7 @@ class KiteTicker:
         self.reconnect_max_s = reconnect_max_s
         self.open_timeout_s = open_timeout_s
         self._on_message = on_message
+        self._on_order = on_order
         self._seen_texts: dict[str, None] = {}
         self.connections = [
             TickerConnection(number, self, group)
@@ -305,7 +310,10 @@ class KiteTicker:
         else:
             kind = str(message.get("type") or "message")
             if kind == "order":
-                return  # order updates: the live order path's, not the feed's
+                data = message.get("data")
+                if self._on_order is not None and isinstance(data, dict):
+                    self._on_order(data)
+                return
             data = message.get("data")
             body = data if isinstance(data, str) else json.dumps(data)
         if body not in self._seen_texts:

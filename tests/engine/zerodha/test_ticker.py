@@ -301,8 +301,14 @@ async def test_text_messages_reach_the_callback_and_the_log_once(
 ) -> None:
     session = await logged_in(sandbox, store)
     messages: list[tuple[str, str]] = []
+    orders: list[dict[str, object]] = []
     feed = ticker(
-        sandbox, session, {INFY: TickMode.LTP}, Ticks(), on_message=lambda k, t: messages.append((k, t))
+        sandbox,
+        session,
+        {INFY: TickMode.LTP},
+        Ticks(),
+        on_message=lambda k, t: messages.append((k, t)),
+        on_order=orders.append,
     )
     await feed.start()
     try:
@@ -325,6 +331,7 @@ async def test_text_messages_reach_the_callback_and_the_log_once(
     assert logged.count("kite ticker error: Market depth unavailable") == 1
     assert "kite ticker message: Exchange maintenance at 17:00" in logged
     assert not any("order" in line for line in logged)
+    assert orders == [{"order_id": "1", "status": "COMPLETE"}]  # for the live order path, untouched
 
 
 async def test_the_access_token_never_reaches_the_log(
