@@ -86,7 +86,7 @@ async def _offline_checks(settings: Settings) -> bool:
     if settings.zerodha.enabled:
         api_key = settings.zerodha.api_key.get_secret_value() if settings.zerodha.api_key else ""
         session = BrokerSession(SessionStore(settings.kite_session_file), api_key)
-        registry.register(BrokerSessionCheck(settings.zerodha, session=session))
+        registry.register(BrokerSessionCheck(settings.zerodha, session))
         dump = InstrumentsDump.for_settings(settings)
         registry.register(InstrumentsDumpCheck(dump, in_use=uses_dump(settings)))
     redis_check = RedisCheck(settings.redis.url) if settings.redis.url else None

@@ -53,7 +53,7 @@ class HostError(Exception):
 
 def secrets_of(settings: Settings) -> list[str]:
     z = settings.zerodha
-    return [s.get_secret_value() for s in (z.api_key, z.api_secret, z.access_token) if s is not None]
+    return [s.get_secret_value() for s in (z.api_key, z.api_secret) if s is not None]
 
 
 def make_data_dir_private(settings: Settings) -> None:

@@ -333,8 +333,8 @@ class Engine:
             )
         )
         self.health.register(MarketStatusCheck(self.calendar, self.clock))
-        if s.zerodha.enabled:
-            self.health.register(BrokerSessionCheck(s.zerodha, session=self.broker_session))
+        if self.broker_session is not None:
+            self.health.register(BrokerSessionCheck(s.zerodha, self.broker_session))
         if self.instruments_dump is not None:
             self.health.register(InstrumentsDumpCheck(self.instruments_dump, in_use=uses_dump(s)))
         if self.writer is not None:

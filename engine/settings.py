@@ -230,7 +230,6 @@ class ZerodhaSettings(Section):
     enabled: bool = False
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
-    access_token: SecretStr | None = None
     live_orders: bool = Field(default=False, description="real orders; not available in this version")
     root_url: str = Field(
         default="https://api.kite.trade", description="Kite REST root (the sandbox's for a demo)"

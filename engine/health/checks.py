@@ -299,9 +299,8 @@ class BrokerSessionCheck:
     """Register only when Zerodha is enabled. Never shows a secret, only whether one is set.
 
     `session` is the engine's Kite session (the saved login; re-read here so a login in another
-    terminal shows): absent, valid until 06:00 IST, or expired, and why. Without it, `access_token`
-    supplies a token kept elsewhere (default: the settings' one). `verify`, when given, is a real
-    round trip to Kite (e.g. the profile call) and its answer becomes the message.
+    terminal shows): absent, valid until 06:00 IST, or expired, and why. `verify`, when given, is a
+    real round trip to Kite (e.g. the profile call) and its answer becomes the message.
     """
 
     name = "broker session"
@@ -309,23 +308,15 @@ class BrokerSessionCheck:
     def __init__(
         self,
         settings: ZerodhaSettings,
+        session: BrokerSession,
         *,
-        session: BrokerSession | None = None,
-        access_token: Callable[[], str | None] | None = None,
         verify: Callable[[], Awaitable[str]] | None = None,
         critical: bool = True,
     ) -> None:
         self.settings = settings
         self._session = session
-        self._access_token = access_token
         self._verify = verify
         self.critical = critical
-
-    def _token(self) -> str | None:
-        if self._access_token is not None:
-            return self._access_token()
-        token = self.settings.access_token
-        return token.get_secret_value() if token is not None else None
 
     async def check(self) -> CheckResult:
         s = self.settings
@@ -343,18 +334,7 @@ class BrokerSessionCheck:
                 "ALPHA_PANDA_ZERODHA__API_SECRET (or [zerodha] api_key/api_secret in config.toml)",
                 details,
             )
-        if self._session is not None:
-            return await self._check_session(self._session, details)
-        if not self._token():
-            return _result(self, CheckStatus.WARN, f"not logged in: {LOG_IN}", details)
-        if self._verify is None:
-            return _result(
-                self,
-                CheckStatus.OK,
-                "api key and access token configured (token not verified with Kite)",
-                details,
-            )
-        return await self._verified(details, "")
+        return await self._check_session(self._session, details)
 
     async def _check_session(self, session: BrokerSession, details: dict[str, Any]) -> CheckResult:
         session.reload()
@@ -369,10 +349,7 @@ class BrokerSessionCheck:
             return _result(self, CheckStatus.WARN, f"session expired ({status.reason}): {LOG_IN}", details)
         if self._verify is None:
             return _result(self, CheckStatus.OK, status.describe(), details)
-        return await self._verified(details, f", {status.describe()}")
-
-    async def _verified(self, details: dict[str, Any], suffix: str) -> CheckResult:
-        assert self._verify is not None
+        suffix = f", {status.describe()}"
         try:
             who = await self._verify()
         except Exception as exc:

@@ -135,51 +135,30 @@ async def test_market_status_is_informative_never_critical(when: float, expected
 # -- broker -----------------------------------------------------------------------------
 
 
-async def test_broker_check_without_credentials_says_what_to_set() -> None:
-    result = await BrokerSessionCheck(ZerodhaSettings(enabled=True)).check()
+def credentials() -> ZerodhaSettings:
+    return ZerodhaSettings(enabled=True, api_key=SecretStr("key-123"), api_secret=SecretStr("shh-456"))
+
+
+async def test_broker_check_without_credentials_says_what_to_set(tmp_path: Path) -> None:
+    session = BrokerSession(SessionStore(tmp_path / "kite_session.json"), "")
+    result = await BrokerSessionCheck(ZerodhaSettings(enabled=True), session).check()
     assert result.status is CheckStatus.FAIL
     assert result.message.startswith("no api_key/api_secret configured; set ALPHA_PANDA_ZERODHA__API_KEY")
     assert result.details["missing"] == ["api_key", "api_secret"]
 
 
-def credentials(**extra: SecretStr) -> ZerodhaSettings:
-    return ZerodhaSettings(
-        enabled=True, api_key=SecretStr("key-123"), api_secret=SecretStr("shh-456"), **extra
-    )
-
-
-async def test_broker_check_with_credentials_but_no_session_warns() -> None:
-    result = await BrokerSessionCheck(credentials()).check()
-    assert result.status is CheckStatus.WARN
-    assert result.message == "not logged in: run `alpha-panda-tui login` (or press b in the console)"
-
-
-async def test_broker_check_with_a_token_never_shows_secrets() -> None:
-    result = await BrokerSessionCheck(credentials(access_token=SecretStr("tok-789"))).check()
-    assert result.status is CheckStatus.OK
-    assert "not verified" in result.message
-    shown = result.message + str(result.details)
-    assert not any(secret in shown for secret in ("key-123", "shh-456", "tok-789"))
-
-
-async def test_broker_check_reports_what_kite_says() -> None:
-    async def profile() -> str:
-        return "AB1234"
+async def test_broker_check_reports_a_refusal_from_kite(tmp_path: Path) -> None:
+    login = datetime(2026, 12, 2, 9, 5, tzinfo=IST)
+    session = BrokerSession(saved_session(tmp_path, login), "key-123", now=lambda: login)
 
     async def expired() -> str:
         raise PermissionError("Incorrect `api_key` or `access_token`.")
 
-    token = credentials(access_token=SecretStr("tok"))
-    ok = await BrokerSessionCheck(token, verify=profile).check()
-    assert (ok.status, ok.message) == (CheckStatus.OK, "logged in as AB1234")
-    rejected = await BrokerSessionCheck(token, verify=expired).check()
+    rejected = await BrokerSessionCheck(credentials(), session, verify=expired).check()
     assert rejected.status is CheckStatus.FAIL
     assert "log in again" in rejected.message
-
-
-async def test_broker_check_reads_a_token_kept_elsewhere() -> None:
-    result = await BrokerSessionCheck(credentials(), access_token=lambda: "from-login").check()
-    assert result.status is CheckStatus.OK
+    shown = rejected.message + str(rejected.details)
+    assert not any(secret in shown for secret in ("key-123", "shh-456", "tok-789"))
 
 
 def saved_session(tmp_path: Path, login: datetime) -> SessionStore:
@@ -192,7 +171,7 @@ async def test_broker_check_shows_the_saved_session_absent_valid_then_expired(tm
     now = datetime(2026, 12, 2, 9, 5, tzinfo=IST)
     store = SessionStore(tmp_path / "kite_session.json")
     session = BrokerSession(store, "key-123", now=lambda: now)
-    check = BrokerSessionCheck(credentials(), session=session)
+    check = BrokerSessionCheck(credentials(), session)
     absent = await check.check()
     assert (absent.status, absent.details["session"]) == (CheckStatus.WARN, "absent")
     assert absent.message.startswith("not logged in: run `alpha-panda-tui login`")
@@ -213,7 +192,7 @@ async def test_broker_check_says_why_kite_refused_the_session(tmp_path: Path) ->
     login = datetime(2026, 12, 2, 9, 5, tzinfo=IST)
     session = BrokerSession(saved_session(tmp_path, login), "key-123", now=lambda: login)
     session.mark_expired("TokenException: Incorrect `api_key` or `access_token`.")
-    result = await BrokerSessionCheck(credentials(), session=session).check()
+    result = await BrokerSessionCheck(credentials(), session).check()
     assert result.status is CheckStatus.WARN
     assert result.message.startswith(
         "session expired (TokenException: Incorrect `api_key` or `access_token`.)"
@@ -227,7 +206,7 @@ async def test_broker_check_with_a_session_and_kites_answer(tmp_path: Path) -> N
     async def profile() -> str:
         return "AB1234"
 
-    result = await BrokerSessionCheck(credentials(), session=session, verify=profile).check()
+    result = await BrokerSessionCheck(credentials(), session, verify=profile).check()
     assert (result.status, result.message) == (
         CheckStatus.OK,
         "logged in as AB1234, valid until 06:00 (AB1234)",
