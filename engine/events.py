@@ -298,6 +298,8 @@ class EngineStatus(msgspec.Struct, frozen=True, tag=EventType.ENGINE_STATUS.valu
     broker_session: str = ""  # Kite session ("absent", "valid until 06:00", "expired: ..."); "" = Zerodha off
     feed_detail: str = ""  # what the feed is doing when it is not simply streaming (e.g. waiting for a login)
     feed_message: str = ""  # the broker feed's latest text message, "error: ..." or "message: ..."
+    live_orders_queued: int = 0  # live signals waiting for the broker's order rate limit
+    live_open_orders: int = 0  # live orders working at the broker
 
 
 class DeadLetter(msgspec.Struct, frozen=True, tag=EventType.DEAD_LETTER.value):

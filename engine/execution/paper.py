@@ -42,6 +42,7 @@ from engine.events import (
     Side,
     SignalValidated,
     TradingSignal,
+    make_event,
 )
 from engine.execution.charges import ChargeCalculator
 from engine.execution.matching import Book, PaperOrder, take
@@ -328,6 +329,54 @@ class PaperExecution(Service):
             command_id=event.id, action=command.action, ok=ok, message=message, service=self.name
         )
         await self.bus.publish(ENGINE_STATUS, event.child(result, source=self.name, key=command.action.value))
+
+    async def cancel(self, order_id: str, reason: str) -> bool:
+        order = self._open.get(order_id)
+        if order is None:
+            return False
+        await self._cancel(order, reason)
+        return True
+
+    async def cancel_all(self, reason: str) -> int:
+        orders = list(self._open.values())
+        for order in orders:
+            await self._cancel(order, reason)
+        return len(orders)
+
+    async def flatten(
+        self, reason: str, strategy_id: str | None = None, instrument_token: int | None = None
+    ) -> int:
+        """Cancel the working orders in scope, then close each open position in it with a MARKET
+        order (filled on the next quote like any other), so flattening twice closes once."""
+
+        def in_scope(strategy: str, token: int) -> bool:
+            return (strategy_id is None or strategy == strategy_id) and (
+                instrument_token is None or token == instrument_token
+            )
+
+        for order in [o for o in self._open.values() if in_scope(o.strategy_id, o.instrument_token)]:
+            await self._cancel(order, reason)
+        placed_count = 0
+        for (strategy, token, product), net in list(self._positions.items()):
+            if not net or not in_scope(strategy, token):
+                continue
+            placed = OrderPlaced(
+                order_id=self._ids.next(),
+                strategy_id=strategy,
+                instrument_token=token,
+                side=Side.SELL if net > 0 else Side.BUY,
+                quantity=abs(net),
+                order_type=OrderType.MARKET,
+                product=product,
+                placed_ts=self.clock.now(),
+            )
+            placed_event = make_event(
+                placed, namespace=Namespace.PAPER, source=f"{self.name}:flatten", key=strategy
+            )
+            self._track(placed, placed_event, self.clock.now())
+            await self.bus.publish(self._placed_topic, placed_event)
+            placed_count += 1
+        return placed_count
 
     async def _cancel(self, order: PaperOrder, reason: str) -> None:
         self._forget(order)

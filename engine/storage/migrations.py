@@ -234,6 +234,10 @@ def _rounded_row(row: Sequence[Any], rounders: dict[str, Callable[[float], Decim
     return out
 
 
+def _live_orders_and_audit(conn: Connection) -> None:
+    create_tables(conn, models.live_orders, models.audit_log)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -242,6 +246,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "compact event log: lineage columns, binary ids, compressed bodies", _compact_event_log),
     Migration(3, "prices and amounts as exact NUMERIC, rounded to paise", _exact_money),
+    Migration(4, "live order intents and the audit log", _live_orders_and_audit),
 )
 
 

@@ -184,6 +184,54 @@ class EventLogRow(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class LiveOrderRow(Base):
+    """A live order's intent and its broker state. Written before the place call, so a crash
+    between sending and the broker's answer leaves a row to resolve by its tag."""
+
+    __tablename__ = "live_orders"
+    __table_args__ = (
+        Index("ix_live_orders_broker_order_id", "broker_order_id"),
+        Index("ix_live_orders_status", "status"),
+    )
+
+    order_id: Mapped[str] = mapped_column(String(20), primary_key=True)  # == the Kite tag
+    broker_order_id: Mapped[str] = mapped_column(ID, default="")
+    strategy_id: Mapped[str] = mapped_column(NAME)
+    instrument_token: Mapped[int]
+    exchange: Mapped[str] = mapped_column(String(8))
+    tradingsymbol: Mapped[str] = mapped_column(NAME)
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int]
+    filled_quantity: Mapped[int] = mapped_column(default=0)
+    order_type: Mapped[str] = mapped_column(String(8))
+    product: Mapped[str] = mapped_column(String(8))
+    limit_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    trigger_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    status: Mapped[str] = mapped_column(String(16))
+    broker_status: Mapped[str] = mapped_column(NAME, default="")
+    status_message: Mapped[str] = mapped_column(Text, default="")
+    adopted: Mapped[bool] = mapped_column(default=False)
+    correlation_id: Mapped[str] = mapped_column(ID, default="")
+    placed_event_id: Mapped[str] = mapped_column(ID, default="")
+    created_ts: Mapped[float]
+    updated_ts: Mapped[float]
+
+
+class AuditRow(Base):
+    """Who or what did which live action, when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    ts: Mapped[float]
+    actor: Mapped[str] = mapped_column(NAME)
+    action: Mapped[str] = mapped_column(NAME)
+    namespace: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 class SchemaVersionRow(Base):
     __tablename__ = "schema_version"
 
@@ -204,4 +252,6 @@ risk_decisions = _table(RiskDecisionRow)
 pnl_snapshots = _table(PnlSnapshotRow)
 engine_state = _table(EngineStateRow)
 event_log = _table(EventLogRow)
+live_orders = _table(LiveOrderRow)
+audit_log = _table(AuditRow)
 schema_version = _table(SchemaVersionRow)

@@ -29,6 +29,7 @@ from engine.events import (
     make_event,
 )
 from engine.execution import SQUARE_OFF_REASON, ChargeCalculator, PaperExecution
+from engine.execution.base import ExecutionClient
 from engine.execution.order_ids import OrderIds, base36
 from engine.execution.paper import ORDER_ID_PREFIX, RESTART_REASON, STOP_REASON
 from engine.execution.working import UnresolvedOrder
@@ -594,3 +595,56 @@ async def test_cancel_unresolved_cancels_stored_paper_orders_in_their_own_lineag
         "corr-7",
         EventType.ORDER_CANCELLED,
     )
+
+
+# -- the execution interface -------------------------------------------------------------
+
+
+def test_paper_execution_is_an_execution_client() -> None:
+    assert isinstance(Harness().execution, ExecutionClient)
+
+
+async def test_cancel_and_cancel_all_cancel_working_orders_and_keep_accepting_new_ones() -> None:
+    h = Harness()
+    await h.signal(Side.BUY, 10, ts=T0, order_type=OrderType.LIMIT, limit=90.0)
+    await h.signal(Side.SELL, 5, token=TCS, ts=T0, order_type=OrderType.LIMIT, limit=200.0)
+    await h.signal(Side.BUY, 7, token=TCS, ts=T0, order_type=OrderType.LIMIT, limit=100.0)
+    first = next(iter(h.execution.open_orders()))
+    assert await h.execution.cancel(first, "by hand")
+    assert not await h.execution.cancel(first, "again")
+    assert await h.execution.cancel_all("kill switch") == 2
+    assert sorted(c.reason for c in h.of(OrderCancelled)) == ["by hand", "kill switch", "kill switch"]
+    assert h.execution.open_orders() == {}
+    await h.signal(Side.BUY, 3, ts=T0 + 1)
+    await h.tick(100.0, T0 + 2)
+    assert [f.quantity for f in h.fills] == [3]
+
+
+async def test_flatten_closes_positions_in_scope_with_market_orders_once() -> None:
+    h = Harness()
+    await h.signal(Side.BUY, 10, ts=T0, strategy="long")
+    await h.signal(Side.SELL, 4, ts=T0, strategy="short")
+    await h.signal(Side.BUY, 5, token=TCS, ts=T0, strategy="long", product=Product.CNC)
+    await h.tick(100.0, T0 + 1)
+    await h.tick(300.0, T0 + 1, token=TCS)
+    await h.signal(Side.BUY, 3, ts=T0 + 1, strategy="long", order_type=OrderType.LIMIT, limit=90.0)
+    assert await h.execution.flatten("flatten long", strategy_id="long", instrument_token=RELIANCE) == 1
+    # the working order in scope is cancelled; pressing flatten again replaces, never doubles
+    assert [c.unfilled_quantity for c in h.of(OrderCancelled)] == [3]
+    assert await h.execution.flatten("flatten long", strategy_id="long", instrument_token=RELIANCE) == 1
+    await h.tick(101.0, T0 + 2)
+    assert h.execution.positions() == {
+        ("short", RELIANCE, Product.MIS): -4,
+        ("long", TCS, Product.CNC): 5,
+    }
+    assert await h.execution.flatten("flatten all") == 2
+    await h.tick(101.0, T0 + 3)
+    await h.tick(301.0, T0 + 3, token=TCS)
+    assert h.execution.positions() == {}
+    closing = [p for p in h.of(OrderPlaced) if p.order_type is OrderType.MARKET and p.placed_ts > T0]
+    assert {(p.strategy_id, p.side, p.quantity, p.product) for p in closing} == {
+        ("long", Side.SELL, 10, Product.MIS),
+        ("short", Side.BUY, 4, Product.MIS),
+        ("long", Side.SELL, 5, Product.CNC),
+    }
+    assert h.foreign == []

@@ -170,6 +170,8 @@ async def make_v2_database(factory: DatabaseFactory, rows: dict[str, list[dict[s
             await conn.run_sync(lambda sync, name=name: models.Base.metadata.tables[name].drop(sync))
             await conn.run_sync(lambda sync, table=table: table.create(sync))
             await conn.execute(table.insert(), rows[name])
+        for later in (models.live_orders, models.audit_log):  # tables of later migrations
+            await conn.run_sync(lambda sync, later=later: later.drop(sync))
         await conn.execute(delete(models.schema_version).where(models.schema_version.c.version > 2))
     await db.close()
 
@@ -194,7 +196,7 @@ async def test_the_migration_makes_money_exact_and_keeps_every_row(db_factory: D
 
     db = db_factory()
     try:
-        assert await db.connect() == [MONEY_VERSION]
+        assert await db.connect() == list(range(MONEY_VERSION, len(MIGRATIONS) + 1))
         for table in ("orders", "fills", "pnl_snapshots"):
             types = await money_types(db, table)
             money = [c.name for c in models.Base.metadata.tables[table].columns if is_money(c.type)]

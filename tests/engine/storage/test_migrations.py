@@ -15,7 +15,17 @@ from engine.storage.migrations import (
 )
 from tests.engine.storage.conftest import DatabaseFactory
 
-TABLES = {"orders", "fills", "risk_decisions", "pnl_snapshots", "engine_state", "event_log", "schema_version"}
+TABLES = {
+    "orders",
+    "fills",
+    "risk_decisions",
+    "pnl_snapshots",
+    "engine_state",
+    "event_log",
+    "live_orders",
+    "audit_log",
+    "schema_version",
+}
 
 
 async def table_names(db: Database) -> set[str]:
