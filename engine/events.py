@@ -64,11 +64,14 @@ class TradingMode(StrEnum):
 class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
+    SL = "SL"  # stop-loss: a LIMIT order once the trigger price trades
+    SL_M = "SL-M"  # stop-loss market: a MARKET order once the trigger price trades
 
 
 class Product(StrEnum):
     MIS = "MIS"  # intraday, squared off by the broker at the cut-off
     CNC = "CNC"  # delivery
+    NRML = "NRML"  # derivatives carried overnight
 
 
 class CommandAction(StrEnum):
@@ -136,6 +139,7 @@ class TradingSignal(msgspec.Struct, frozen=True, tag=EventType.TRADING_SIGNAL.va
     reason: str = ""
     confidence: float = 1.0
     signal_ts: float = 0.0  # feed time of the tick that caused it
+    trigger_price: float | None = None  # SL and SL-M orders
 
 
 class SignalValidated(msgspec.Struct, frozen=True, tag=EventType.SIGNAL_VALIDATED.value):
@@ -160,6 +164,7 @@ class OrderPlaced(msgspec.Struct, frozen=True, tag=EventType.ORDER_PLACED.value)
     product: Product
     limit_price: float | None = None
     placed_ts: float = 0.0
+    trigger_price: float | None = None
 
 
 class Charges(msgspec.Struct, frozen=True, gc=False):

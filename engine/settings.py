@@ -226,6 +226,18 @@ class PaperSettings(Section):
         return _wall_time(value)
 
 
+# NSE's F&O freeze quantities (contracts' units per order); they change, so settings override them
+DEFAULT_FREEZE_QUANTITIES: dict[str, int] = {
+    "NIFTY": 1800,
+    "BANKNIFTY": 900,
+    "FINNIFTY": 1800,
+    "MIDCPNIFTY": 2800,
+    "NIFTYNXT50": 600,
+    "SENSEX": 1000,
+    "BANKEX": 900,
+}
+
+
 class ZerodhaSettings(Section):
     enabled: bool = False
     api_key: SecretStr | None = None
@@ -255,6 +267,39 @@ class ZerodhaSettings(Section):
         default=3.0, gt=0, description="Kite historical-data calls per second"
     )
     order_rate_per_s: float = Field(default=10.0, gt=0, description="Kite order calls per second")
+    order_rate_per_min: int = Field(
+        default=400, gt=0, description="Kite order calls (place + modify + cancel) per minute"
+    )
+    order_daily_cap: int = Field(
+        default=5_000, gt=0, description="order calls a day; beyond it new live orders are refused"
+    )
+    rate_window_margin_s: float = Field(
+        default=0.05, ge=0, le=1, description="slack added to every Kite rate window, for network jitter"
+    )
+    market_protection: float = Field(
+        default=-1.0,
+        description="MARKET/SL-M orders' protection: percent (0-100] off the last price; -1: Kite's own",
+    )
+    order_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often open live orders are read from Kite while the ticker is down",
+    )
+    order_lookup_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="order book reads for an order whose place call got no clear answer",
+    )
+    order_lookup_delay_s: float = Field(default=0.5, ge=0, le=30, description="pause between those reads")
+    freeze_quantities: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_FREEZE_QUANTITIES),
+        description="F&O freeze quantity per underlying (an order above it is sliced or refused)",
+    )
+    slice_above_freeze: bool = Field(
+        default=True, description="slice an F&O order above the freeze quantity; false: refuse it"
+    )
     instruments_timeout_s: float = Field(
         default=60.0, gt=0, description="longest wait for the instruments dumps when the engine starts"
     )
@@ -289,6 +334,24 @@ class ZerodhaSettings(Section):
         if not names:
             raise ValueError('name at least one exchange, e.g. ["NSE"]')
         return list(dict.fromkeys(names))
+
+    @field_validator("market_protection")
+    @classmethod
+    def _protection(cls, value: float) -> float:
+        if value != -1 and not 0 < value <= 100:
+            raise ValueError(
+                "market_protection is a percentage above 0 and at most 100, or -1 for Kite's automatic "
+                "protection (0 is not allowed: SEBI's rules require protection on API market orders)"
+            )
+        return value
+
+    @field_validator("freeze_quantities")
+    @classmethod
+    def _freeze(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {name: qty for name, qty in value.items() if qty <= 0}
+        if bad:
+            raise ValueError(f"freeze quantities must be positive, not {bad!r}")
+        return {name.strip().upper(): qty for name, qty in value.items()}
 
     @field_validator("live_orders")
     @classmethod

@@ -23,6 +23,7 @@ class ChargeCalculator:
         self._rates: dict[Product, ChargeRates] = {
             Product.MIS: settings.intraday,
             Product.CNC: settings.delivery,
+            Product.NRML: settings.intraday,  # derivatives' own rates are not modelled: an estimate
         }
 
     def compute(

@@ -208,6 +208,10 @@ class PaperExecution(Service):
             return f"{instrument.tradingsymbol} is an index and cannot be traded"
         if instrument.lot_size > 1 and quantity % instrument.lot_size:
             return f"quantity {quantity} is not a multiple of the lot size {instrument.lot_size}"
+        if signal.order_type in (OrderType.SL, OrderType.SL_M):
+            return f"paper trading does not simulate {signal.order_type.value} (stop-loss) orders"
+        if signal.product is Product.NRML and not instrument.expiry:
+            return "NRML is for derivatives; equity trades MIS or CNC"
         if signal.order_type is OrderType.LIMIT and not (signal.limit_price and signal.limit_price > 0):
             return "a limit order needs a positive limit price"
         if signal.product is Product.CNC and signal.side is Side.SELL:
