@@ -1,0 +1,76 @@
+"""A burst of signals queues for the order rate limit instead of meeting a 429; every open live order
+is cancelled at once; flatten closes positions with MARKET orders carrying market protection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.events import OrderCancelled, OrderFilled, OrderPlaced, OrderType, Product, Side
+from engine.zerodha.order_store import LiveState
+from tests.engine.zerodha.live_harness import live_desk
+from tests.kite_sandbox.matching.helpers import INFY, SBIN, pin
+
+
+async def test_a_burst_of_50_signals_is_placed_within_kites_limits_without_a_429(tmp_path: Path) -> None:
+    # polled at Kite's pace, not the other tests' (the login's own call shares the second's ten)
+    async with live_desk(tmp_path, sandbox={"rate_limits": True}, order_poll_s=0.5) as live:
+        pin(live.sandbox, last=1500.0)
+        for _ in range(50):
+            await live.signal(Side.BUY, 1, limit=1400.0)
+        queued_at_once = live.execution.queued
+        await live.until(lambda: len(live.of(OrderPlaced)) == 50, timeout=10.0)
+        posts = [e for e in live.sandbox.requests.order_calls() if e.method == "POST"]
+        retries = live.execution.kite.retries
+    assert queued_at_once >= 35  # all but the first second's ten wait their turn
+    assert len(posts) == 50 and retries == 0  # each sent once: no 429 was met and retried
+    assert len({e.form["tag"] for e in posts}) == 50
+    times = sorted(e.at for e in posts)
+    assert all(sum(1 for t in times if start - 1.0 < t <= start) <= 10 for start in times)
+    assert live.execution.queued == 0
+
+
+async def test_cancel_all_cancels_every_open_live_order_at_once(tmp_path: Path) -> None:
+    async with live_desk(tmp_path) as live:
+        pin(live.sandbox, last=1500.0)
+        pin(live.sandbox, SBIN, last=850.0)
+        await live.signal(Side.BUY, 5, limit=1400.0)
+        await live.signal(Side.SELL, 3, token=SBIN, limit=900.0, strategy="other")
+        await live.signal(Side.BUY, 2, order_type=OrderType.SL, limit=1600.0, trigger=1599.0)
+        await live.until(lambda: len(live.execution.open_orders()) == 3 and live.execution.queued == 0)
+        await live.until(
+            lambda: all(o.broker_order_id for o in map(live.execution.order, live.execution.open_orders()))
+        )
+        assert await live.execution.cancel_all("kill switch") == 3
+        await live.until(lambda: len(live.of(OrderCancelled)) == 3)
+        statuses = {row["status"] for row in live.sandbox.desk.orders()}
+    assert {c.reason for c in live.of(OrderCancelled)} == {"kill switch"}
+    assert statuses == {"CANCELLED"} and live.execution.open_orders() == {}
+
+
+async def test_flatten_closes_a_strategys_position_with_a_protected_market_order(tmp_path: Path) -> None:
+    async with live_desk(tmp_path) as live:
+        pin(live.sandbox, last=1500.0)
+        await live.signal(Side.BUY, 4, limit=1500.05, strategy="long")
+        await live.signal(Side.BUY, 2, limit=1400.0, strategy="long")  # rests: flatten cancels it
+        await live.until(lambda: live.of(OrderFilled) and len(live.execution.open_orders()) == 1)
+        assert live.execution.positions() == {("long", INFY, Product.MIS): 4}
+        live.sandbox.requests.clear()
+
+        assert await live.execution.flatten("flatten long", strategy_id="long") == 1
+        await live.until(lambda: not live.execution.positions())
+        await live.until(lambda: live.of(OrderCancelled))
+        closing_call = [e for e in live.sandbox.requests.order_calls() if e.method == "POST"]
+        net = live.sandbox.desk.positions()["net"]
+    [cancelled] = live.of(OrderCancelled)
+    assert (cancelled.unfilled_quantity, cancelled.reason) == (2, "flatten long")
+    [call] = closing_call
+    assert (call.form["transaction_type"], call.form["quantity"], call.form["order_type"]) == (
+        "SELL",
+        "4",
+        "MARKET",
+    )
+    assert call.form["market_protection"] == "-1.0"
+    assert [p["quantity"] for p in net if p["instrument_token"] == INFY] == [0]
+    closing = live.of(OrderPlaced)[-1]
+    assert closing.order_type is OrderType.MARKET and closing.strategy_id == "long"
+    assert live.execution.order(closing.order_id).state is LiveState.COMPLETE
