@@ -1,7 +1,10 @@
 """The engine: builds the bus and every pipeline stage from Settings, and runs them.
 
-    MarketFeed -> StrategyRunner -> RiskManager(ns) -> PaperExecution -> PortfolioManager(ns)
+    MarketFeed -> StrategyRunner -> RiskManager(ns) -> executions[ns] -> PortfolioManager(ns)
                                                    \\-> StorageWriter (orders, fills, decisions, lineage)
+
+`executions` holds each namespace's ExecutionClient: PaperExecution for paper,
+ZerodhaExecution (live Kite orders) for zerodha when that namespace runs.
 
 The TUI, the headless runner and the replay driver all use this one class;
 the TUI talks to it only through `engine.bus`.
@@ -35,6 +38,8 @@ from engine.events import (
     make_event,
     trading_state,
 )
+from engine.execution.base import ExecutionClient
+from engine.execution.charges import ChargeCalculator
 from engine.execution.paper import RESTART_REASON, STOP_REASON
 from engine.execution.working import UnresolvedOrder
 from engine.health.checks import (
@@ -58,8 +63,9 @@ from engine.market.simulated import SimulatedFeed
 from engine.market.tick_files import ReplayTickSource
 from engine.pipeline import build_trading_stages
 from engine.service import Service
-from engine.settings import BusKind, FeedSource, Settings, check_feed_symbols
+from engine.settings import BusKind, ConfigError, FeedSource, Settings, check_feed_symbols
 from engine.state import MemoryStateStore, StateStore
+from engine.storage.audit import AuditLog
 from engine.storage.database import Database
 from engine.storage.db_lock import DatabaseInUse, DatabaseLock
 from engine.storage.repository import DbStateStore, load_fills, load_unresolved_orders
@@ -72,11 +78,13 @@ from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.feed import ZerodhaFeed, feed_subscriptions
 from engine.zerodha.instruments_dump import InstrumentsDump, uses_dump
 from engine.zerodha.instruments_refresh import InstrumentsRefresher
+from engine.zerodha.order_store import LiveOrderStore
 from engine.zerodha.session import SessionStore
 from engine.zerodha.ticker import TickMode
 from engine.zerodha.verify import Verification, verify_session
 
 if TYPE_CHECKING:
+    from engine.zerodha.execution import ZerodhaExecution
     from engine.zerodha.rest import KiteRest
 
 log = logging.getLogger(__name__)
@@ -98,6 +106,7 @@ class Engine:
         persist: bool = True,
         instruments: InstrumentRegistry | None = None,
         strategies: Sequence[Strategy] | None = None,
+        namespaces: tuple[Namespace, ...] = (Namespace.PAPER,),
     ) -> None:
         self.settings = settings
         self.paced = paced
@@ -113,8 +122,9 @@ class Engine:
         self.calendar = MarketCalendar()
         self.clock: Clock = clock or self._default_clock()
         self.bus: Bus = bus or self._default_bus()
-        self.active_namespaces: tuple[Namespace, ...] = (Namespace.PAPER,)
+        self.active_namespaces: tuple[Namespace, ...] = tuple(dict.fromkeys(namespaces))
         self.db: Database | None = Database(settings.database_url) if persist else None
+        self.audit: AuditLog | None = AuditLog(self.db) if self.db is not None else None
         self.state_store: StateStore = DbStateStore(self.db) if self.db else MemoryStateStore()
         # one engine per database, held from start to stop (read-only tools never take it)
         self.db_lock: DatabaseLock | None = DatabaseLock(settings.database_url) if persist else None
@@ -198,7 +208,11 @@ class Engine:
             strategies, enabled = load_strategies(s, self.instruments)
         else:
             strategies, enabled = list(self._strategies), {st.name: True for st in self._strategies}
+        self.zerodha: ZerodhaExecution | None = self._zerodha_execution()
         self.feed: FeedService = self._build_feed(strategies)
+        if self.zerodha is not None and isinstance(self.feed, ZerodhaFeed):
+            ticker = self.feed.ticker
+            self.zerodha.socket_up = lambda: ticker.streaming  # else Kite's order book is read instead
         stages = build_trading_stages(
             self.bus,
             s,
@@ -214,11 +228,15 @@ class Engine:
         self.risk = stages.risk
         self.paper = stages.paper
         self.portfolios = stages.portfolios
+        self.executions: dict[Namespace, ExecutionClient] = {Namespace.PAPER: self.paper}
+        if self.zerodha is not None:
+            self.executions[Namespace.ZERODHA] = self.zerodha
         self.services: list[Service] = [
             self.feed,
             self.strategy_runner,
             *self.risk.values(),
             self.paper,
+            *([self.zerodha] if self.zerodha is not None else []),
             *self.portfolios.values(),
         ]
         self.writer: StorageWriter | None = None
@@ -276,6 +294,7 @@ class Engine:
                 self.broker_session,
                 subscriptions,
                 instruments=self.instruments,
+                on_order=self.zerodha.on_order_update if self.zerodha is not None else None,
             )
         source: TickSource
         if feed_cfg.source is FeedSource.REPLAY:
@@ -304,6 +323,27 @@ class Engine:
         known = (self.instruments.get(inst.instrument_token) for inst in InstrumentRegistry.sample())
         return [inst for inst in known if inst is not None]
 
+    def _zerodha_execution(self) -> ZerodhaExecution | None:
+        """Live orders, when the zerodha namespace runs: Kite's session and a database are required."""
+        if Namespace.ZERODHA not in self.active_namespaces:
+            return None
+        if self.kite is None:
+            raise ConfigError("the zerodha namespace needs zerodha.enabled = true and a Kite login")
+        if self.db is None:
+            raise ConfigError("live orders need the database: each is written down before it is sent")
+        from engine.zerodha.execution import ZerodhaExecution
+
+        return ZerodhaExecution(
+            self.bus,
+            self.kite,
+            LiveOrderStore(self.db),
+            self.instruments,
+            self.clock,
+            self.settings.zerodha,
+            ChargeCalculator(self.settings.charges),
+            audit=self.audit,
+        )
+
     def _command_responders(self) -> dict[CommandAction, tuple[str, ...]]:
         """The services that must answer each command."""
         risk = tuple(manager.name for manager in self.risk.values())
@@ -315,8 +355,12 @@ class Engine:
             CommandAction.STRATEGY_DISABLE: (self.strategy_runner.name,),
             CommandAction.FEED_PAUSE: (self.feed.name,),
             CommandAction.FEED_RESUME: (self.feed.name,),
-            CommandAction.CANCEL_ORDER: (self.paper.name,),  # every broker; the order's owner answers
+            # every broker; the order's owner answers
+            CommandAction.CANCEL_ORDER: tuple(execution.name for execution in self.execution_services()),
         }
+
+    def execution_services(self) -> list[Service]:
+        return [self.paper, *([self.zerodha] if self.zerodha is not None else [])]
 
     def _register_health_checks(self) -> None:
         s = self.settings
@@ -350,6 +394,8 @@ class Engine:
         for ns in self.active_namespaces:
             stages[f"risk ({ns.value})"] = f"risk.{ns.value}"
         stages["paper execution"] = "execution.paper"
+        if self.zerodha is not None:
+            stages["live execution"] = self.zerodha.group
         for ns in self.active_namespaces:
             stages[f"portfolio ({ns.value})"] = f"portfolio.{ns.value}"
         if self.writer is not None:
@@ -533,6 +579,8 @@ class Engine:
             orders=counts["orders"],
             fills=counts["fills"],
             rejections=counts["rejections"],
+            live_orders_queued=self.zerodha.queued if self.zerodha is not None else 0,
+            live_open_orders=len(self.zerodha.open_orders()) if self.zerodha is not None else 0,
         )
 
     def _broker_session_text(self) -> str:

@@ -16,7 +16,7 @@ from engine.instruments import InstrumentRegistry
 from engine.market.feed_service import FeedService
 from engine.settings import ZerodhaSettings
 from engine.zerodha.broker_session import BrokerSession
-from engine.zerodha.ticker import KiteTicker, TickMode
+from engine.zerodha.ticker import KiteTicker, OrderHandler, TickMode
 
 
 def feed_subscriptions(
@@ -37,6 +37,7 @@ class ZerodhaFeed(FeedService):
         subscriptions: dict[int, TickMode],
         *,
         instruments: InstrumentRegistry | None = None,
+        on_order: OrderHandler | None = None,
     ) -> None:
         super().__init__(bus, instruments=instruments, source_name="zerodha")
         self.subscriptions = subscriptions
@@ -49,6 +50,7 @@ class ZerodhaFeed(FeedService):
             subscriptions,
             self._on_ticks,
             on_message=self._on_message,
+            on_order=on_order,
             silence_timeout_s=settings.silence_timeout_s,
             reconnect_initial_s=settings.reconnect_initial_s,
             reconnect_max_s=settings.reconnect_max_s,

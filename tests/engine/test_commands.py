@@ -51,6 +51,9 @@ class TwoBrokerEngine(Engine):
         self.active_namespaces = (Namespace.PAPER, Namespace.ZERODHA)
         super()._build_services()
 
+    def _zerodha_execution(self) -> None:
+        return None  # commands only: no Kite behind the zerodha namespace here
+
 
 class StuckStateStore(MemoryStateStore):
     """A state store whose writes hang (a database that stopped answering) until released."""
