@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import MarketTick, Namespace, OrderPlaced, TradingSignal
+from engine.events import MarketTick, Namespace, OrderPlaced, Product, TradingSignal
 from engine.execution.base import ExecutionClient
 from engine.instruments import InstrumentRegistry
 from engine.runtime import Engine
@@ -18,7 +18,7 @@ from engine.topics import TopicMap
 from engine.zerodha.order_ids import LiveOrderIds
 from tests.engine.zerodha.kite_login import log_in
 from tests.engine.zerodha.live_harness import FAST_POLL
-from tests.kite_sandbox.matching.helpers import STILL, eventually
+from tests.kite_sandbox.matching.helpers import INFY, STILL, eventually, pin
 from tests.sandbox import running_sandbox, sandbox_settings
 
 NTPC = InstrumentRegistry.sample().by_symbol("NTPC").instrument_token
@@ -81,3 +81,37 @@ def test_the_zerodha_namespace_without_zerodha_is_refused_clearly(isolated_dirs:
     settings = load_settings()
     with pytest.raises(ConfigError, match=r"zerodha\.enabled = true"):
         Engine(settings, paced=False, strategies=[], namespaces=(Namespace.PAPER, Namespace.ZERODHA))
+
+
+async def test_on_the_kite_feed_order_updates_arrive_on_the_ticker_socket_not_by_polling(
+    isolated_dirs: Path,
+) -> None:
+    (isolated_dirs / "config" / "strategies.toml").write_text("", encoding="utf-8")
+    async with running_sandbox(**STILL) as sandbox:
+        overrides = sandbox_settings(sandbox, isolated_dirs / "data")
+        overrides["zerodha"].update(FAST_POLL)
+        settings = load_settings(
+            feed={"source": "zerodha", "symbols": ["INFY"]},
+            risk={"enforce_market_hours": False},
+            **overrides,
+        )
+        await log_in(sandbox, settings)
+        pin(sandbox, last=1500.0)
+        strategy = LongFromTheSecondTick("live", (INFY,), (Namespace.ZERODHA,), {"quantity": 2})
+        engine = Engine(settings, paced=False, strategies=[strategy], namespaces=(Namespace.ZERODHA,))
+        await engine.start()
+        try:
+            execution = engine.zerodha
+            assert execution is not None
+            ticker = engine.feed.ticker  # type: ignore[attr-defined]
+            await eventually(lambda: ticker.streaming)
+            for _ in range(2):
+                await sandbox.push_tick(INFY)
+            await eventually(lambda: execution.positions())
+            await eventually(lambda: not execution.open_orders())
+            polls, applied, status = execution.polls, execution.updates_applied, engine.status()
+        finally:
+            await engine.stop()
+    assert execution.positions() == {("live", INFY, Product.MIS): 2}
+    assert polls == 0 and applied >= 2  # every state came from the socket's order messages
+    assert status.live_open_orders == 0 and status.ticks >= 2
