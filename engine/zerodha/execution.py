@@ -82,6 +82,17 @@ def ambiguous(exc: BrokerError) -> bool:
     return exc.status is None or exc.status >= 500
 
 
+def _snapshot(order: LiveOrder) -> tuple[Any, ...]:
+    """What an order's row is written again for (Kite's interim statuses alone are not)."""
+    return (
+        order.state,
+        order.filled_quantity,
+        order.quantity,
+        order.limit_price,
+        order.trigger_price,
+    )
+
+
 def kite_ts(value: Any) -> float:
     """A Kite timestamp (the client's naive datetime, or Kite's text), IST, as epoch seconds."""
     if isinstance(value, str):
@@ -362,21 +373,22 @@ class ZerodhaExecution(Service):
             await self._cancel_at_kite(order, reason)
 
     async def _announce(self, order: LiveOrder, broker_id: str) -> None:
-        """Kite has the order: remember its id and publish OrderPlaced, once (call with its lock)."""
-        if not order.broker_order_id:
-            order.broker_order_id = broker_id
-            self._by_broker_id[broker_id] = order.order_id
-            if order.state is LiveState.SENDING:
-                order.state = LiveState.PENDING
-            await self.store.save(order)
-        if order.order_id in self._announced or order.adopted:
+        """Kite has the order: publish OrderPlaced (once), then write down Kite's id (call with its
+        lock). The id is written after the event: a crash in between is resolved by the tag."""
+        if order.broker_order_id:
             return
-        self._announced.add(order.order_id)
-        parent = self._parents.get(order.order_id)
-        if parent is None:  # sent by a run that crashed before Kite answered
-            parent = self._placed_event(order)
-            self._parents[order.order_id] = parent
-        await self._publish(self.topics.orders_placed, parent)
+        order.broker_order_id = broker_id
+        self._by_broker_id[broker_id] = order.order_id
+        if order.state is LiveState.SENDING:
+            order.state = LiveState.PENDING
+        if order.order_id not in self._announced and not order.adopted:
+            self._announced.add(order.order_id)
+            parent = self._parents.get(order.order_id)
+            if parent is None:  # sent by a run that crashed before Kite answered
+                parent = self._placed_event(order)
+                self._parents[order.order_id] = parent
+            await self._publish(self.topics.orders_placed, parent)
+        await self.store.save(order)
         await self._audit("placed", order, f"Kite order {broker_id}")
 
     async def _refused(self, order: LiveOrder, reason: str) -> None:
@@ -432,6 +444,7 @@ class ZerodhaExecution(Service):
             if order.state.final:
                 return
             self.updates_applied += 1
+            before = _snapshot(order)
             status = str(row.get("status") or "")
             state = state_of(status)
             filled = int(row.get("filled_quantity") or 0)
@@ -457,7 +470,8 @@ class ZerodhaExecution(Service):
                 )
                 await self._publish(self.topics.orders_failed, self._child(order, failed))
             order.state = state
-            await self.store.save(order)
+            if _snapshot(order) != before:
+                await self.store.save(order)
 
     def _order_for(self, row: dict[str, Any]) -> LiveOrder | None:
         tag = order_tag(row)
