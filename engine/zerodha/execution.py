@@ -70,6 +70,8 @@ VARIETY = "regular"
 PLACE_ATTEMPTS = 2  # a place Kite shows no trace of after an ambiguous failure is sent once more
 STOP_REASON = "engine stopped"
 FLATTEN_STRATEGY = "flatten"  # owner of the orders that close positions no strategy of ours holds
+ADOPTED_STRATEGY = "adopted"  # owner of the Kite orders we did not place
+ADOPTED_PREFIX = "K"  # an adopted order's id: K + Kite's order id
 AUDIT_ACTOR = "engine"
 
 PositionKey = tuple[str, int, Product]
@@ -381,7 +383,7 @@ class ZerodhaExecution(Service):
         self._by_broker_id[broker_id] = order.order_id
         if order.state is LiveState.SENDING:
             order.state = LiveState.PENDING
-        if order.order_id not in self._announced and not order.adopted:
+        if order.order_id not in self._announced:
             self._announced.add(order.order_id)
             parent = self._parents.get(order.order_id)
             if parent is None:  # sent by a run that crashed before Kite answered
@@ -606,6 +608,52 @@ class ZerodhaExecution(Service):
                     f"the engine stopped before Kite answered, and Kite has no order tagged {order.order_id}",
                 )
         return len(stored)
+
+    # -- orders we did not place -----------------------------------------------------------------
+    async def adopt(self, row: dict[str, Any], strategy_id: str = ADOPTED_STRATEGY) -> LiveOrder | None:
+        """Take up a Kite order we have no record of (placed by hand, or by another app): written
+        to `live_orders` flagged adopted, announced with an OrderPlaced, then followed like our own
+        (its fills booked once, cancelled by `cancel_all`). Reconciliation calls this for unknown
+        orders and `apply` for ours, so every trade is booked here, once. None if it is already
+        tracked or cannot be read (an unknown instrument, product or order type)."""
+        if self._order_for(row) is not None:
+            return None
+        tag, broker_id = order_tag(row), str(row.get("order_id") or "")
+        ours = LiveOrderIds.owns(tag) and await self.store.get(tag) is None
+        try:
+            instrument = self.instruments.get(int(row["instrument_token"]))
+            order = LiveOrder(
+                order_id=tag if ours else f"{ADOPTED_PREFIX}{broker_id}",
+                strategy_id=strategy_id,
+                instrument_token=int(row["instrument_token"]),
+                exchange=str(row["exchange"]),
+                tradingsymbol=str(row["tradingsymbol"]),
+                side=Side(row["transaction_type"]),
+                quantity=int(row["quantity"]),
+                order_type=OrderType(row["order_type"]),
+                product=Product(row["product"]),
+                limit_price=float(row["price"]) if row.get("price") else None,
+                trigger_price=float(row["trigger_price"]) if row.get("trigger_price") else None,
+                state=LiveState.PENDING,
+                adopted=True,
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            log.error("cannot adopt Kite order %s: %s", broker_id, exc)
+            return None
+        if instrument is None or not broker_id:
+            log.error("cannot adopt Kite order %s: unknown instrument or no order id", broker_id)
+            return None
+        await self.store.insert(order)
+        self._track(order)
+        async with self._lock(order.order_id):
+            await self._announce(order, broker_id)
+        await self.apply(row)
+        await self._audit("adopted", order, f"Kite order {broker_id} ({row.get('tag') or 'no tag'})")
+        return order
+
+    def booked(self, trade_id: str) -> bool:
+        """True if this Kite trade was booked (now or in an earlier run)."""
+        return trade_id in self._trades
 
     # -- cancel, modify, flatten --------------------------------------------------------------
     async def cancel(self, order_id: str, reason: str) -> bool:

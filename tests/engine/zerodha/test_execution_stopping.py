@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kiteconnect import KiteConnect
+
 from engine.events import OrderCancelled, OrderFilled, OrderPlaced, OrderType, Product, Side
+from engine.storage.audit import AuditLog
 from engine.zerodha.order_store import LiveState
 from tests.engine.zerodha.live_harness import live_desk
-from tests.kite_sandbox.matching.helpers import INFY, SBIN, pin
+from tests.kite_sandbox.matching.helpers import INFY, SBIN, call, pin, place
 
 
 async def test_a_burst_of_50_signals_is_placed_within_kites_limits_without_a_429(tmp_path: Path) -> None:
@@ -74,3 +77,27 @@ async def test_flatten_closes_a_strategys_position_with_a_protected_market_order
     closing = live.of(OrderPlaced)[-1]
     assert closing.order_type is OrderType.MARKET and closing.strategy_id == "long"
     assert live.execution.order(closing.order_id).state is LiveState.COMPLETE
+
+
+async def test_an_order_placed_by_hand_is_adopted_flagged_and_cancelled_by_cancel_all(tmp_path: Path) -> None:
+    async with live_desk(tmp_path) as live:
+        pin(live.sandbox, last=1500.0)
+        kite = KiteConnect(
+            live.sandbox.config.api_key,
+            access_token=live.execution.kite.broker_session.access_token(),  # type: ignore[union-attr]
+            root=live.sandbox.root_url,
+        )
+        kite_id = await place(kite, price=1400.0, quantity=2)  # no tag: not ours
+        [row] = await call(kite, "orders")
+        adopted = await live.execution.adopt(row)
+        assert adopted is not None and await live.execution.adopt(row) is None  # once
+        assert live.execution.open_orders() == {f"K{kite_id}": 2}
+        assert await live.execution.cancel_all("kill switch") == 1
+        [cancelled] = await live.until(lambda: live.of(OrderCancelled))
+        stored = await live.execution.store.get(f"K{kite_id}")
+        audit = [(a.action, a.subject) for a in await AuditLog(live.db).recent(5)]
+    [placed] = live.of(OrderPlaced)
+    assert (placed.order_id, placed.strategy_id, placed.quantity) == (f"K{kite_id}", "adopted", 2)
+    assert (cancelled.order_id, cancelled.unfilled_quantity) == (f"K{kite_id}", 2)
+    assert stored is not None and stored.adopted and stored.state is LiveState.CANCELLED
+    assert ("adopted", f"K{kite_id}") in audit and ("cancel", f"K{kite_id}") in audit
