@@ -12,8 +12,10 @@ dir) before its place call, the audit log, events on a bus.
    signal-to-broker-ack latency p50/p99 (from publishing the validated signal
    to OrderPlaced, which goes out when Kite answers the place call); the REST
    call alone (kiteconnect in its worker thread, HTTP to the sandbox and
-   back); and our overhead = the rest (checks, the intent and state writes,
-   the audit record, events).
+   back); and our overhead = the rest, split into before the call / after it
+   (negative: the socket's update announced the order before the call
+   returned), and into the intent's write (a committed SQLite row, fsync'ed:
+   what lets a restart resolve the order) and everything else.
 2. `--burst` signals at once: the orders/s sustained while the limiter spaces
    them, how many waited, and whether Kite answered 429 to any call.
 
@@ -57,7 +59,7 @@ from engine.storage.database import Database
 from engine.topics import TopicMap
 from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.execution import ZerodhaExecution
-from engine.zerodha.order_store import LiveOrderStore
+from engine.zerodha.order_store import LiveOrder, LiveOrderStore
 from engine.zerodha.rest import KiteRest
 from engine.zerodha.session import KiteSession, SessionStore, session_expiry
 from engine.zerodha.ticker import KiteTicker, TickMode
@@ -102,6 +104,19 @@ class TimedKite(KiteRest):
             return await super().call(name, *args, **kwargs)
         finally:
             self.place_s[kwargs["tag"]] = time.perf_counter() - started
+
+
+class TimedStore(LiveOrderStore):
+    """LiveOrderStore noting how long writing each intent took (a committed, fsync'ed SQLite row)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.insert_s: dict[str, float] = {}
+
+    async def insert(self, order: LiveOrder) -> None:
+        started = time.perf_counter()
+        await super().insert(order)
+        self.insert_s[order.order_id] = time.perf_counter() - started
 
 
 async def log_in(root_url: str, request_token: str, store: SessionStore) -> BrokerSession:
@@ -178,10 +193,11 @@ async def measure(paced: int, burst: int, data_dir: Path) -> None:
 
         bus.subscribe([ZERODHA.orders_placed], "bench", on_placed)
         kite = TimedKite(settings, session)
+        store = TimedStore(db)
         execution = ZerodhaExecution(
             bus,
             kite,
-            LiveOrderStore(db),
+            store,
             InstrumentRegistry.sample(),
             WallClock(),
             settings,
@@ -211,6 +227,8 @@ async def measure(paced: int, burst: int, data_dir: Path) -> None:
         overhead = [acked[oid] - sent_at[signal_of[oid]] - kite.place_s[oid] for oid in acked]
         before_call = [kite.place_started[oid] - sent_at[signal_of[oid]] for oid in acked]
         after_call = [acked[oid] - kite.place_started[oid] - kite.place_s[oid] for oid in acked]
+        intent = [store.insert_s[oid] for oid in acked]
+        rest_of_ours = [o - store.insert_s[oid] for o, oid in zip(overhead, acked, strict=True)]
         print(f"paced: {len(acked)} orders placed, one every {PACED_GAP_S} s")
         for label, values in (
             ("signal-to-ack", totals),
@@ -218,6 +236,8 @@ async def measure(paced: int, burst: int, data_dir: Path) -> None:
             ("our overhead", overhead),
             ("  before the call", before_call),
             ("  after the call", after_call),
+            ("  intent write", intent),
+            ("  all but that", rest_of_ours),
         ):
             print(
                 f"  {label:16} p50 {ms(statistics.median(values)):>10}"

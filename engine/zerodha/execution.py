@@ -266,7 +266,7 @@ class ZerodhaExecution(Service):
             await self._submit(instrument, event.child(placed, source=self.name, key=signal.strategy_id))
 
     # -- placing -------------------------------------------------------------------------
-    async def _submit(self, instrument: Instrument, placed_event: Event) -> LiveOrder:
+    async def _submit(self, instrument: Instrument, placed_event: Event) -> LiveOrder | None:
         """Write the intent, then send it (in its own task, queued by the rate limiter)."""
         placed = placed_event.payload
         assert isinstance(placed, OrderPlaced)
@@ -285,7 +285,23 @@ class ZerodhaExecution(Service):
             correlation_id=placed_event.correlation_id,
             placed_event_id=placed_event.id,
         )
-        await self.store.insert(order)
+        try:
+            await self.store.insert(order)
+        except Exception as exc:  # not written down: not sent (it could not be resolved after a crash)
+            log.exception("live order %s could not be written down; not sent", order.order_id)
+            reason = f"not sent: the order could not be written to the database first ({type(exc).__name__})"
+            failed = OrderFailed(
+                order_id=order.order_id,
+                strategy_id=order.strategy_id,
+                instrument_token=order.instrument_token,
+                side=order.side,
+                quantity=order.quantity,
+                reason=reason,
+            )
+            await self._publish(
+                self.topics.orders_failed, placed_event.child(failed, source=self.name, key=order.strategy_id)
+            )
+            return None
         self._track(order)
         self._parents[order.order_id] = placed_event
         self._spawn(self._send(order))
@@ -773,8 +789,9 @@ class ZerodhaExecution(Service):
                 order, namespace=Namespace.ZERODHA, source=f"{self.name}:flatten", key=strategy
             )
             live = await self._submit(instrument, event)
-            await self._audit("flatten", live, reason)
-            placed += 1
+            if live is not None:
+                await self._audit("flatten", live, reason)
+                placed += 1
         return placed
 
     async def _broker_positions(self) -> dict[tuple[int, Product], int]:

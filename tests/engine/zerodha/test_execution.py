@@ -107,3 +107,14 @@ async def test_a_modified_order_works_at_its_new_price_and_quantity(tmp_path: Pa
     assert (fill.quantity, fill.price, fill.remaining_quantity) == (7, 1500.05, 0)
     assert (audit[0].action, audit[0].subject) == ("modified", placed.order_id)
     assert "price=1500.05" in audit[0].detail
+
+
+async def test_an_order_that_cannot_be_written_down_first_is_not_sent(tmp_path: Path) -> None:
+    async with live_desk(tmp_path) as live:
+        await live.db.close()  # the database is gone: an intent cannot be written
+        await live.signal(Side.BUY, 1, limit=1400.0)
+        [failed] = live.of(OrderFailed)
+        calls = live.sandbox.requests.order_calls()
+        await live.db.connect()
+    assert "could not be written to the database first" in failed.reason
+    assert calls == [] and live.of(OrderPlaced) == []
