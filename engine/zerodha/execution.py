@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 VARIETY = "regular"
 PLACE_ATTEMPTS = 2  # a place Kite shows no trace of after an ambiguous failure is sent once more
 STOP_REASON = "engine stopped"
+STOP_UPDATES_TIMEOUT_S = 2.0
 FLATTEN_STRATEGY = "flatten"  # owner of the orders that close positions no strategy of ours holds
 ADOPTED_STRATEGY = "adopted"  # owner of the Kite orders we did not place
 ADOPTED_PREFIX = "K"  # an adopted order's id: K + Kite's order id
@@ -176,6 +177,9 @@ class ZerodhaExecution(Service):
         await self.close(STOP_REASON)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.settings.rest_timeout_s * 2)
+        if self._loops:  # the updates already received are applied (and written down) first
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._updates.join(), STOP_UPDATES_TIMEOUT_S)
         loops, self._loops = self._loops, []
         for task in loops:
             task.cancel()

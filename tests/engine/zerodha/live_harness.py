@@ -33,7 +33,7 @@ from engine.storage.database import Database
 from engine.topics import ENGINE_STATUS, TopicMap
 from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.execution import ZerodhaExecution
-from engine.zerodha.order_store import LiveOrderStore
+from engine.zerodha.order_store import LiveOrder, LiveOrderStore, LiveState
 from engine.zerodha.rest import KiteRest
 from engine.zerodha.session import SessionStore
 from kite_sandbox.server import KiteSandbox
@@ -91,6 +91,15 @@ class Live:
 
     async def until(self, check: Callable[[], Any], timeout: float = 5.0) -> Any:
         return await eventually(check, timeout)
+
+    async def stored_when(self, order_id: str, state: LiveState) -> LiveOrder | None:
+        """The order's `live_orders` row once it is in `state` (written just after memory has it)."""
+        for _ in range(250):
+            stored = await self.execution.store.get(order_id)
+            if stored is not None and stored.state is state:
+                return stored
+            await asyncio.sleep(0.02)
+        return await self.execution.store.get(order_id)
 
     def kite_orders(self, tag: str) -> list[dict[str, Any]]:
         return [row for row in self.sandbox.desk.orders() if row["tag"] == tag]

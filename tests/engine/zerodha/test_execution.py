@@ -33,7 +33,7 @@ async def test_an_order_is_placed_filled_in_part_then_in_full_each_trade_once(tm
         await live.execution.poll()
         [kite_order] = live.kite_orders(placed.order_id)
         kite_trades = live.sandbox.desk.order_trades(kite_order["order_id"])
-        stored = await live.execution.store.get(placed.order_id)
+        stored = await live.stored_when(placed.order_id, LiveState.COMPLETE)
         audit = await AuditLog(live.db).recent(5)
     fills = live.of(OrderFilled)
     assert [(f.quantity, f.price, f.remaining_quantity) for f in fills] == [(3, 1500.05, 2), (2, 1500.10, 0)]

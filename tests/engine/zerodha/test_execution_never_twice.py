@@ -91,6 +91,7 @@ async def test_after_a_crash_an_unanswered_intent_is_found_by_its_tag_never_sent
             assert live.execution.open_orders() == {sent: 5}
             await live.execution.cancel(sent, "by hand")
             await live.until(lambda: live.execution.order(sent).state is LiveState.CANCELLED)
+            await live.stored_when(sent, LiveState.CANCELLED)
             order_calls = [(e.method, e.route) for e in live.sandbox.requests.order_calls()]
             kite_orders = await call(kite, "orders")
         resolved = {o.order_id: o for o in await store.unresolved()}

@@ -94,7 +94,7 @@ async def test_an_order_placed_by_hand_is_adopted_flagged_and_cancelled_by_cance
         assert live.execution.open_orders() == {f"K{kite_id}": 2}
         assert await live.execution.cancel_all("kill switch") == 1
         [cancelled] = await live.until(lambda: live.of(OrderCancelled))
-        stored = await live.execution.store.get(f"K{kite_id}")
+        stored = await live.stored_when(f"K{kite_id}", LiveState.CANCELLED)
         audit = [(a.action, a.subject) for a in await AuditLog(live.db).recent(5)]
     [placed] = live.of(OrderPlaced)
     assert (placed.order_id, placed.strategy_id, placed.quantity) == (f"K{kite_id}", "adopted", 2)
