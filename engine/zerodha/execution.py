@@ -343,7 +343,7 @@ class ZerodhaExecution(Service):
         if order.trigger_price is not None:
             params["trigger_price"] = order.trigger_price
         if order.order_type in (OrderType.MARKET, OrderType.SL_M):
-            params["market_protection"] = self.settings.market_protection
+            params["market_protection"] = self._protection()
         return params
 
     async def _send(self, order: LiveOrder) -> None:
@@ -731,7 +731,7 @@ class ZerodhaExecution(Service):
         if order_type is not None:
             fields["order_type"] = order_type.value
         if new_type in (OrderType.MARKET, OrderType.SL_M) and order_type is not None:
-            fields["market_protection"] = self.settings.market_protection
+            fields["market_protection"] = self._protection()
         changes = {k: v for k, v in fields.items() if v is not None}
         try:
             await self.kite.call("modify_order", variety=VARIETY, order_id=order.broker_order_id, **changes)
@@ -825,6 +825,11 @@ class ZerodhaExecution(Service):
         await self.bus.publish(ENGINE_STATUS, event.child(result, source=self.name, key=command.action.value))
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _protection(self) -> int | float:
+        """`market_protection` as Kite documents it: -1 (automatic) or a percentage, whole if it is."""
+        value = self.settings.market_protection
+        return int(value) if value.is_integer() else value
+
     def _lock(self, order_id: str) -> asyncio.Lock:
         lock = self._locks.get(order_id)
         if lock is None:

@@ -118,3 +118,15 @@ async def test_an_order_that_cannot_be_written_down_first_is_not_sent(tmp_path: 
         await live.db.connect()
     assert "could not be written to the database first" in failed.reason
     assert calls == [] and live.of(OrderPlaced) == []
+
+
+async def test_beyond_the_daily_order_cap_a_live_order_fails_without_a_call(tmp_path: Path) -> None:
+    async with live_desk(tmp_path, order_daily_cap=2) as live:
+        pin(live.sandbox, last=1500.0)
+        for _ in range(3):
+            await live.signal(Side.BUY, 1, limit=1400.0)
+        await live.until(lambda: len(live.of(OrderPlaced)) == 2 and live.of(OrderFailed))
+        posts = [e for e in live.sandbox.requests.order_calls() if e.method == "POST"]
+    [failed] = live.of(OrderFailed)
+    assert "the day's 2 order calls are used up" in failed.reason
+    assert len(posts) == 2

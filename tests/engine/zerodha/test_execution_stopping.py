@@ -72,7 +72,7 @@ async def test_flatten_closes_a_strategys_position_with_a_protected_market_order
         "4",
         "MARKET",
     )
-    assert call.form["market_protection"] == "-1.0"
+    assert call.form["market_protection"] == "-1"
     assert [p["quantity"] for p in net if p["instrument_token"] == INFY] == [0]
     closing = live.of(OrderPlaced)[-1]
     assert closing.order_type is OrderType.MARKET and closing.strategy_id == "long"
