@@ -27,10 +27,13 @@ from textual.screen import Screen
 
 from alpha_panda_tui.bridge import UiBridge
 from alpha_panda_tui.broker_login import engine_login_handler
+from alpha_panda_tui.screens.audit import AuditScreen
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
+from alpha_panda_tui.screens.flatten import FlattenScreen
 from alpha_panda_tui.screens.help import HelpScreen
 from alpha_panda_tui.screens.live import LiveScreen
+from alpha_panda_tui.screens.live_confirm import LiveConfirmScreen
 from alpha_panda_tui.screens.login import LoginHandler, LoginScreen
 from alpha_panda_tui.screens.order_trace import OrderTraceScreen
 from alpha_panda_tui.screens.palette import ConsoleCommands, PaletteEntry
@@ -145,19 +148,18 @@ class AlphaPandaApp(App[int]):
         """Bring the app and the screen on top up to date with the UiState (`force`: every pane, now)."""
         started = perf_counter()
         state = self.state
-        status = state.status
         self.halted = state.halted
         self.feed_paused = state.feed_paused
         self.has_latches = state.latched
         while state.notices:
             notice = state.notices.popleft()
             self.notify(notice.text, severity=SEVERITY[notice.level])
-        if status is not None and status.mode is TradingMode.LIVE and not self._live_prompted:
-            self._live_prompted = True
-            self._confirm_live_mode()
         screen = self._top()
         if isinstance(screen, LiveScreen) and screen.is_mounted:
             screen.sync(state, force=force)
+        if self._needs_live_confirmation() and not self._live_prompted:
+            self._live_prompted = True  # asked once (over a screen brought up to date); ctrl+l asks again
+            self.action_confirm_live()
         self.pull_seconds += perf_counter() - started
         self.pulls += 1
 
@@ -171,6 +173,8 @@ class AlphaPandaApp(App[int]):
             return not self.feed_paused
         if action == "resume_feed":
             return self.feed_paused
+        if action == "confirm_live":
+            return self._needs_live_confirmation()
         if action == "reset_latches":
             return self.has_latches  # in the footer and the palette only while a latch is set
         if action in ("next_view", "previous_view"):
@@ -189,7 +193,7 @@ class AlphaPandaApp(App[int]):
         return screen if isinstance(screen, DashboardScreen) else None
 
     def _dialog_open(self) -> bool:
-        return isinstance(self._top(), ConfirmScreen | LoginScreen)
+        return isinstance(self._top(), ConfirmScreen | LoginScreen | LiveConfirmScreen | FlattenScreen)
 
     # -- trading controls -----------------------------------------------------------
     async def send(self, action: CommandAction, target: str = "", reason: str = "") -> None:
@@ -204,10 +208,16 @@ class AlphaPandaApp(App[int]):
             if ok:
                 await self.send(CommandAction.HALT, reason="kill switch in the console")
 
+        status = self.state.status
+        live = (
+            "\nEvery open live order at Zerodha is cancelled at once."
+            if status is not None and status.mode is TradingMode.LIVE
+            else ""
+        )
         self.push_screen(
             ConfirmScreen(
                 "KILL SWITCH",
-                "Halt all trading now?\n\nEvery new signal is rejected until you resume.",
+                f"Halt all trading now?\n\nEvery new signal is rejected until you resume.{live}",
                 confirm_label="Halt",
                 danger=True,
                 default_confirm=True,
@@ -301,21 +311,47 @@ class AlphaPandaApp(App[int]):
             confirmed,
         )
 
-    def _confirm_live_mode(self) -> None:
-        async def confirmed(ok: bool | None) -> None:
-            if not ok:
-                await self.send(CommandAction.HALT, reason="live mode not confirmed in the console")
+    def _needs_live_confirmation(self) -> bool:
+        status = self.state.status
+        return status is not None and status.mode is TradingMode.LIVE and not status.live_confirmed
 
-        self.push_screen(
-            ConfirmScreen(
-                "LIVE MODE",
-                "This engine sends REAL orders to Zerodha.\n\nContinue live? No halts all trading.",
-                confirm_label="Continue live",
-                cancel_label="Halt",
-                danger=True,
-            ),
-            confirmed,
+    def action_confirm_live(self) -> None:
+        """Ask for the typed word that lets live orders reach Kite (the engine checks it)."""
+        if self._dialog_open():
+            return
+        if not self._needs_live_confirmation():
+            self.notify(
+                "Nothing to confirm: live orders are already confirmed, or this engine was not "
+                "launched live (zerodha.live_orders = true and `launch --live`).",
+                severity="warning",
+            )
+            return
+        status = self.state.status
+        routed = tuple(
+            s.name for s in (status.strategies if status else ()) if Namespace.ZERODHA in s.namespaces
         )
+
+        async def typed(text: str | None) -> None:
+            if text is None:
+                self.notify("Live orders stay OFF (ctrl+l to confirm later).", severity="warning")
+                return
+            await self.send(CommandAction.CONFIRM_LIVE, target=text, reason="typed in the console")
+
+        self.push_screen(LiveConfirmScreen(routed), typed)
+
+    def action_flatten(self) -> None:
+        if not self.debounce.allow("flatten") or self._dialog_open():
+            return
+        dashboard = self._dashboard()
+        strategy = dashboard.selected_strategy() if dashboard else None
+        status = self.state.status
+        live = status is not None and status.mode is TradingMode.LIVE
+
+        async def chosen(target: str | None) -> None:
+            if target is not None:
+                await self.send(CommandAction.FLATTEN, target=target, reason="flatten in the console")
+
+        self.push_screen(FlattenScreen(strategy, live=live), chosen)
 
     async def action_cancel_order(self) -> None:
         dashboard = self._dashboard()
@@ -361,6 +397,16 @@ class AlphaPandaApp(App[int]):
             return
         zerodha = self.settings.zerodha if self.settings is not None else None
         self.push_screen(LoginScreen(handler=self.login_handler, zerodha=zerodha))
+
+    def action_audit_log(self) -> None:
+        if self._dialog_open() or isinstance(self._top(), AuditScreen):
+            return
+        if self.settings is None:
+            self.notify(
+                "The audit log needs the engine's settings (run `alpha-panda-tui audit`).", severity="warning"
+            )
+            return
+        self.push_screen(AuditScreen(self.settings))
 
     def action_replay_file(self) -> None:
         if self._dialog_open():
@@ -465,7 +511,7 @@ def make_app(
     return app
 
 
-async def run_console(settings: Settings, *, duration: float | None = None) -> int:
+async def run_console(settings: Settings, *, duration: float | None = None, live: bool = False) -> int:
     """`alpha-panda-tui launch`: the embedded engine and the console; 0 on a clean exit.
 
     Quit, SIGINT and SIGTERM end the app normally (the terminal is restored). SIGHUP means the
@@ -476,7 +522,7 @@ async def run_console(settings: Settings, *, duration: float | None = None) -> i
     from alpha_panda_tui.host import EngineHost, HostError
 
     # the terminal belongs to the console: logs go to a file only
-    host = EngineHost(settings, log_file="console.log", log_to_stderr=False)
+    host = EngineHost(settings, log_file="console.log", log_to_stderr=False, live=live)
     terminal_lost = asyncio.Event()
     try:
         async with host:

@@ -34,7 +34,7 @@ def logged_in_line(session: KiteSession) -> str:
 def console_login_handler(
     settings: Settings,
     broker_session: BrokerSession | None,
-    on_login: Callable[[], Awaitable[None]] | None = None,
+    on_login: Callable[[KiteSession], Awaitable[None]] | None = None,
 ) -> LoginHandler | None:
     """The dialog's handler, or None when Zerodha is off (the dialog then says so)."""
     if not settings.zerodha.enabled or broker_session is None:
@@ -54,9 +54,9 @@ def console_login_handler(
         broker_session.install(session)
         if on_login is not None:
             try:
-                await on_login()
+                await on_login(session)
             except Exception:  # the login stands; the next regular status will show it
-                log.exception("could not publish the engine's status after the login")
+                log.exception("could not audit the login or publish the engine's status after it")
         return logged_in_line(session)
 
     return log_in
@@ -65,7 +65,9 @@ def console_login_handler(
 def engine_login_handler(engine: Engine) -> LoginHandler | None:
     """The handler for a console on this engine: after a login its status and health show it at once."""
 
-    async def logged_in() -> None:
+    async def logged_in(session: KiteSession) -> None:
+        if engine.audit is not None:
+            await engine.audit.record("console", "logged_in", subject=session.user_id)
         await engine.check_health()
         await engine.publish_status()
 

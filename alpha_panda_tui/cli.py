@@ -27,6 +27,8 @@ from engine.events import CommandAction, CommandReply, EngineStatus
 from engine.market.tick_files import TickFileError
 from engine.settings import ConfigError, Settings, load_settings
 from engine.strategies.errors import StrategyConfigError
+from engine.trading_control import STRATEGY_PREFIX, SYMBOL_PREFIX
+from engine.zerodha.live_gate import live_requested
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         help="feed the engine from a recorded tick file (CSV/Parquet) at --ticks-per-second",
     )
     launch.add_argument("--record", action="store_true", help="record every tick to the data dir")
+    launch.add_argument(
+        "--live",
+        action="store_true",
+        help="allow REAL Zerodha orders (needs zerodha.live_orders = true, then a typed confirmation)",
+    )
     add_broker_argument(launch)
 
     sub.add_parser("status", help="show the running engine's status")
@@ -67,6 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     halt = sub.add_parser("halt", help="kill switch: reject every new signal until resumed")
     halt.add_argument("--reason", default="halted from the command line")
     sub.add_parser("resume", help="lift the kill switch")
+    flatten = sub.add_parser("flatten", help="close positions with MARKET orders (paper and live)")
+    scope = flatten.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--all", action="store_true", help="every position")
+    scope.add_argument("--strategy", metavar="NAME", help="one strategy's positions")
+    scope.add_argument("--symbol", metavar="SYMBOL", help="one instrument's positions")
+    flatten.add_argument("--reason", default="flattened from the command line")
+    confirm = sub.add_parser(
+        "confirm-live", help="allow live orders on an engine launched with --live (type LIVE or your user id)"
+    )
+    confirm.add_argument("word", help="LIVE, or your Zerodha user id")
+    audit = sub.add_parser("audit", help="show the audit log of live actions, newest first")
+    audit.add_argument("-n", "--limit", type=int, default=50, help="how many entries (default 50)")
     reset = sub.add_parser("reset-latch", help="reset a daily-loss latch (a strategy, or all)")
     reset.add_argument("name", nargs="?", default="")
 
@@ -156,13 +175,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     if command == "launch":
+        live = live_requested(settings, args.live)  # ConfigError before anything starts
         if args.headless:
             from alpha_panda_tui.headless import run_headless
 
-            return asyncio.run(run_headless(settings, duration=args.duration))
+            return asyncio.run(run_headless(settings, duration=args.duration, live=live))
         from alpha_panda_tui.app import run_console
 
-        return asyncio.run(run_console(settings, duration=args.duration))
+        return asyncio.run(run_console(settings, duration=args.duration, live=live))
     if command == "status":
         return _print_status(settings)
     if command == "strategy":
@@ -178,6 +198,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _command(settings, CommandAction.HALT, reason=args.reason)
     if command == "resume":
         return _command(settings, CommandAction.RESUME)
+    if command == "flatten":
+        return _command(settings, CommandAction.FLATTEN, target=_flatten_target(args), reason=args.reason)
+    if command == "confirm-live":
+        return _command(
+            settings, CommandAction.CONFIRM_LIVE, target=args.word, reason="typed at the command line"
+        )
+    if command == "audit":
+        from alpha_panda_tui.audit_cli import run_audit
+
+        return asyncio.run(run_audit(settings, limit=args.limit))
     if command == "reset-latch":
         return _command(settings, CommandAction.RESET_LOSS_LATCH, target=args.name)
     if command == "replay":
@@ -206,6 +236,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(f"unhandled command {command}")
 
 
+def _flatten_target(args: argparse.Namespace) -> str:
+    if args.strategy:
+        return f"{STRATEGY_PREFIX}{args.strategy}"
+    if args.symbol:
+        return f"{SYMBOL_PREFIX}{args.symbol.upper()}"
+    return ""
+
+
 def _command(settings: Settings, action: CommandAction, *, target: str = "", reason: str = "") -> int:
     reply = control_client.command(settings.control_socket, action, target=target, reason=reason)
     _print_reply(reply)
@@ -228,11 +266,18 @@ def _print_status(settings: Settings) -> int:
     if status.halted_reason:
         state += f" ({status.halted_reason})"
     print(
-        f"engine     {state}   mode {status.mode.value}   feed {status.feed_source}"
+        f"engine     {state}   mode {'LIVE' if status.live else 'PAPER'}   feed {status.feed_source}"
         f"{' (paused)' if status.feed_paused else ''}"
     )
     if status.feed_detail:
         print(f"feed       {status.feed_detail}")
+    if status.live_detail:  # launched live, yet no live order can reach Kite now
+        print(f"live       OFF: {status.live_detail}")
+    if status.live or status.live_detail:
+        print(
+            f"live       open orders {status.live_open_orders}"
+            f"   waiting for the order rate limit {status.live_orders_queued}"
+        )
     print(f"market     {status.market_status}")
     if status.broker_session:  # Zerodha is enabled
         print(f"kite       session {status.broker_session}")

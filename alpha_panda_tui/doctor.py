@@ -70,7 +70,9 @@ async def _offline_checks(settings: Settings) -> bool:
     failed = False
     make_data_dir_private(settings)  # the database is created (or migrated) below
     try:
-        strategies, enabled = load_strategies(settings, engine_instruments(settings, announce=False))
+        instruments = engine_instruments(settings, announce=False)
+        # with live orders on, strategies routed to zerodha are checked as `launch --live` would
+        strategies, enabled = load_strategies(settings, instruments, live=settings.zerodha.live_orders)
         on = sum(1 for name in enabled.values() if name)
         print(_line("strategies", "ok", f"{len(strategies)} loaded, {on} enabled", True))
     except StrategyConfigError as exc:

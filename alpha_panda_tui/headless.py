@@ -21,10 +21,18 @@ def status_line(status: EngineStatus, pnl: float) -> str:
     paused = " feed paused" if status.feed_paused else ""
     if status.feed_detail:  # a live feed that is not streaming, and why
         paused += f" feed {status.feed_detail}"
+    live = ""
+    if status.live:
+        live = "LIVE | "
+    elif status.live_detail:  # launched live, yet nothing can reach Kite now
+        live = f"LIVE OFF: {status.live_detail} | "
+    kite = ""
+    if status.live or status.live_detail:
+        kite = f" | kite orders {status.live_open_orders} open, {status.live_orders_queued} queued"
     return (
-        f"{state}{paused} | {status.tick_rate:,.0f} ticks/s | ticks {status.ticks:,} | "
+        f"{live}{state}{paused} | {status.tick_rate:,.0f} ticks/s | ticks {status.ticks:,} | "
         f"signals {status.signals:,} | orders {status.orders:,} | fills {status.fills:,} | "
-        f"rejected {status.rejections:,} | P&L {pnl:+,.2f} | market {status.market_status}"
+        f"rejected {status.rejections:,} | P&L {pnl:+,.2f} | market {status.market_status}{kite}"
     )
 
 
@@ -32,9 +40,9 @@ def total_pnl(engine: Engine) -> float:
     return sum(manager.totals().net_pnl for manager in engine.portfolios.values())
 
 
-async def run_headless(settings: Settings, *, duration: float | None = None) -> int:
+async def run_headless(settings: Settings, *, duration: float | None = None, live: bool = False) -> int:
     """Run until SIGINT/SIGTERM, the feed's end or `duration`; the exit code (see `exit_codes`)."""
-    host = EngineHost(settings, log_file="engine.log")
+    host = EngineHost(settings, log_file="engine.log", live=live)
     try:
         async with host:
             await host.start()

@@ -87,8 +87,11 @@ def _private_file(path: Path) -> None:
 class EngineHost:
     """An async context manager hosting one Engine and its ControlServer in this process."""
 
-    def __init__(self, settings: Settings, *, log_file: str, log_to_stderr: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, log_file: str, log_to_stderr: bool = True, live: bool = False
+    ) -> None:
         self.settings = settings
+        self.live = live  # `launch --live`
         self.log_file = log_file
         self.log_to_stderr = log_to_stderr
         self.stop_requested = asyncio.Event()
@@ -140,7 +143,7 @@ class EngineHost:
             for sig in STOP_SIGNALS:
                 self.on_signal(sig, self.stop_requested.set)
             await prepare_instruments(settings)  # Kite's dumps of the day, before the engine reads them
-            engine = Engine(settings)
+            engine = Engine(settings, live=self.live)
             control = ControlServer(engine.bus, settings.control_socket, engine.status)
             control.wire()
             self._engine, self._control = engine, control

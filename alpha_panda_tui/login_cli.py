@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import aiohttp
 
+from alpha_panda_tui.audit_cli import record_action
 from alpha_panda_tui.broker_choice import Broker, add_broker_argument
 from alpha_panda_tui.broker_login import logged_in_line
 from alpha_panda_tui.browser import open_in_browser
@@ -73,6 +74,10 @@ def run_login_command(args: argparse.Namespace, settings: Settings) -> int:
 def run_logout_command(settings: Settings) -> int:
     result = asyncio.run(logout(settings.zerodha, SessionStore(settings.kite_session_file)))
     print(result.describe(), file=sys.stderr if result.warning else sys.stdout)
+    if result.had_session:
+        asyncio.run(
+            record_action(settings, "cli", "logged_out", subject=result.user_id, detail=result.describe())
+        )
     return EXIT_OK
 
 
@@ -134,6 +139,7 @@ async def run_login(
         print(f"error: cannot save the Kite session to {store.path}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILED
     print(f"{logged_in_line(session)}; saved to {store.path}")
+    await record_action(settings, "cli", "logged_in", subject=session.user_id)
     return EXIT_OK
 
 

@@ -170,6 +170,10 @@ class UiState:
         if previous is not None:
             for level, text in status_changes(previous, status):
                 self._log(level, text)
+        if previous is not None and previous.live and not status.live:  # said in red, not only logged
+            self.notices.append(
+                Notice(f"LIVE orders OFF: {status.live_detail or 'the engine stopped'}", LogLevel.ERROR)
+            )
         prompt = login_prompt(status.broker_session)
         if prompt and (previous is None or login_prompt(previous.broker_session) != prompt):
             self.notices.append(Notice(prompt, LogLevel.WARNING))

@@ -83,6 +83,8 @@ class CommandAction(StrEnum):
     FEED_PAUSE = "feed_pause"
     FEED_RESUME = "feed_resume"
     CANCEL_ORDER = "cancel_order"
+    FLATTEN = "flatten"  # target: "" (everything), "strategy:<name>" or "symbol:<tradingsymbol>"
+    CONFIRM_LIVE = "confirm_live"  # target: the typed confirmation (LIVE or the Zerodha user id)
 
 
 class EngineState(StrEnum):
@@ -302,6 +304,9 @@ class EngineStatus(msgspec.Struct, frozen=True, tag=EventType.ENGINE_STATUS.valu
     stop_reason: str = ""  # set on the last status of a run that ended on an error
     broker_session: str = ""  # Kite session ("absent", "valid until 06:00", "expired: ..."); "" = Zerodha off
     feed_detail: str = ""  # what the feed is doing when it is not simply streaming (e.g. waiting for a login)
+    live: bool = False  # live orders can reach the broker now (opted in, confirmed, session ok, not halted)
+    live_detail: str = ""  # launched live but `live` is false: why no live order can go now
+    live_confirmed: bool = False  # launched live and the typed confirmation was given this run
     feed_message: str = ""  # the broker feed's latest text message, "error: ..." or "message: ..."
     live_orders_queued: int = 0  # live signals waiting for the broker's order rate limit
     live_open_orders: int = 0  # live orders working at the broker

@@ -22,6 +22,7 @@ from engine.instruments import InstrumentRegistry
 from engine.market.calendar import MarketCalendar
 from engine.portfolio.manager import PortfolioManager
 from engine.risk.manager import RiskManager
+from engine.risk.rules import Gate
 from engine.settings import Settings
 from engine.state import StateStore
 from engine.strategies.base import Strategy
@@ -51,8 +52,12 @@ def build_trading_stages(
     namespaces: tuple[Namespace, ...] = (Namespace.PAPER,),
     order_ids: OrderIds | None = None,
     snapshot_interval_s: float = DEFAULT_SNAPSHOT_INTERVAL_S,
+    live_gate: Gate | None = None,
 ) -> TradingStages:
-    """Strategy runner, a risk manager and a portfolio manager per namespace, paper execution."""
+    """Strategy runner, a risk manager and a portfolio manager per namespace, paper execution.
+    `live_gate` guards the zerodha namespace's orders (required when that namespace runs)."""
+    if Namespace.ZERODHA in namespaces and live_gate is None:
+        raise ValueError("the zerodha namespace needs a live gate: live orders never go ungated")
     return TradingStages(
         runner=StrategyRunner(bus, strategies, enabled, state_store, namespaces),
         risk={
@@ -65,6 +70,7 @@ def build_trading_stages(
                 clock,
                 state_store,
                 strategy_names=[strategy.name for strategy in strategies],
+                live_gate=live_gate if ns is Namespace.ZERODHA else None,
             )
             for ns in namespaces
         },

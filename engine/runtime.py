@@ -74,10 +74,12 @@ from engine.strategies.base import Strategy
 from engine.strategies.loader import load_strategies
 from engine.tasks import cancel_and_wait
 from engine.topics import ENGINE_STATUS, TopicMap
+from engine.trading_control import TradingControl
 from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.feed import ZerodhaFeed, feed_subscriptions
 from engine.zerodha.instruments_dump import InstrumentsDump, uses_dump
 from engine.zerodha.instruments_refresh import InstrumentsRefresher
+from engine.zerodha.live_gate import LiveGate, live_requested
 from engine.zerodha.order_store import LiveOrderStore
 from engine.zerodha.session import SessionStore
 from engine.zerodha.ticker import TickMode
@@ -91,7 +93,12 @@ log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 1.0
 HEALTH_INTERVAL_S = 5.0
-STATE_ACTIONS = (CommandAction.HALT, CommandAction.RESUME, CommandAction.RESET_LOSS_LATCH)
+STATE_ACTIONS = (
+    CommandAction.HALT,
+    CommandAction.RESUME,
+    CommandAction.RESET_LOSS_LATCH,
+    CommandAction.CONFIRM_LIVE,
+)
 DRAIN_TIMEOUT_S = 10.0
 
 
@@ -107,9 +114,15 @@ class Engine:
         instruments: InstrumentRegistry | None = None,
         strategies: Sequence[Strategy] | None = None,
         namespaces: tuple[Namespace, ...] = (Namespace.PAPER,),
+        live: bool = False,
     ) -> None:
+        """`live`: launched with `--live` (ConfigError unless `zerodha.live_orders` is on too): the
+        zerodha namespace runs beside `namespaces`. Whichever way it runs, its orders pass the live gate."""
         self.settings = settings
         self.paced = paced
+        self.launched_live = live_requested(settings, live)
+        if self.launched_live:
+            namespaces = (*namespaces, Namespace.ZERODHA)
         self.broker_session: BrokerSession | None = self._broker_session()
         self.kite: KiteRest | None = self._kite_rest()
         self.session_verification: Verification | None = None  # Kite's word on the session at start
@@ -123,6 +136,7 @@ class Engine:
         self.clock: Clock = clock or self._default_clock()
         self.bus: Bus = bus or self._default_bus()
         self.active_namespaces: tuple[Namespace, ...] = tuple(dict.fromkeys(namespaces))
+        self.live_gate: LiveGate | None = None  # guards the zerodha namespace: see _build_services
         self.db: Database | None = Database(settings.database_url) if persist else None
         self.audit: AuditLog | None = AuditLog(self.db) if self.db is not None else None
         self.state_store: StateStore = DbStateStore(self.db) if self.db else MemoryStateStore()
@@ -204,8 +218,11 @@ class Engine:
         feed_cfg = s.feed
         if uses_dump(s):
             check_feed_symbols(s, self.instruments)  # the day's dump: not at hand when settings loaded
+        if Namespace.ZERODHA in self.active_namespaces:
+            # armed by the typed confirmation; then open while the Kite session is valid
+            self.live_gate = LiveGate(self.broker_session)
         if self._strategies is None:
-            strategies, enabled = load_strategies(s, self.instruments)
+            strategies, enabled = load_strategies(s, self.instruments, live=self.live_gate is not None)
         else:
             strategies, enabled = list(self._strategies), {st.name: True for st in self._strategies}
         self.zerodha: ZerodhaExecution | None = self._zerodha_execution()
@@ -223,6 +240,7 @@ class Engine:
             clock=self.clock,
             state_store=self.state_store,
             namespaces=self.active_namespaces,
+            live_gate=self.live_gate,
         )
         self.strategy_runner = stages.runner
         self.risk = stages.risk
@@ -231,6 +249,18 @@ class Engine:
         self.executions: dict[Namespace, ExecutionClient] = {Namespace.PAPER: self.paper}
         if self.zerodha is not None:
             self.executions[Namespace.ZERODHA] = self.zerodha
+        self.trading_control = TradingControl(
+            self.bus,
+            self.executions,
+            self.instruments,
+            frozenset(strategy.name for strategy in strategies),
+            live_gate=self.live_gate,
+            audit=self.audit,
+            flatten_on_halt=s.zerodha.flatten_on_halt,
+        )
+        live_risk = self.risk.get(Namespace.ZERODHA)
+        if live_risk is not None:
+            live_risk.on_global_latch = self.trading_control.loss_latched
         self.services: list[Service] = [
             self.feed,
             self.strategy_runner,
@@ -238,6 +268,7 @@ class Engine:
             self.paper,
             *([self.zerodha] if self.zerodha is not None else []),
             *self.portfolios.values(),
+            self.trading_control,
         ]
         self.writer: StorageWriter | None = None
         if self.db is not None:
@@ -347,8 +378,10 @@ class Engine:
     def _command_responders(self) -> dict[CommandAction, tuple[str, ...]]:
         """The services that must answer each command."""
         risk = tuple(manager.name for manager in self.risk.values())
+        control = (self.trading_control.name,)
         return {
-            CommandAction.HALT: risk,
+            # with live orders on, a halt also cancels them at the broker
+            CommandAction.HALT: risk + control if self.zerodha is not None else risk,
             CommandAction.RESUME: risk,
             CommandAction.RESET_LOSS_LATCH: risk,
             CommandAction.STRATEGY_ENABLE: (self.strategy_runner.name,),
@@ -357,6 +390,8 @@ class Engine:
             CommandAction.FEED_RESUME: (self.feed.name,),
             # every broker; the order's owner answers
             CommandAction.CANCEL_ORDER: tuple(execution.name for execution in self.execution_services()),
+            CommandAction.FLATTEN: control,
+            CommandAction.CONFIRM_LIVE: control,
         }
 
     def execution_services(self) -> list[Service]:
@@ -552,6 +587,7 @@ class Engine:
         for ns, risk in self.risk.items():
             latches.extend(f"{ns.value}:{name}" for name in risk.latches)
         now = self.clock.now()
+        live_blocked = self.live_blocked()
         return EngineStatus(
             state=trading_state(self._lifecycle, self.halted, bool(latches)),
             mode=TradingMode.LIVE if Namespace.ZERODHA in self.active_namespaces else TradingMode.PAPER,
@@ -574,6 +610,9 @@ class Engine:
             broker_session=self._broker_session_text(),
             feed_detail=self.feed.detail,
             feed_message=self.feed.message,
+            live=live_blocked is None,
+            live_detail=(live_blocked or "") if self.live_gate is not None else "",
+            live_confirmed=self.live_gate is not None and self.live_gate.confirmed,
             status_ts=time.time(),
             signals=counts["signals"],
             orders=counts["orders"],
@@ -582,6 +621,20 @@ class Engine:
             live_orders_queued=self.zerodha.queued if self.zerodha is not None else 0,
             live_open_orders=len(self.zerodha.open_orders()) if self.zerodha is not None else 0,
         )
+
+    def live_blocked(self) -> str | None:
+        """Why no live order can reach the broker now; None when one can."""
+        if self.live_gate is None:
+            return "not launched live"
+        if self._lifecycle is not EngineState.RUNNING:
+            return f"the engine is {self._lifecycle.value}"
+        zerodha = self.risk.get(Namespace.ZERODHA)
+        if zerodha is not None and zerodha.halted:
+            return f"halted: {zerodha.halt_reason}"
+        blocked = self.live_gate.blocking_reason()
+        if blocked is None and Namespace.ZERODHA not in self.executions:
+            return "no live execution client"
+        return blocked
 
     def _broker_session_text(self) -> str:
         if self.broker_session is None:

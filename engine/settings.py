@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -242,7 +241,13 @@ class ZerodhaSettings(Section):
     enabled: bool = False
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
-    live_orders: bool = Field(default=False, description="real orders; not available in this version")
+    live_orders: bool = Field(
+        default=False,
+        description="allow real orders; they flow only after `launch --live` and a typed confirmation",
+    )
+    flatten_on_halt: bool = Field(
+        default=False, description="the kill switch also closes live positions with MARKET orders"
+    )
     root_url: str = Field(
         default="https://api.kite.trade", description="Kite REST root (the sandbox's for a demo)"
     )
@@ -353,18 +358,11 @@ class ZerodhaSettings(Section):
             raise ValueError(f"freeze quantities must be positive, not {bad!r}")
         return {name.strip().upper(): qty for name, qty in value.items()}
 
-    @field_validator("live_orders")
-    @classmethod
-    def _no_live_orders(cls, value: bool) -> bool:
-        # Nothing in this version can send an order to Zerodha: accepting the flag would make the
-        # console claim LIVE while every order is simulated.
-        if value:
-            raise PydanticCustomError(
-                "live_orders_unavailable",
-                "live orders are not available in this version (every order is paper-traded); "
-                "remove zerodha.live_orders or set it to false",
-            )
-        return value
+    @model_validator(mode="after")
+    def _live_needs_zerodha(self) -> ZerodhaSettings:
+        if self.live_orders and not self.enabled:
+            raise ValueError("live_orders = true needs enabled = true (and a Kite API key) in [zerodha]")
+        return self
 
 
 class HealthSettings(Section):

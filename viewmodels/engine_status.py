@@ -109,6 +109,7 @@ def status_changes(previous: EngineStatus, status: EngineStatus) -> list[LogEntr
         *_session_change(previous, status),
         *_dead_letters_change(previous, status),
         *_latches_change(previous, status),
+        *_live_change(previous, status),
     ]
 
 
@@ -156,3 +157,22 @@ def _dead_letters_change(previous: EngineStatus, status: EngineStatus) -> list[L
 def _latches_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
     tripped = set(status.loss_latches) - set(previous.loss_latches)
     return [(LogLevel.ERROR, f"daily-loss latch tripped: {latch}") for latch in tripped]
+
+
+def _live_change(previous: EngineStatus, status: EngineStatus) -> list[LogEntry]:
+    if status.live and not previous.live:
+        return [(LogLevel.WARNING, "LIVE: orders of strategies routed to zerodha now go to Kite")]
+    if previous.live and not status.live:
+        return [(LogLevel.ERROR, f"LIVE orders OFF: {status.live_detail or 'the engine stopped'}")]
+    return []
+
+
+def live_off_text(status: EngineStatus) -> str:
+    """The header's short word on a live engine whose orders cannot reach Kite now; "" otherwise."""
+    if status.live or not status.live_detail:
+        return ""
+    if not status.live_confirmed:
+        return "LIVE OFF: not confirmed (ctrl+l)"
+    if login_needed(status.broker_session):
+        return "LIVE OFF: no Kite session (b)"
+    return f"LIVE OFF: {status.live_detail}"

@@ -22,8 +22,11 @@ class Scope(StrEnum):
     DETAIL = "Strategy detail and order trace"
     STRATEGY_DETAIL = "Strategy detail"
     CONFIRM = "Confirmation dialogs"
+    LIVE_CONFIRM = "Live orders confirmation (type LIVE or your Zerodha user id, then enter)"
+    FLATTEN = "Flatten dialog"
     LOGIN = "Broker login dialog"
     REPLAY = "Replay screen"
+    AUDIT = "Audit log"
     HELP = "This help"
 
 
@@ -79,6 +82,27 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.GLOBAL,
         palette=True,
         destructive=True,
+    ),
+    KeyCommand(
+        "flatten",
+        "F",
+        "flatten",
+        "Flatten",
+        "Flatten: close positions with MARKET orders: all, the selected strategy's or one symbol's",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+        destructive=True,
+    ),
+    KeyCommand(
+        "confirm-live",
+        "ctrl+l",
+        "confirm_live",
+        "Confirm live",
+        "Allow live orders: type LIVE (or your Zerodha user id) to let them reach Kite",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
     ),
     KeyCommand(
         "pause-feed", "p", "pause_feed", "Pause feed", "Pause the market feed", Scope.GLOBAL, palette=True
@@ -144,6 +168,16 @@ KEYMAP: tuple[KeyCommand, ...] = (
         "broker_login",
         "Login",
         "Zerodha login: API key, secret and request token",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+    ),
+    KeyCommand(
+        "audit-log",
+        "A",
+        "audit_log",
+        "Audit",
+        "Show the audit log of live actions: placed, cancelled, halted, flattened, logged in, confirmed",
         Scope.GLOBAL,
         show=False,
         palette=True,
@@ -253,6 +287,19 @@ KEYMAP: tuple[KeyCommand, ...] = (
     KeyCommand("confirm-yes", "y", "confirm", "Yes", "Confirm", Scope.CONFIRM),
     KeyCommand("confirm-no", "n,escape", "cancel", "No", "Cancel", Scope.CONFIRM),
     KeyCommand(
+        "live-confirm-cancel", "escape", "cancel", "Keep off", "Keep live orders off", Scope.LIVE_CONFIRM
+    ),
+    KeyCommand("flatten-all", "a", "flatten_all", "All", "Flatten every position", Scope.FLATTEN),
+    KeyCommand(
+        "flatten-strategy",
+        "s",
+        "flatten_strategy",
+        "Strategy",
+        "Flatten the selected strategy",
+        Scope.FLATTEN,
+    ),
+    KeyCommand("flatten-cancel", "escape", "cancel", "Cancel", "Close without flattening", Scope.FLATTEN),
+    KeyCommand(
         "login-reveal",
         "ctrl+r",
         "toggle_secret",
@@ -272,6 +319,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
     KeyCommand(
         "replay-view", "v", "toggle_view", "Panes/report", "Show the panes or the report", Scope.REPLAY
     ),
+    KeyCommand("audit-close", "escape,q", "close", "Close", "Close the audit log", Scope.AUDIT),
     KeyCommand("help-close", "escape,q,question_mark,f1", "close", "Close", "Close this help", Scope.HELP),
 )
 

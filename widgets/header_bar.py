@@ -1,5 +1,5 @@
-"""One line of engine state: mode, running, LATCHED or HALTED, feed, market, the Kite session (when Zerodha
-is on), tick rate and the IST clock.
+"""One line of engine state: LIVE (only when orders can reach Kite now) or PAPER, running, LATCHED
+or HALTED, feed, market, the Kite session (when Zerodha is on), tick rate and the IST clock.
 
 One widget that renders one line (no child widgets to lay out), repainted
 only when what it shows changed.
@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from engine.events import EngineState, EngineStatus, TradingMode
-from viewmodels.engine_status import login_needed
+from viewmodels.engine_status import live_off_text, login_needed
 from widgets.format import ist_hms
 
 STATE_CLASSES = {
@@ -69,8 +69,14 @@ class HeaderBar(Widget):
             line.append(" STARTING ", self._style("header-bar--waiting"))
             line.append(" waiting for the engine's status ", self._style("header-bar--dim"))
         else:
-            live = status.mode is TradingMode.LIVE
-            line.append(f" {status.mode} ", self._style("header-bar--live" if live else "header-bar--mode"))
+            # LIVE only when an order can reach the broker now; a live engine that cannot says why
+            if status.live:
+                line.append(" LIVE ", self._style("header-bar--live"))
+            else:
+                line.append(" PAPER ", self._style("header-bar--mode"))
+                live_off = live_off_text(status)
+                if live_off:
+                    line.append(f" {live_off} ", self._style("header-bar--live"))
             state = status.state.value.upper()
             if status.state is EngineState.HALTED and status.halted_reason:
                 state = f"HALTED: {status.halted_reason}"
@@ -89,6 +95,12 @@ class HeaderBar(Widget):
             line.append(f" feed {status.feed_source or '-'}{paused} ", self._style(feed_style))
             market_style = "header-bar--open" if status.market_status == "open" else "header-bar--dim"
             line.append(f" market {status.market_status or '-'} ", self._style(market_style))
+            if status.mode is TradingMode.LIVE:  # live orders at Kite, and those waiting for its rate limit
+                queued = status.live_orders_queued
+                line.append(
+                    f" kite orders {status.live_open_orders} open, {queued} queued ",
+                    self._style("header-bar--paused" if queued else "header-bar--dim"),
+                )
             if login_needed(status.broker_session):
                 line.append(" kite: LOG IN (b) ", self._style("header-bar--paused"))
             elif status.broker_session:

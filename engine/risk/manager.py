@@ -8,7 +8,7 @@ namespace's daily-loss latch, both persisted so a restart cannot lift them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
 
 from engine.bus.base import Bus
@@ -35,7 +35,7 @@ from engine.risk.loss_latch import LossLatch, ist_day
 from engine.risk.market_view import MarketView
 from engine.risk.order_rate import OrderRate
 from engine.risk.positions import OpenPosition, PositionBook
-from engine.risk.rules import build_rules
+from engine.risk.rules import Gate, build_rules
 from engine.service import Service
 from engine.settings import RiskSettings
 from engine.state import StateStore
@@ -61,6 +61,7 @@ class RiskManager(Service):
         state_store: StateStore,
         *,
         strategy_names: Collection[str] | None = None,
+        live_gate: Gate | None = None,
     ) -> None:
         super().__init__(bus)
         self.topics = TopicMap(namespace)  # refuses a non-broker namespace
@@ -88,9 +89,12 @@ class RiskManager(Service):
             rate=self._rate,
             instruments=instruments,
             calendar=calendar,
+            live_gate=live_gate,
         )
         self.rule_names: tuple[str, ...] = tuple(rule.name for rule in self._rules)
         self._loaded = False
+        # told when this namespace's global loss latch trips (the engine cancels the live orders)
+        self.on_global_latch: Callable[[str], Awaitable[None]] | None = None
 
         self._counter_day = -1
         self._validated = 0
@@ -239,6 +243,8 @@ class RiskManager(Service):
             log.warning("%s: strategy %s latched: %s", self.name, snapshot.strategy_id, seen.strategy_latched)
         if seen.global_latched is not None:
             log.warning("%s: every strategy latched: %s", self.name, seen.global_latched)
+            if self.on_global_latch is not None:
+                await self.on_global_latch(seen.global_latched)
         if not self.settings.flatten_on_loss_halt or global_before:
             return  # a global latch already flattened everything it could
         if seen.global_latched is not None:

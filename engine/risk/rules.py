@@ -8,7 +8,7 @@ numbers involved, so a person reading a rejection knows exactly what to change.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from engine.events import OrderType, TradingSignal
 from engine.instruments import InstrumentRegistry
@@ -58,6 +58,25 @@ class KillSwitchRule(Rule):
         if self.switch.halted:
             return f"trading halted by the kill switch: {self.switch.reason or 'no reason given'}"
         return None
+
+
+class Gate(Protocol):
+    def blocking_reason(self) -> str | None:
+        """None when an order may go to the broker now, else why not."""
+        ...
+
+
+class LiveGateRule(Rule):
+    """Live orders only: the typed confirmation given and the broker session valid (fails closed)."""
+
+    __slots__ = ("gate",)
+    name = "live_gate"
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def check(self, signal: TradingSignal, now: float) -> str | None:
+        return self.gate.blocking_reason()
 
 
 class LossLimitRule(Rule):
@@ -317,11 +336,14 @@ def build_rules(
     rate: OrderRate,
     instruments: InstrumentRegistry,
     calendar: MarketCalendar,
+    live_gate: Gate | None = None,
 ) -> tuple[Rule, ...]:
-    """Every rule, in the order they run: halts first, then the instrument and a fresh price,
-    then the order itself, then exposure and rate."""
+    """Every rule, in the order they run: halts (and, for live orders, the live gate) first,
+    then the instrument and a fresh price, then the order itself, then exposure and rate."""
+    gate: tuple[Rule, ...] = (LiveGateRule(live_gate),) if live_gate is not None else ()
     return (
         KillSwitchRule(switch),
+        *gate,
         LossLimitRule(latch),
         MarketHoursRule(calendar, settings.enforce_market_hours),
         InstrumentRule(instruments),

@@ -4,7 +4,7 @@
     name = "ema_5_20"
     kind = "ema_crossover"
     instruments = ["RELIANCE", "INFY"]   # trading symbols
-    namespaces = ["paper"]               # default: paper (zerodha: not available yet)
+    namespaces = ["paper"]               # default: paper; "zerodha" = live orders (see below)
     enabled = true                       # default: true
     [strategy.params]
     fast = 5
@@ -14,6 +14,9 @@ File choice: `settings.strategies.file` if set, else `<config_dir>/strategies.to
 if present, else the shipped `assets/strategies.toml`. User strategy kinds
 come from `settings.strategies.user_dir` (default `<config_dir>/strategies/`)
 and the `alpha_panda_tui.strategies` entry-point group.
+
+A strategy routed to `zerodha` sends real orders: the engine loads it only when launched live
+(`zerodha.live_orders = true` and `launch --live`); otherwise it is refused, never skipped.
 """
 
 from __future__ import annotations
@@ -37,8 +40,7 @@ STRATEGIES_FILE_NAME = "strategies.toml"
 USER_DIR_NAME = "strategies"
 STRATEGY_KEYS = ("name", "kind", "instruments", "namespaces", "enabled", "params")
 DEFAULT_NAMESPACES: tuple[Namespace, ...] = (Namespace.PAPER,)
-# Live (zerodha) orders do not exist yet: a strategy routed there is refused, never silently skipped.
-AVAILABLE_NAMESPACES: tuple[str, ...] = (Namespace.PAPER.value,)
+KNOWN_NAMESPACES: tuple[str, ...] = (Namespace.PAPER.value, Namespace.ZERODHA.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,35 @@ def load_strategies(
     settings: Settings,
     instruments: InstrumentRegistry,
     registry: StrategyRegistry | None = None,
+    *,
+    live: bool = False,
 ) -> tuple[list[Strategy], dict[str, bool]]:
-    """Every strategy in the file in force, built, and its `enabled` flag from the file."""
+    """Every strategy in the file in force, built, and its `enabled` flag from the file.
+
+    `live`: the engine was launched live; without it a strategy routed to zerodha is refused."""
     registry = registry if registry is not None else strategy_registry(settings)
     specs = read_strategy_specs(strategies_file(settings), instruments, registry)
+    if not live:
+        for spec in specs:
+            refuse_live(spec, settings)
     strategies = [build_strategy(spec, registry) for spec in specs]
     return strategies, {spec.name: spec.enabled for spec in specs}
+
+
+def refuse_live(spec: StrategySpec, settings: Settings) -> None:
+    """StrategyConfigError for a strategy routed to zerodha in an engine not launched live."""
+    if Namespace.ZERODHA not in spec.namespaces:
+        return
+    where = f"{spec.source}: " if spec.source else ""
+    if not settings.zerodha.live_orders:
+        missing = "zerodha.live_orders is not true and the engine was not launched with --live"
+    else:
+        missing = "the engine was not launched with --live"
+    raise StrategyConfigError(
+        f"{where}strategy {spec.name!r}, field 'namespaces': 'zerodha' would send real orders, and "
+        f'live orders are off ({missing}). Fix: remove it (namespaces = ["paper"]) to paper-trade '
+        "this strategy, or set zerodha.live_orders = true and run `alpha-panda-tui launch --live`"
+    )
 
 
 def build_strategy(
@@ -234,14 +259,8 @@ def _read_entry(
         tokens.append(inst.instrument_token)
     namespaces: list[Namespace] = []
     for text in entry.string_list("namespaces", default=[ns.value for ns in DEFAULT_NAMESPACES]):
-        if text.lower() == Namespace.ZERODHA.value:
-            raise entry.error(
-                "namespaces",
-                "'zerodha' would send real orders, and live orders are not available in this version",
-                'remove it (namespaces = ["paper"]) to paper-trade this strategy',
-            )
-        if text.lower() not in AVAILABLE_NAMESPACES:
-            allowed = " or ".join(repr(n) for n in AVAILABLE_NAMESPACES)
+        if text.lower() not in KNOWN_NAMESPACES:
+            allowed = " or ".join(repr(n) for n in KNOWN_NAMESPACES)
             raise entry.error("namespaces", f"bad namespace {text!r}", f"use {allowed}")
         ns = Namespace(text.lower())
         if ns not in namespaces:

@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from alpha_panda_tui.app import AlphaPandaApp, make_app
 from engine.bus import InProcessBus
 from engine.bus.base import Bus
-from engine.events import Command, Event
+from engine.events import Command, Event, Namespace
 from engine.instruments import InstrumentRegistry
 from engine.topics import CONTROL_COMMANDS
 from tests.alpha_panda_tui.scenario import Scenario
@@ -73,10 +73,15 @@ async def wait_for(condition: Callable[[], bool], timeout: float = WAIT_LIMIT_S)
 
 
 @asynccontextmanager
-async def console(size: tuple[int, int] = WIDE, *, session: bool = True) -> AsyncIterator[Console]:
+async def console(
+    size: tuple[int, int] = WIDE,
+    *,
+    session: bool = True,
+    namespaces: tuple[Namespace, ...] = (Namespace.PAPER,),
+) -> AsyncIterator[Console]:
     bus = InProcessBus()
     probe = Probe(bus)
-    app = make_app(bus=bus, instruments=INSTRUMENTS, debounce_s=0.0, animate=False)
+    app = make_app(bus=bus, instruments=INSTRUMENTS, namespaces=namespaces, debounce_s=0.0, animate=False)
     await bus.start()
     scenario = Scenario(bus, INSTRUMENTS)
     if session:

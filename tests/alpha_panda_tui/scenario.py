@@ -158,6 +158,11 @@ class Scenario:
         mode: TradingMode = TradingMode.PAPER,
         loss_latches: tuple[str, ...] = (),
         broker_session: str = "",
+        live: bool = False,
+        live_confirmed: bool = False,
+        live_detail: str = "",
+        live_open_orders: int = 0,
+        live_orders_queued: int = 0,
     ) -> Event:
         status = EngineStatus(
             state=state,
@@ -177,6 +182,11 @@ class Scenario:
             health=HEALTH,
             loss_latches=loss_latches,
             broker_session=broker_session,
+            live=live,
+            live_confirmed=live_confirmed,
+            live_detail=live_detail,
+            live_open_orders=live_open_orders,
+            live_orders_queued=live_orders_queued,
             status_ts=self.clock.now(),
         )
         return await self.root(ENGINE_STATUS, status)

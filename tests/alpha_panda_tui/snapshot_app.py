@@ -25,11 +25,19 @@ WIDE = (160, 48)
 RunBefore = Callable[[Pilot[int]], Awaitable[None]]
 
 
-def seeded_app(**options: Any) -> AlphaPandaApp:
-    """`options` go to make_app (settings, login_handler, ...)."""
+def seeded_app(status: dict[str, Any] | None = None, **options: Any) -> AlphaPandaApp:
+    """`options` go to make_app (settings, login_handler, ...); `status`: a last engine status
+    (Scenario.status arguments) published after the session."""
     bus = DirectBus()
     app = make_app(bus=bus, instruments=INSTRUMENTS, animate=False, **options)
-    asyncio.run(Scenario(bus, INSTRUMENTS).session())
+
+    async def seed() -> None:
+        scenario = Scenario(bus, INSTRUMENTS)
+        await scenario.session()
+        if status is not None:
+            await scenario.status(**status)
+
+    asyncio.run(seed())
     return app
 
 

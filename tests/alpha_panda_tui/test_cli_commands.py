@@ -67,10 +67,14 @@ def test_halt_resume_and_unknown_names_answer_once_per_namespace(data_dir: Path)
 
         latch = cli(data_dir, "reset-latch", "nosuch")
         assert latch.returncode == 1
-        assert all(
-            line.startswith("FAILED: ") and "no strategy named 'nosuch'; known strategies: ema_5_20" in line
-            for line in lines(latch)
-        ) and len(lines(latch)) == 2
+        assert (
+            all(
+                line.startswith("FAILED: ")
+                and "no strategy named 'nosuch'; known strategies: ema_5_20" in line
+                for line in lines(latch)
+            )
+            and len(lines(latch)) == 2
+        )
 
         toggle = cli(data_dir, "strategy", "enable", "nope")
         assert toggle.returncode == 1 and "FAILED: no strategy named 'nope'" in toggle.stdout
@@ -91,3 +95,31 @@ def test_a_service_that_does_not_answer_fails_the_command_and_is_named(data_dir:
         f"FAILED: no answer from risk.zerodha within {COMMAND_TIMEOUT_S:g} s",
     ]
     assert "Traceback" not in halt.stderr
+
+
+def test_flatten_and_the_typed_live_confirmation_from_another_terminal(data_dir: Path) -> None:
+    with running(data_dir) as _engine:
+        everything = cli(data_dir, "flatten", "--all")
+        assert everything.returncode == 0, everything.stdout + everything.stderr
+        assert lines(everything) == ["ok: paper: 0 closing order(s) for every position"]
+        nope = cli(data_dir, "flatten", "--strategy", "nope")
+        assert nope.returncode == 1
+        [line] = lines(nope)
+        assert line.startswith("FAILED: no strategy named 'nope'; known strategies: ema_5_20, ")
+        unscoped = cli(data_dir, "flatten")
+        assert (
+            unscoped.returncode == 2 and "one of the arguments --all --strategy --symbol" in unscoped.stderr
+        )
+
+        refused = cli(data_dir, "confirm-live", "yes")
+        assert refused.returncode == 1
+        assert lines(refused) == ["FAILED: not confirmed: 'yes' is neither LIVE nor the Zerodha user id"]
+        confirmed = cli(data_dir, "confirm-live", "LIVE")
+        assert confirmed.returncode == 0
+        assert lines(confirmed) == [
+            "ok: live orders confirmed: signals of strategies routed to zerodha now go to Kite"
+        ]
+        status = cli(data_dir, "status")
+        # confirmed, but this engine has no Kite behind its zerodha namespace: LIVE it is not
+        assert "mode PAPER" in status.stdout
+        assert "live       OFF: Zerodha is not enabled" in status.stdout

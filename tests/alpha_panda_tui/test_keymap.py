@@ -5,9 +5,12 @@ from __future__ import annotations
 from textual.app import App
 
 from alpha_panda_tui.app import AlphaPandaApp
+from alpha_panda_tui.screens.audit import AuditScreen
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
+from alpha_panda_tui.screens.flatten import FlattenScreen
 from alpha_panda_tui.screens.help import HelpScreen
+from alpha_panda_tui.screens.live_confirm import LiveConfirmScreen
 from alpha_panda_tui.screens.login import LoginScreen
 from alpha_panda_tui.screens.order_trace import OrderTraceScreen
 from alpha_panda_tui.screens.replay import ReplayScreen
@@ -29,8 +32,11 @@ HANDLERS: dict[Scope, tuple[type[object], ...]] = {
     Scope.DETAIL: (StrategyDetailScreen, OrderTraceScreen),
     Scope.STRATEGY_DETAIL: (StrategyDetailScreen,),
     Scope.CONFIRM: (ConfirmScreen,),
+    Scope.LIVE_CONFIRM: (LiveConfirmScreen,),
+    Scope.FLATTEN: (FlattenScreen,),
     Scope.LOGIN: (LoginScreen,),
     Scope.REPLAY: (ReplayScreen,),
+    Scope.AUDIT: (AuditScreen,),
     Scope.HELP: (HelpScreen,),
 }
 
@@ -57,7 +63,7 @@ def test_every_palette_command_has_a_key_and_runs_an_app_action() -> None:
 
 def test_destructive_commands_are_confirmed_or_debounced_app_actions() -> None:
     destructive = {c.action for c in KEYMAP if c.destructive}
-    assert destructive == {"kill_switch", "resume_trading", "reset_latches", "cancel_order"}
+    assert destructive == {"kill_switch", "resume_trading", "reset_latches", "cancel_order", "flatten"}
     kill = next(c for c in KEYMAP if c.action == "kill_switch")
     assert kill.priority  # works even while a dialog or an input has focus
 

@@ -24,6 +24,8 @@ from alpha_panda_tui.cli import main
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.login_cli import StdinLines, run_login
 from engine.settings import load_settings
+from engine.storage.audit import AuditEntry, AuditLog
+from engine.storage.database import Database
 from engine.zerodha.login import create_session
 from engine.zerodha.session import SessionStore
 from kite_sandbox.server import KiteSandbox
@@ -106,6 +108,18 @@ async def test_login_with_a_pasted_redirect_url(isolated_dirs: Path) -> None:
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     for secret in (sandbox.config.api_secret, session.access_token):
         assert secret not in out + err
+    assert [(a.actor, a.action, a.subject) for a in await audit_entries(isolated_dirs / "data")] == [
+        ("cli", "logged_in", sandbox.config.user_id)
+    ]
+
+
+async def audit_entries(data_dir: Path) -> list[AuditEntry]:
+    db = Database(load_settings(data_dir=data_dir).database_url)
+    await db.connect()
+    try:
+        return await AuditLog(db).recent(10)
+    finally:
+        await db.close()
 
 
 async def test_login_catches_kites_redirect(isolated_dirs: Path) -> None:
@@ -228,3 +242,5 @@ async def test_logout_invalidates_and_deletes(
             await asyncio.to_thread(kite.profile)
     assert await asyncio.to_thread(main, ["logout"]) == EXIT_OK
     assert capsys.readouterr().out.strip() == "no saved Kite session: nothing to log out"
+    audit = await audit_entries(isolated_dirs / "data")
+    assert [(a.actor, a.action, a.subject) for a in audit] == [("cli", "logged_out", sandbox.config.user_id)]

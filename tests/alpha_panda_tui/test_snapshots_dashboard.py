@@ -1,4 +1,4 @@
-"""Snapshots of the dashboard: a large terminal, a small one (one view at a time), and NO_COLOR."""
+"""Snapshots of the dashboard: a large terminal, a small one (one view at a time), NO_COLOR, and live."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from engine.events import TradingMode
 from tests.alpha_panda_tui.snapshot_app import SMALL, WIDE, pressing, seeded_app, settle
 
 SnapCompare = Callable[..., bool]
@@ -33,3 +34,16 @@ def test_dashboard_no_color(snap_compare: SnapCompare, monkeypatch: pytest.Monke
     app = seeded_app()
     assert app.no_color
     assert snap_compare(app, terminal_size=SMALL, run_before=settle)
+
+
+def test_dashboard_live(snap_compare: SnapCompare) -> None:
+    """Confirmed, session valid, not halted: LIVE in red, with the live orders and the rate-limit queue."""
+    live = {
+        "mode": TradingMode.LIVE,
+        "live": True,
+        "live_confirmed": True,
+        "broker_session": "valid until 06:00 (AB1234)",
+        "live_open_orders": 2,
+        "live_orders_queued": 5,
+    }
+    assert snap_compare(seeded_app(status=live), terminal_size=WIDE, run_before=settle)

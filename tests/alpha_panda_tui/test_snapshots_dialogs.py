@@ -1,4 +1,4 @@
-"""Snapshots of the dialogs: kill-switch confirmation, broker login, help; large and small."""
+"""Snapshots of the dialogs: kill-switch confirmation, live confirmation, flatten, broker login, help."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from alpha_panda_tui.screens.login import LoginRequest
+from engine.events import TradingMode
 from engine.settings import load_settings
+from engine.zerodha.live_gate import NOT_CONFIRMED
 from tests.alpha_panda_tui.snapshot_app import SMALL, WIDE, pressing, seeded_app
 
 SnapCompare = Callable[..., bool]
@@ -50,3 +52,19 @@ def test_login_with_errors(snap_compare: SnapCompare) -> None:
 @SIZES
 def test_help(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     assert snap_compare(seeded_app(), terminal_size=size, run_before=pressing("question_mark"))
+
+
+LAUNCHED_LIVE = {
+    "mode": TradingMode.LIVE,
+    "live_detail": NOT_CONFIRMED,
+    "broker_session": "valid until 06:00 (AB1234)",
+}
+
+
+def test_live_confirmation_asked_of_an_engine_launched_live(snap_compare: SnapCompare) -> None:
+    """The header says PAPER, and LIVE OFF in red, until the word is typed."""
+    assert snap_compare(seeded_app(status=LAUNCHED_LIVE), terminal_size=WIDE, run_before=pressing())
+
+
+def test_flatten(snap_compare: SnapCompare) -> None:
+    assert snap_compare(seeded_app(), terminal_size=SMALL, run_before=pressing("F"))

@@ -49,9 +49,10 @@ def test_secrets_are_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cr3t-value" not in repr(settings)
 
 
-@pytest.mark.parametrize("enabled", ["true", "false"])
-def test_live_orders_are_refused_until_they_exist(monkeypatch: pytest.MonkeyPatch, enabled: str) -> None:
-    monkeypatch.setenv("ALPHA_PANDA_ZERODHA__ENABLED", enabled)
+def test_live_orders_need_zerodha_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHA_PANDA_ZERODHA__LIVE_ORDERS", "true")
-    with pytest.raises(ConfigError, match=r"zerodha\.live_orders: live orders are not available in this"):
+    with pytest.raises(ConfigError, match=r"zerodha: .*live_orders = true needs enabled = true"):
         load_settings()
+    monkeypatch.setenv("ALPHA_PANDA_ZERODHA__ENABLED", "true")
+    settings = load_settings()
+    assert settings.zerodha.live_orders and not settings.zerodha.flatten_on_halt

@@ -131,7 +131,7 @@ ENTRY = '[[strategy]]\nname = "s1"\nkind = "sma_crossover"\ninstruments = ["RELI
                 "strategy 's1'",
                 "field 'namespaces'",
                 "'zerodha' would send real orders",
-                "live orders are not available in this version",
+                "zerodha.live_orders is not true and the engine was not launched with --live",
             ],
         ),
         (ENTRY + 'namespaces = ["shared"]\n', ["field 'namespaces'", "bad namespace 'shared'"]),
@@ -174,3 +174,17 @@ def test_a_strategies_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) ->
     path.write_bytes(b"\xff\xfe" + ENTRY.encode())
     with pytest.raises(StrategyConfigError, match=r"s\.toml: is not UTF-8 text"):
         read_strategy_specs(path, INSTRUMENTS, builtin_registry())
+
+
+LIVE_ENTRY = ENTRY + 'namespaces = ["paper", "zerodha"]\n'
+
+
+def test_a_strategy_routed_to_zerodha_loads_only_in_an_engine_launched_live(tmp_path: Path) -> None:
+    path = write(tmp_path / "live.toml", LIVE_ENTRY)
+    settings = load_settings(
+        strategies=StrategySettings(file=path), zerodha={"enabled": True, "live_orders": True}
+    )
+    with pytest.raises(StrategyConfigError, match="the engine was not launched with --live"):
+        load_strategies(settings, INSTRUMENTS)
+    strategies, _ = load_strategies(settings, INSTRUMENTS, live=True)
+    assert strategies[0].namespaces == (Namespace.PAPER, Namespace.ZERODHA)

@@ -49,6 +49,8 @@ async def test_a_strategy_on_paper_and_zerodha_places_one_kite_order_and_paper_n
         both = (Namespace.PAPER, Namespace.ZERODHA)
         strategy = LongFromTheSecondTick("shadowed", (NTPC,), both, {"quantity": 3})
         engine = Engine(settings, paced=False, strategies=[strategy], namespaces=both)
+        assert engine.live_gate is not None
+        engine.live_gate.confirm("LIVE", "test")  # as typed in the console: no live order goes before
         placed: dict[Namespace, list[OrderPlaced]] = {Namespace.PAPER: [], Namespace.ZERODHA: []}
         for ns in both:
 
@@ -99,6 +101,8 @@ async def test_on_the_kite_feed_order_updates_arrive_on_the_ticker_socket_not_by
         pin(sandbox, last=1500.0)
         strategy = LongFromTheSecondTick("live", (INFY,), (Namespace.ZERODHA,), {"quantity": 2})
         engine = Engine(settings, paced=False, strategies=[strategy], namespaces=(Namespace.ZERODHA,))
+        assert engine.live_gate is not None
+        engine.live_gate.confirm("LIVE", "test")
         await engine.start()
         try:
             execution = engine.zerodha
