@@ -373,7 +373,15 @@ class Engine:
             self.settings.zerodha,
             ChargeCalculator(self.settings.charges),
             audit=self.audit,
+            may_open=self.live_blocked,
+            may_close=self._live_closing_blocked,
         )
+
+    def _live_closing_blocked(self) -> str | None:
+        """Closing orders (flatten, also on a halt) pass the kill switch, never the live gate."""
+        if self.live_gate is None:
+            return "not launched live"
+        return self.live_gate.blocking_reason()
 
     def _command_responders(self) -> dict[CommandAction, tuple[str, ...]]:
         """The services that must answer each command."""

@@ -19,3 +19,7 @@ class BrokerUnavailable(BrokerError):
 
 class SessionExpired(BrokerError):
     """Kite refused the access token (or there is none): a new login is needed."""
+
+
+class SendBlocked(BrokerError):
+    """A call we chose not to send (the kill switch, the live gate): Kite never saw it."""

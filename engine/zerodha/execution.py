@@ -54,7 +54,7 @@ from engine.service import Service
 from engine.settings import ZerodhaSettings
 from engine.storage.audit import AuditLog
 from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, TopicMap
-from engine.zerodha.errors import BrokerError, SessionExpired
+from engine.zerodha.errors import BrokerError, SendBlocked, SessionExpired
 from engine.zerodha.order_checks import OrderRefused, check_order, slices
 from engine.zerodha.order_ids import LiveOrderIds
 from engine.zerodha.order_store import LiveOrder, LiveOrderStore, LiveState
@@ -80,7 +80,7 @@ PositionKey = tuple[str, int, Product]
 
 def ambiguous(exc: BrokerError) -> bool:
     """True if Kite may have carried the call out: no answer, a time-out, a 5xx, a garbled reply."""
-    if isinstance(exc, SessionExpired | OrderCapReached):
+    if isinstance(exc, SessionExpired | OrderCapReached | SendBlocked):
         return False
     return exc.status is None or exc.status >= 500
 
@@ -123,6 +123,8 @@ class ZerodhaExecution(Service):
         audit: AuditLog | None = None,
         order_ids: LiveOrderIds | None = None,
         socket_up: Callable[[], bool] | None = None,
+        may_open: Callable[[], str | None] | None = None,
+        may_close: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__(bus)
         self.namespace = Namespace.ZERODHA
@@ -136,6 +138,11 @@ class ZerodhaExecution(Service):
         self.audit = audit
         self.ids = order_ids or LiveOrderIds()
         self.socket_up = socket_up or (lambda: False)
+        # why a new order (may_open) or a closing one from flatten (may_close) must not go out now;
+        # asked when the signal arrives and again just before each place call
+        self.may_open = may_open or (lambda: None)
+        self.may_close = may_close or (lambda: None)
+        self._closing: set[str] = set()  # flatten's orders: closing positions passes the kill switch
         self.topics = TopicMap(Namespace.ZERODHA)
         self._secret = settings.api_secret.get_secret_value() if settings.api_secret is not None else ""
         self._orders: dict[str, LiveOrder] = {}
@@ -232,6 +239,8 @@ class ZerodhaExecution(Service):
         try:
             if self._closed_reason:
                 raise OrderRefused(self._closed_reason)
+            if (blocked := self.may_open()) is not None:
+                raise OrderRefused(f"not sent: {blocked}")
             if instrument is None:
                 raise OrderRefused(f"unknown instrument {signal.instrument_token}")
             check_order(instrument, validated.quantity, signal.order_type, signal.product, limit, trigger)
@@ -349,7 +358,9 @@ class ZerodhaExecution(Service):
     async def _send(self, order: LiveOrder) -> None:
         for attempt in range(1, PLACE_ATTEMPTS + 1):
             try:
-                broker_id = str(await self.kite.call("place_order", **self._place_params(order)))
+                guard = self.may_close if order.order_id in self._closing else self.may_open
+                params = self._place_params(order)
+                broker_id = str(await self.kite.call("place_order", guard=guard, **params))
             except BrokerError as exc:
                 if not ambiguous(exc):
                     await self._refused(order, exc.message)
@@ -792,6 +803,7 @@ class ZerodhaExecution(Service):
             event = make_event(
                 order, namespace=Namespace.ZERODHA, source=f"{self.name}:flatten", key=strategy
             )
+            self._closing.add(order.order_id)
             live = await self._submit(instrument, event)
             if live is not None:
                 await self._audit("flatten", live, reason)

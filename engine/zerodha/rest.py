@@ -31,7 +31,7 @@ from kiteconnect import exceptions as kite_errors
 from engine.backoff import Backoff
 from engine.settings import ZerodhaSettings
 from engine.zerodha.broker_session import BrokerSession
-from engine.zerodha.errors import BrokerError, BrokerUnavailable, SessionExpired
+from engine.zerodha.errors import BrokerError, BrokerUnavailable, SendBlocked, SessionExpired
 from engine.zerodha.rate_limit import KiteRateLimiter
 
 log = logging.getLogger(__name__)
@@ -146,24 +146,39 @@ class KiteRest:
             return body.decode("utf-8", errors="replace")
         raise BrokerError(f"Kite sent the {exchange} instruments dump as JSON, not CSV")
 
-    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Any `KiteConnect` method by name, e.g. `call("order_history", order_id)`."""
+    async def call(
+        self, name: str, *args: Any, guard: Callable[[], str | None] | None = None, **kwargs: Any
+    ) -> Any:
+        """Any `KiteConnect` method by name, e.g. `call("order_history", order_id)`.
+
+        `guard`, asked after the rate limiter's wait and before each attempt, returns why the call
+        must not go out now (`SendBlocked`), or None: an order queued behind the limit when the
+        kill switch is pressed is never sent."""
         if name.startswith("_") or name in NOT_CALLS or not callable(getattr(KiteConnect, name, None)):
             raise ValueError(f"{name!r} is not a Kite Connect call")
 
         def invoke(kite: KiteConnect) -> Any:
             return getattr(kite, name)(*args, **kwargs)
 
-        return await self._run(name, invoke, timeout=self.settings.rest_timeout_s * 2)
+        return await self._run(name, invoke, timeout=self.settings.rest_timeout_s * 2, guard=guard)
 
     # -- one call, its attempts and what a failure means ----------------------------
-    async def _run(self, name: str, fn: Callable[[KiteConnect], Any], *, timeout: float) -> Any:
+    async def _run(
+        self,
+        name: str,
+        fn: Callable[[KiteConnect], Any],
+        *,
+        timeout: float,
+        guard: Callable[[], str | None] | None = None,
+    ) -> Any:
         s = self.settings
         backoff = Backoff(s.rest_backoff_s, cap=s.rest_backoff_cap_s, jitter=RETRY_JITTER)
         attempts = 1 + s.rest_retries
         for attempt in range(1, attempts + 1):
             kite = self._kite(name)  # the token is read each time: a login meanwhile is used at once
             await self.limiter.acquire(name)
+            if guard is not None and (blocked := guard()) is not None:
+                raise SendBlocked(f"{name} not sent: {blocked}")
             self.calls += 1
             try:
                 return await asyncio.wait_for(asyncio.to_thread(fn, kite), timeout)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kiteconnect import KiteConnect
 
-from engine.events import OrderCancelled, OrderFilled, OrderPlaced, OrderType, Product, Side
+from engine.events import OrderCancelled, OrderFailed, OrderFilled, OrderPlaced, OrderType, Product, Side
 from engine.storage.audit import AuditLog
 from engine.zerodha.order_store import LiveState
 from tests.engine.zerodha.live_harness import live_desk
@@ -101,3 +101,43 @@ async def test_an_order_placed_by_hand_is_adopted_flagged_and_cancelled_by_cance
     assert (cancelled.order_id, cancelled.unfilled_quantity) == (f"K{kite_id}", 2)
     assert stored is not None and stored.adopted and stored.state is LiveState.CANCELLED
     assert ("adopted", f"K{kite_id}") in audit and ("cancel", f"K{kite_id}") in audit
+
+
+async def test_a_halt_stops_new_orders_even_those_already_queued_for_the_rate_limit(tmp_path: Path) -> None:
+    halted: list[str] = []
+    async with live_desk(tmp_path, sandbox={"rate_limits": True}, order_poll_s=0.5) as live:
+        live.execution.may_open = lambda: halted[0] if halted else None
+        pin(live.sandbox, last=1500.0)
+        for _ in range(20):
+            await live.signal(Side.BUY, 1, limit=1400.0)
+        assert live.execution.queued >= 5  # the rest of the second's ten wait their turn
+        halted.append("halted: kill switch")
+        await live.signal(Side.BUY, 1, limit=1400.0)  # after the halt: refused at once
+        await live.until(lambda: live.execution.queued == 0 and len(live.of(OrderFailed)) >= 6, timeout=10.0)
+        await live.execution.idle()
+        posts = [e for e in live.sandbox.requests.order_calls() if e.method == "POST"]
+    failed = live.of(OrderFailed)
+    placed_at_kite = {e.form["tag"] for e in posts}
+    assert len(posts) <= 15 and len(placed_at_kite) == len(posts)
+    assert all("not sent: halted: kill switch" in f.reason for f in failed)
+    assert not placed_at_kite & {f.order_id for f in failed}  # a refused order never reached Kite
+    assert len(posts) + len(failed) == 21
+
+
+async def test_a_closing_order_passes_the_kill_switch_but_not_a_shut_gate(tmp_path: Path) -> None:
+    async with live_desk(tmp_path) as live:
+        pin(live.sandbox, last=1500.0)
+        await live.signal(Side.BUY, 4, limit=1500.05, strategy="long")
+        await live.until(lambda: live.execution.positions() == {("long", INFY, Product.MIS): 4})
+        live.execution.may_open = lambda: "halted: kill switch"
+        live.execution.may_close = lambda: "no valid Kite session"
+        live.sandbox.requests.clear()
+
+        assert await live.execution.flatten("halt", strategy_id="long") == 1
+        [refused] = await live.until(lambda: live.of(OrderFailed))
+        calls_while_shut = list(live.sandbox.requests.order_calls())
+        live.execution.may_close = lambda: None  # the session is back; the kill switch stays on
+        assert await live.execution.flatten("halt", strategy_id="long") == 1
+        await live.until(lambda: not live.execution.positions())
+    assert "not sent: no valid Kite session" in refused.reason
+    assert calls_while_shut == []
