@@ -83,6 +83,7 @@ class CommandAction(StrEnum):
     FEED_PAUSE = "feed_pause"
     FEED_RESUME = "feed_resume"
     CANCEL_ORDER = "cancel_order"
+    ACKNOWLEDGE_MISMATCH = "acknowledge_mismatch"  # a person has seen a live position mismatch
     FLATTEN = "flatten"  # target: "" (everything), "strategy:<name>" or "symbol:<tradingsymbol>"
     CONFIRM_LIVE = "confirm_live"  # target: the typed confirmation (LIVE or the Zerodha user id)
 
@@ -310,6 +311,8 @@ class EngineStatus(msgspec.Struct, frozen=True, tag=EventType.ENGINE_STATUS.valu
     feed_message: str = ""  # the broker feed's latest text message, "error: ..." or "message: ..."
     live_orders_queued: int = 0  # live signals waiting for the broker's order rate limit
     live_open_orders: int = 0  # live orders working at the broker
+    broker_positions: tuple[PositionView, ...] = ()  # Kite's day positions of the live account ...
+    broker_positions_ts: float = 0.0  # ... as of this reconciliation (0: none yet)
 
 
 class DeadLetter(msgspec.Struct, frozen=True, tag=EventType.DEAD_LETTER.value):

@@ -315,6 +315,12 @@ class ZerodhaSettings(Section):
     verify_timeout_s: float = Field(
         default=15.0, gt=0, description="longest wait for Kite to confirm the session when the engine starts"
     )
+    reconcile_interval_s: float = Field(
+        default=180.0,
+        ge=5,
+        le=3600,
+        description="seconds between reconciliations of live orders, trades and positions with Kite",
+    )
     silence_timeout_s: float = Field(
         default=10.0,
         gt=0,

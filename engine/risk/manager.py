@@ -30,6 +30,7 @@ from engine.events import (
 )
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import MarketCalendar
+from engine.risk.holds import StrategyHolds
 from engine.risk.kill_switch import HALT_STATE_KEY, KillSwitch
 from engine.risk.loss_latch import LossLatch, ist_day
 from engine.risk.market_view import MarketView
@@ -74,15 +75,18 @@ class RiskManager(Service):
         self.state_store = state_store
         self.latch_key = f"risk:{namespace.value}:latch"
         self.day_key = f"risk:{namespace.value}:day"
+        self.holds_key = f"risk:{namespace.value}:holds"
 
         self._market = MarketView()
         self._book = PositionBook()
         self._rate = OrderRate(ORDER_RATE_WINDOW_S)
         self._switch = KillSwitch()
+        self._holds = StrategyHolds()
         self._latch = LossLatch(settings.max_daily_loss_per_strategy, settings.max_daily_loss)
         self._rules = build_rules(
             settings,
             switch=self._switch,
+            holds=self._holds,
             latch=self._latch,
             market=self._market,
             book=self._book,
@@ -115,6 +119,11 @@ class RiskManager(Service):
     def latches(self) -> Mapping[str, str]:
         """Latched strategy names (and "global") -> why."""
         return MappingProxyType(self._latch.latches())
+
+    @property
+    def holds(self) -> Mapping[str, str]:
+        """Strategies held until a person acknowledges their position mismatch -> why."""
+        return self._holds.reasons
 
     @property
     def validated(self) -> int:
@@ -164,11 +173,33 @@ class RiskManager(Service):
         self._switch.load_state(await self.state_store.get_state(HALT_STATE_KEY))
         self._latch.load_latch_state(await self.state_store.get_state(self.latch_key))
         self._latch.load_day_state(await self.state_store.get_state(self.day_key))
+        self._holds.load_state(await self.state_store.get_state(self.holds_key))
         self._loaded = True
         if self._switch.halted:
             log.warning("%s: starting halted by the kill switch: %s", self.name, self._switch.reason)
         for name, reason in self._latch.latches().items():
             log.warning("%s: loss latch %s still set: %s", self.name, name, reason)
+        for name, reason in self._holds.reasons.items():
+            log.warning("%s: strategy %s still held: %s", self.name, name, reason)
+
+    # -- holds (a position mismatch stops one strategy) ---------------------------------------
+    async def hold_strategy(self, strategy_id: str, reason: str) -> bool:
+        """Stop a strategy's signals until `release_strategy`; False when it was already held."""
+        await self._load_state()
+        if not self._holds.hold(strategy_id, reason):
+            return False
+        await self.state_store.put_state(self.holds_key, self._holds.to_state())
+        log.warning("%s: strategy %s held: %s", self.name, strategy_id, reason)
+        return True
+
+    async def release_strategy(self, strategy_id: str = "") -> list[str]:
+        """Release one held strategy, or all of them; the strategies released."""
+        await self._load_state()
+        released = self._holds.release(strategy_id)
+        if released:
+            await self.state_store.put_state(self.holds_key, self._holds.to_state())
+            log.warning("%s: released %s", self.name, ", ".join(released))
+        return released
 
     # -- dispatch ------------------------------------------------------------------------
     async def _on_event(self, event: Event) -> None:

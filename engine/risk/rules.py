@@ -13,6 +13,7 @@ from typing import ClassVar, Protocol
 from engine.events import OrderType, TradingSignal
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import MarketCalendar
+from engine.risk.holds import StrategyHolds
 from engine.risk.kill_switch import KillSwitch
 from engine.risk.loss_latch import LossLatch
 from engine.risk.market_view import MarketView
@@ -58,6 +59,17 @@ class KillSwitchRule(Rule):
         if self.switch.halted:
             return f"trading halted by the kill switch: {self.switch.reason or 'no reason given'}"
         return None
+
+
+class StrategyHoldRule(Rule):
+    __slots__ = ("holds",)
+    name = "position_mismatch"
+
+    def __init__(self, holds: StrategyHolds) -> None:
+        self.holds = holds
+
+    def check(self, signal: TradingSignal, now: float) -> str | None:
+        return self.holds.blocking_reason(signal.strategy_id)
 
 
 class Gate(Protocol):
@@ -330,6 +342,7 @@ def build_rules(
     settings: RiskSettings,
     *,
     switch: KillSwitch,
+    holds: StrategyHolds,
     latch: LossLatch,
     market: MarketView,
     book: PositionBook,
@@ -343,6 +356,7 @@ def build_rules(
     gate: tuple[Rule, ...] = (LiveGateRule(live_gate),) if live_gate is not None else ()
     return (
         KillSwitchRule(switch),
+        StrategyHoldRule(holds),
         *gate,
         LossLimitRule(latch),
         MarketHoursRule(calendar, settings.enforce_market_hours),

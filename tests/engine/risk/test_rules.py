@@ -16,6 +16,7 @@ from tests.engine.risk.conftest import INFY, NIFTY, RELIANCE, TCS, RiskRig, new_
 
 ALL_RULES = (
     "kill_switch",
+    "position_mismatch",
     "loss_limit",
     "market_hours",
     "instrument",
