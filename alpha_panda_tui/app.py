@@ -84,6 +84,7 @@ class AlphaPandaApp(App[int]):
     halted = reactive(False, bindings=True)
     feed_paused = reactive(False, bindings=True)
     has_latches = reactive(False, bindings=True)
+    has_mismatch = reactive(False, bindings=True)
 
     def __init__(
         self,
@@ -151,6 +152,7 @@ class AlphaPandaApp(App[int]):
         self.halted = state.halted
         self.feed_paused = state.feed_paused
         self.has_latches = state.latched
+        self.has_mismatch = bool(state.mismatch)
         while state.notices:
             notice = state.notices.popleft()
             self.notify(notice.text, severity=SEVERITY[notice.level])
@@ -177,6 +179,8 @@ class AlphaPandaApp(App[int]):
             return self._needs_live_confirmation()
         if action == "reset_latches":
             return self.has_latches  # in the footer and the palette only while a latch is set
+        if action == "acknowledge_mismatch":
+            return self.has_mismatch
         if action in ("next_view", "previous_view"):
             dashboard = self._dashboard()
             return dashboard is not None and dashboard.compact
@@ -257,6 +261,25 @@ class AlphaPandaApp(App[int]):
                 "Reset daily-loss latches",
                 f"Reset {', '.join(latches) or 'every latch'} and let those strategies trade again today?",
                 confirm_label="Reset",
+            ),
+            confirmed,
+        )
+
+    def action_acknowledge_mismatch(self) -> None:
+        if not self.debounce.allow("acknowledge_mismatch") or self._dialog_open():
+            return
+        mismatch = self.state.mismatch
+
+        async def confirmed(ok: bool | None) -> None:
+            if ok:
+                await self.send(CommandAction.ACKNOWLEDGE_MISMATCH, reason="acknowledged in the console")
+
+        self.push_screen(
+            ConfirmScreen(
+                "Acknowledge position mismatch",
+                f"{mismatch or 'No live position mismatch is reported.'}\n\n"
+                "Accept Kite's positions as they are and let the held strategies trade live again?",
+                confirm_label="Acknowledge",
             ),
             confirmed,
         )

@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("-n", "--limit", type=int, default=50, help="how many entries (default 50)")
     reset = sub.add_parser("reset-latch", help="reset a daily-loss latch (a strategy, or all)")
     reset.add_argument("name", nargs="?", default="")
+    acknowledge = sub.add_parser(
+        "acknowledge",
+        help="acknowledge a live position mismatch: the strategies it held trade again (a strategy, or all)",
+    )
+    acknowledge.add_argument("name", nargs="?", default="")
 
     doctor = sub.add_parser("doctor", help="validate config and run every health check")
     add_broker_argument(doctor)
@@ -210,6 +215,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(run_audit(settings, limit=args.limit))
     if command == "reset-latch":
         return _command(settings, CommandAction.RESET_LOSS_LATCH, target=args.name)
+    if command == "acknowledge":
+        return _command(settings, CommandAction.ACKNOWLEDGE_MISMATCH, target=args.name)
     if command == "replay":
         from alpha_panda_tui.host import make_data_dir_private
         from alpha_panda_tui.replay_cli import run_replay_command

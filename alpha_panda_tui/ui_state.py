@@ -34,6 +34,8 @@ from engine.events import (
     SignalValidated,
     TradingSignal,
 )
+from engine.health.reconciliation import RECONCILIATION_CHECK
+from engine.health.registry import CheckStatus
 from engine.instruments import InstrumentRegistry
 from viewmodels.engine_status import EnginePane, HealthPane, StrategyPane, login_prompt, status_changes
 from viewmodels.event_log import LogPane
@@ -164,6 +166,7 @@ class UiState:
         if status.session_ts > self.session_ts:
             self.session_ts = status.session_ts
         self.health.set(status.health)
+        self.pnl.set_broker_positions(status.broker_positions, status.broker_positions_ts)
         confirmed = self.strategies.confirm(status.strategies)
         if confirmed or previous is None or previous.strategies != status.strategies:
             self._rebuild_strategies()
@@ -305,6 +308,16 @@ class UiState:
     def latched(self) -> bool:
         """A daily-loss latch is set (shown whatever else the engine is: a halt does not lift it)."""
         return self.status is not None and bool(self.status.loss_latches)
+
+    @property
+    def mismatch(self) -> str:
+        """The live position mismatch waiting for a person, in words ("" when there is none)."""
+        if self.status is None:
+            return ""
+        for check in self.status.health:
+            if check.name == RECONCILIATION_CHECK and check.status == CheckStatus.FAIL.value:
+                return check.message
+        return ""
 
     @property
     def feed_paused(self) -> bool:

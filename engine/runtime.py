@@ -34,6 +34,7 @@ from engine.events import (
     HealthCheckView,
     Namespace,
     OrderFilled,
+    PositionView,
     TradingMode,
     make_event,
     trading_state,
@@ -53,6 +54,7 @@ from engine.health.checks import (
     RedisCheck,
     StorageWriterCheck,
 )
+from engine.health.reconciliation import ReconciliationCheck
 from engine.health.registry import CheckResult, HealthRegistry
 from engine.instruments import Instrument, InstrumentRegistry
 from engine.market.calendar import MarketCalendar
@@ -87,6 +89,7 @@ from engine.zerodha.verify import Verification, verify_session
 
 if TYPE_CHECKING:
     from engine.zerodha.execution import ZerodhaExecution
+    from engine.zerodha.reconcile import Reconciler
     from engine.zerodha.rest import KiteRest
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,7 @@ STATE_ACTIONS = (
     CommandAction.HALT,
     CommandAction.RESUME,
     CommandAction.RESET_LOSS_LATCH,
+    CommandAction.ACKNOWLEDGE_MISMATCH,
     CommandAction.CONFIRM_LIVE,
 )
 DRAIN_TIMEOUT_S = 10.0
@@ -289,6 +293,9 @@ class Engine:
         if feed_cfg.record:
             self.recorder = TickRecorder(self.bus, s.recordings_dir, self.instruments, clock=self.clock)
             self.services.append(self.recorder)
+        self.reconciler: Reconciler | None = self._reconciler()
+        if self.reconciler is not None:
+            self.services.append(self.reconciler)  # started after storage: its first run is at start
         self.day_snapshots = DaySnapshotService(
             self.bus,
             db=self.db,
@@ -383,6 +390,42 @@ class Engine:
             return "not launched live"
         return self.live_gate.blocking_reason()
 
+    def _reconciler(self) -> Reconciler | None:
+        """Kite's book against ours, for a live zerodha namespace with a database."""
+        risk = self.risk.get(Namespace.ZERODHA)
+        if risk is None or self.kite is None or self.db is None:
+            return None
+        from engine.zerodha.reconcile import Reconciler
+
+        return Reconciler(
+            self.bus,
+            self.db,
+            self.kite,
+            risk,
+            self.state_store,
+            ChargeCalculator(self.settings.charges),
+            interval_s=self.settings.zerodha.reconcile_interval_s,
+            audit=self.audit,
+            strategies_trading=self._live_strategies_by_instrument,
+            reconnects=self._ticker_connections_opened,
+            symbol=self.instruments.symbol,
+            execution=self.zerodha,
+        )
+
+    def _live_strategies_by_instrument(self) -> dict[int, list[str]]:
+        trading: dict[int, list[str]] = {}
+        for strategy in self.strategy_runner.statuses():
+            if Namespace.ZERODHA in strategy.namespaces:
+                for token in strategy.instruments:
+                    trading.setdefault(token, []).append(strategy.name)
+        return trading
+
+    def _ticker_connections_opened(self) -> int:
+        """Ticker connections opened so far: one more means the live feed reconnected."""
+        if not isinstance(self.feed, ZerodhaFeed):
+            return 0
+        return sum(connection.opened for connection in self.feed.ticker.connections)
+
     def _command_responders(self) -> dict[CommandAction, tuple[str, ...]]:
         """The services that must answer each command."""
         risk = tuple(manager.name for manager in self.risk.values())
@@ -398,6 +441,7 @@ class Engine:
             CommandAction.FEED_RESUME: (self.feed.name,),
             # every broker; the order's owner answers
             CommandAction.CANCEL_ORDER: tuple(execution.name for execution in self.execution_services()),
+            CommandAction.ACKNOWLEDGE_MISMATCH: (self.reconciler.name,) if self.reconciler else (),
             CommandAction.FLATTEN: control,
             CommandAction.CONFIRM_LIVE: control,
         }
@@ -426,6 +470,8 @@ class Engine:
             self.health.register(InstrumentsDumpCheck(self.instruments_dump, in_use=uses_dump(s)))
         if self.writer is not None:
             self.health.register(StorageWriterCheck(self.writer))
+        if self.reconciler is not None:
+            self.health.register(ReconciliationCheck(self.reconciler))
         self.redis_check: RedisCheck | None = None
         if s.redis.url:
             self.redis_check = RedisCheck(s.redis.url)
@@ -616,6 +662,8 @@ class Engine:
             loss_latches=tuple(latches),
             stop_reason=self.fatal_error or "",
             broker_session=self._broker_session_text(),
+            broker_positions=self._broker_positions(),
+            broker_positions_ts=self.reconciler.broker_positions_ts if self.reconciler else 0.0,
             feed_detail=self.feed.detail,
             feed_message=self.feed.message,
             live=live_blocked is None,
@@ -628,6 +676,22 @@ class Engine:
             rejections=counts["rejections"],
             live_orders_queued=self.zerodha.queued if self.zerodha is not None else 0,
             live_open_orders=len(self.zerodha.open_orders()) if self.zerodha is not None else 0,
+        )
+
+    def _broker_positions(self) -> tuple[PositionView, ...]:
+        """The live account's positions as Kite reported them at the last reconciliation."""
+        if self.reconciler is None:
+            return ()
+        return tuple(
+            PositionView(
+                instrument_token=p.instrument_token,
+                quantity=p.quantity,
+                average_price=p.average_price,
+                last_price=p.last_price,
+                realized_pnl=p.realised,
+                unrealized_pnl=p.unrealised,
+            )
+            for p in self.reconciler.broker_positions
         )
 
     def live_blocked(self) -> str | None:

@@ -132,6 +132,16 @@ KEYMAP: tuple[KeyCommand, ...] = (
         destructive=True,
     ),
     KeyCommand(
+        "acknowledge-mismatch",
+        "M",
+        "acknowledge_mismatch",
+        "Ack mismatch",
+        "Acknowledge a live position mismatch: the strategies it held trade again (asks to confirm)",
+        Scope.GLOBAL,
+        palette=True,
+        destructive=True,
+    ),
+    KeyCommand(
         "strategy-detail",
         "s",
         "strategy_detail",

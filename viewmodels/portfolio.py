@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from engine.events import PnlSnapshot
+from engine.events import Namespace, PnlSnapshot, PositionView
 from viewmodels.revision import Revised, changes
 from viewmodels.rows import PositionRow
 
@@ -13,6 +13,8 @@ PNL_POINTS = 720
 PNL_INTERVAL_S = 1.0  # feed seconds between P&L curve samples
 
 Series = deque[tuple[float, float]]  # (ts, net P&L)
+BROKER_PORTFOLIO = f"{Namespace.ZERODHA.value}:broker"  # the live account's positions, as Kite holds them
+LIVE_PREFIX = f"{Namespace.ZERODHA.value}:"
 
 
 class PnlPane(Revised):
@@ -22,6 +24,16 @@ class PnlPane(Revised):
         self.portfolios: dict[str, PnlSnapshot] = {}
         self.series: Series = deque(maxlen=PNL_POINTS)  # total net P&L
         self.strategy_series: dict[str, Series] = {}
+        self.broker_positions: tuple[PositionView, ...] = ()
+        self.broker_positions_ts = 0.0  # 0: Kite's positions not read yet
+
+    @changes
+    def set_broker_positions(self, positions: tuple[PositionView, ...], ts: float) -> bool:
+        """Kite's positions of the live account, from the engine's last reconciliation."""
+        if ts == self.broker_positions_ts and positions == self.broker_positions:
+            return False
+        self.broker_positions, self.broker_positions_ts = positions, ts
+        return True
 
     @changes
     def apply(self, snapshot: PnlSnapshot, now: float) -> None:
@@ -63,25 +75,18 @@ class PnlPane(Revised):
         )
 
     def position_rows(self) -> list[PositionRow]:
-        """One row per open or traded position, then one total row per portfolio."""
+        """One row per open or traded position, then one total row per portfolio. Once the engine
+        has read Kite's positions, the live positions shown are Kite's (one account-wide row per
+        instrument, under "zerodha:broker"), not the live strategies' own estimates."""
         rows: list[PositionRow] = []
+        broker = self.broker_positions_ts > 0
+        if broker:
+            for i, pos in enumerate(self.broker_positions):
+                rows.append(self._position_row(BROKER_PORTFOLIO, f"{pos.instrument_token}:{i}", pos))
         for snapshot in sorted(self.portfolios.values(), key=lambda s: s.portfolio_id):
-            for pos in snapshot.positions:
-                rows.append(
-                    PositionRow(
-                        key=f"{snapshot.portfolio_id}:{pos.instrument_token}",
-                        portfolio_id=snapshot.portfolio_id,
-                        symbol=self._symbol(pos.instrument_token),
-                        quantity=pos.quantity,
-                        average_price=pos.average_price,
-                        last_price=pos.last_price,
-                        realized_pnl=pos.realized_pnl,
-                        unrealized_pnl=pos.unrealized_pnl,
-                        charges=0.0,
-                        is_total=False,
-                        version=self.revision,
-                    )
-                )
+            if not (broker and snapshot.portfolio_id.startswith(LIVE_PREFIX)):
+                for pos in snapshot.positions:
+                    rows.append(self._position_row(snapshot.portfolio_id, str(pos.instrument_token), pos))
             rows.append(
                 PositionRow(
                     key=f"{snapshot.portfolio_id}:total",
@@ -98,6 +103,21 @@ class PnlPane(Revised):
                 )
             )
         return rows
+
+    def _position_row(self, portfolio_id: str, key: str, pos: PositionView) -> PositionRow:
+        return PositionRow(
+            key=f"{portfolio_id}:{key}",
+            portfolio_id=portfolio_id,
+            symbol=self._symbol(pos.instrument_token),
+            quantity=pos.quantity,
+            average_price=pos.average_price,
+            last_price=pos.last_price,
+            realized_pnl=pos.realized_pnl,
+            unrealized_pnl=pos.unrealized_pnl,
+            charges=0.0,
+            is_total=False,
+            version=self.revision,
+        )
 
 
 def _sample(series: Series, ts: float, value: float) -> None:

@@ -63,7 +63,14 @@ def test_every_palette_command_has_a_key_and_runs_an_app_action() -> None:
 
 def test_destructive_commands_are_confirmed_or_debounced_app_actions() -> None:
     destructive = {c.action for c in KEYMAP if c.destructive}
-    assert destructive == {"kill_switch", "resume_trading", "reset_latches", "cancel_order", "flatten"}
+    assert destructive == {
+        "kill_switch",
+        "resume_trading",
+        "reset_latches",
+        "acknowledge_mismatch",
+        "cancel_order",
+        "flatten",
+    }
     kill = next(c for c in KEYMAP if c.action == "kill_switch")
     assert kill.priority  # works even while a dialog or an input has focus
 
