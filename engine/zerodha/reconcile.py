@@ -274,7 +274,7 @@ class Reconciler(Service):
 
     # -- one run -------------------------------------------------------------------------
     async def reconcile(self, reason: str) -> ReconcileReport:
-        """Compare Kite's book with ours and act on the differences; never raises for a broker error."""
+        """Compare Kite's book with ours and act on the differences; a failure is reported, not raised."""
         async with self._lock:
             report = ReconcileReport(reason=reason, ts=time.time())
             try:
@@ -283,6 +283,9 @@ class Reconciler(Service):
             except BrokerError as exc:
                 report.error = exc.message
                 log.warning("reconciliation (%s) could not run: %s", reason, exc.message)
+            except Exception as exc:  # the database, or a bug: the next run tries again
+                report.error = f"{type(exc).__name__}: {exc}"
+                log.exception("reconciliation (%s) failed", reason)
             self.runs += 1
             self.last = report
             if report.adopted or report.fills_booked or report.ended or report.mismatches:
