@@ -185,7 +185,8 @@ def plan_reconciliation(
         if our_id in live_working:
             plan.deferred.append(trade.trade_id)
             continue
-        remaining = max(known[our_id].quantity - filled[our_id], 0)
+        # Kite's quantity: a modification there may have changed the one we stored
+        remaining = max(by_kite_id[trade.order_id].quantity - filled[our_id], 0)
         plan.fills.append(FillToBook(trade, our_id, remaining))
 
     seen_at_kite = set(kite_to_ours.values())
