@@ -165,7 +165,11 @@ class ZerodhaExecution(Service):
 
     # -- wiring and lifecycle ---------------------------------------------------------
     def wire(self) -> None:
-        self.bus.subscribe([self.topics.signals_validated, CONTROL_COMMANDS], self.group, self._on_event)
+        self.bus.subscribe(
+            [self.topics.signals_validated, self.topics.orders_filled, CONTROL_COMMANDS],
+            self.group,
+            self._on_event,
+        )
 
     async def restore(self, fills: Sequence[OrderFilled]) -> None:
         """Trades already booked (never booked again) and each strategy's live position."""
@@ -230,6 +234,14 @@ class ZerodhaExecution(Service):
             await self._on_signal(event, payload)
         elif isinstance(payload, Command) and payload.action is CommandAction.CANCEL_ORDER:
             await self._cancel_command(event, payload)
+        elif isinstance(payload, OrderFilled) and event.source != self.name:
+            self._booked_elsewhere(payload)
+
+    def _booked_elsewhere(self, fill: OrderFilled) -> None:
+        """A Kite trade booked by someone else (reconciliation): never booked here again."""
+        if fill.trade_id not in self._trades:
+            self._trades.add(fill.trade_id)
+            self._book_position(fill)
 
     async def _on_signal(self, event: Event, validated: SignalValidated) -> None:
         signal = validated.signal

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.events import OrderFilled, OrderPlaced, Side
+from engine.events import Charges, Namespace, OrderFilled, OrderPlaced, Product, Side, make_event
 from engine.zerodha.order_store import LiveState
-from tests.engine.zerodha.live_harness import OrderSocket, live_desk
+from tests.engine.zerodha.live_harness import ZERODHA, OrderSocket, live_desk
 from tests.kite_sandbox.matching.helpers import INFY, pin
 
 
@@ -75,3 +75,23 @@ async def test_a_fill_during_a_disconnect_is_read_from_kite_and_booked_once(tmp_
     assert (fill.quantity, fill.price, fill.remaining_quantity) == (5, 1489.95, 0)
     assert live.execution.polls > polls_before
     assert live.execution.order(placed.order_id).state is LiveState.COMPLETE
+
+
+async def test_a_trade_reconciliation_booked_is_never_booked_again_here(tmp_path: Path) -> None:
+    async with live_desk(tmp_path) as live:
+        fill = OrderFilled(
+            order_id="K240101000001",
+            trade_id="T-rec-1",
+            strategy_id="adopted",
+            instrument_token=INFY,
+            side=Side.BUY,
+            quantity=3,
+            price=1500.0,
+            product=Product.MIS,
+            charges=Charges(),
+        )
+        booked = make_event(fill, namespace=Namespace.ZERODHA, source="reconcile.zerodha", key="adopted")
+        await live.bus.publish(ZERODHA.orders_filled, booked)
+        await live.bus.publish(ZERODHA.orders_filled, booked)  # redelivered: still once
+        assert live.execution.booked("T-rec-1")
+        assert live.execution.positions() == {("adopted", INFY, Product.MIS): 3}
