@@ -30,39 +30,33 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from kiteconnect import KiteConnect
-from pydantic import SecretStr
+from kite_login import BENCH_API_KEY, bench_settings, log_in, new_api_secret
 
 from engine.bus import InProcessBus
 from engine.events import MarketTick, Namespace, TradingSignal
 from engine.instruments import InstrumentRegistry
-from engine.market.calendar import IST
 from engine.market.kite_decoder import KiteFrameDecoder
-from engine.settings import ZerodhaSettings
 from engine.state import MemoryStateStore
 from engine.strategies.base import Strategy
 from engine.strategies.runner import StrategyRunner
-from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.feed import ZerodhaFeed
-from engine.zerodha.session import KiteSession, SessionStore, session_expiry
+from engine.zerodha.session import SessionStore
 from engine.zerodha.ticker import TickMode
 from kite_sandbox.server import KiteSandbox, SandboxConfig
 
-API_KEY = "bench_key"
-API_SECRET = "bench-secret"  # the child sandbox's own, for this run only
 WARM_UP_S = 2.0
 SAMPLE_BACKLOG_S = 0.05
 
 
 # -- the sandbox, in a child process -------------------------------------------------------------------
-def serve_sandbox(instruments: int, rate: float, conn: Connection) -> None:
+def serve_sandbox(instruments: int, rate: float, api_secret: str, conn: Connection) -> None:
     """The sandbox until told "stop"; on "stats", what it sent so far and its own CPU time."""
 
     async def run() -> None:
         synthetic = max(0, instruments - len(InstrumentRegistry.sample()))
         config = SandboxConfig(
-            api_key=API_KEY,
-            api_secret=API_SECRET,
+            api_key=BENCH_API_KEY,
+            api_secret=api_secret,
             instruments=synthetic,
             updates_per_instrument_s=rate,
             rate_limits=False,
@@ -119,24 +113,6 @@ class Timing(Strategy):
         return None
 
 
-async def log_in(root_url: str, request_token: str, store: SessionStore) -> BrokerSession:
-    """As a login does: the request token for a session (the official client), saved for the engine."""
-    kite = KiteConnect(api_key=API_KEY, root=root_url)
-    data = await asyncio.to_thread(kite.generate_session, request_token, api_secret=API_SECRET)
-    login_time = data["login_time"].replace(tzinfo=IST)
-    store.save(
-        KiteSession(
-            user_id=data["user_id"],
-            user_name=data["user_name"],
-            api_key=API_KEY,
-            access_token=data["access_token"],
-            login_time=login_time,
-            expires_at=session_expiry(login_time),
-        )
-    )
-    return BrokerSession(store, API_KEY)
-
-
 def machine_busy() -> tuple[int, int] | None:
     """(busy, total) CPU jiffies of the whole machine so far (Linux), to tell how shared it was."""
     try:
@@ -184,15 +160,16 @@ async def watch(parent: Connection, timing: Timing, bus: InProcessBus, seconds: 
 async def measure(instruments: int, rate: float, seconds: float, data_dir: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=serve_sandbox, args=(instruments, rate, child), daemon=True)
+    api_secret = new_api_secret()
+    process = ctx.Process(target=serve_sandbox, args=(instruments, rate, api_secret, child), daemon=True)
     process.start()
     try:
         root_url, ws_url, request_token, tokens = await asyncio.to_thread(parent.recv)
-        session = await log_in(root_url, request_token, SessionStore(data_dir / f"session-{rate:g}.json"))
+        settings = bench_settings(root_url, ws_url, api_secret)
+        session = await log_in(settings, request_token, SessionStore(data_dir / f"session-{rate:g}.json"))
         bus = InProcessBus()
         timing = Timing("timing", tuple(tokens), (Namespace.PAPER,), {})
         runner = StrategyRunner(bus, [timing], {"timing": True}, MemoryStateStore(), (Namespace.PAPER,))
-        settings = ZerodhaSettings(enabled=True, api_key=SecretStr(API_KEY), ws_url=ws_url)
         feed = ZerodhaFeed(bus, settings, session, dict.fromkeys(tokens, TickMode.FULL))
         decoders = [StampingDecoder() for _ in feed.ticker.connections]
         for connection, decoder in zip(feed.ticker.connections, decoders, strict=True):

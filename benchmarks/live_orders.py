@@ -34,8 +34,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from kiteconnect import KiteConnect
-from pydantic import SecretStr
+from kite_login import BENCH_API_KEY, bench_settings, log_in, new_api_secret
 
 from engine.bus import DirectBus
 from engine.clock import WallClock
@@ -52,31 +51,27 @@ from engine.events import (
 )
 from engine.execution.charges import ChargeCalculator
 from engine.instruments import InstrumentRegistry
-from engine.market.calendar import IST
-from engine.settings import ChargesSettings, ZerodhaSettings
+from engine.settings import ChargesSettings
 from engine.storage.audit import AuditLog
 from engine.storage.database import Database
 from engine.topics import TopicMap
-from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.execution import ZerodhaExecution
 from engine.zerodha.order_store import LiveOrder, LiveOrderStore
 from engine.zerodha.rest import KiteRest
-from engine.zerodha.session import KiteSession, SessionStore, session_expiry
+from engine.zerodha.session import SessionStore
 from engine.zerodha.ticker import KiteTicker, TickMode
 from kite_sandbox.server import KiteSandbox, SandboxConfig
 
-API_KEY = "bench_key"
-API_SECRET = "bench-secret"  # the child sandbox's own, for this run only
 INFY = 408065
 PACED_GAP_S = 0.12
 ZERODHA = TopicMap(Namespace.ZERODHA)
 
 
-def serve_sandbox(conn: Connection) -> None:
+def serve_sandbox(api_secret: str, conn: Connection) -> None:
     """The sandbox (its market hardly moving, rate limits on) until told "stop"."""
 
     async def run() -> None:
-        config = SandboxConfig(api_key=API_KEY, api_secret=API_SECRET, updates_per_instrument_s=0.001)
+        config = SandboxConfig(api_key=BENCH_API_KEY, api_secret=api_secret, updates_per_instrument_s=0.001)
         loop = asyncio.get_running_loop()
         async with KiteSandbox(config) as sandbox:
             conn.send((sandbox.root_url, sandbox.ws_url, sandbox.issue_request_token()))
@@ -119,23 +114,6 @@ class TimedStore(LiveOrderStore):
         self.insert_s[order.order_id] = time.perf_counter() - started
 
 
-async def log_in(root_url: str, request_token: str, store: SessionStore) -> BrokerSession:
-    kite = KiteConnect(api_key=API_KEY, root=root_url)
-    data = await asyncio.to_thread(kite.generate_session, request_token, api_secret=API_SECRET)
-    login_time = data["login_time"].replace(tzinfo=IST)
-    store.save(
-        KiteSession(
-            user_id=data["user_id"],
-            user_name=data["user_name"],
-            api_key=API_KEY,
-            access_token=data["access_token"],
-            login_time=login_time,
-            expires_at=session_expiry(login_time),
-        )
-    )
-    return BrokerSession(store, API_KEY)
-
-
 async def ignore_ticks(ticks: list[MarketTick]) -> None:
     pass
 
@@ -168,19 +146,14 @@ def ms(value: float) -> str:
 async def measure(paced: int, burst: int, data_dir: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=serve_sandbox, args=(child,), daemon=True)
+    api_secret = new_api_secret()
+    process = ctx.Process(target=serve_sandbox, args=(api_secret, child), daemon=True)
     process.start()
     try:
         root_url, ws_url, request_token = await asyncio.to_thread(parent.recv)
-        session = await log_in(root_url, request_token, SessionStore(data_dir / "session.json"))
+        settings = bench_settings(root_url, ws_url, api_secret)
+        session = await log_in(settings, request_token, SessionStore(data_dir / "session.json"))
         await asyncio.sleep(1.1)  # the login's own call out of Kite's one-second windows
-        settings = ZerodhaSettings(
-            enabled=True,
-            api_key=SecretStr(API_KEY),
-            api_secret=SecretStr(API_SECRET),
-            root_url=root_url,
-            ws_url=ws_url,
-        )
         db = Database(f"sqlite:///{data_dir / 'live.db'}")
         await db.connect()
         bus = DirectBus()
@@ -205,7 +178,12 @@ async def measure(paced: int, burst: int, data_dir: Path) -> None:
             audit=AuditLog(db),
         )
         ticker = KiteTicker(
-            ws_url, API_KEY, session, {INFY: TickMode.LTP}, ignore_ticks, on_order=execution.on_order_update
+            ws_url,
+            BENCH_API_KEY,
+            session,
+            {INFY: TickMode.LTP},
+            ignore_ticks,
+            on_order=execution.on_order_update,
         )
         execution.socket_up = lambda: ticker.streaming
         execution.wire()

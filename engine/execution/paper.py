@@ -47,6 +47,7 @@ from engine.events import (
 from engine.execution.charges import ChargeCalculator
 from engine.execution.matching import Book, PaperOrder, take
 from engine.execution.order_ids import OrderIds
+from engine.execution.positions import PositionKey, book_fill
 from engine.execution.working import UnresolvedOrder
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import IST, MarketCalendar
@@ -59,8 +60,6 @@ STOP_REASON = "engine stopped"
 RESTART_REASON = "engine restarted; the paper order did not survive"
 ORDER_ID_PREFIX = "P"
 _LATENCY_EPSILON = 1e-9  # feed times are floats: 100.2 - 100.0 must count as 0.2 s
-
-PositionKey = tuple[str, int, Product]  # (strategy_id, instrument_token, product)
 
 
 class DurableFills(Protocol):
@@ -130,7 +129,7 @@ class PaperExecution(Service):
     async def restore(self, fills: Sequence[OrderFilled]) -> None:
         """Rebuild net positions from this namespace's stored fills (working orders are not kept)."""
         for fill in fills:
-            self._book_position(fill)
+            book_fill(self._positions, fill)
 
     # -- read-only views --------------------------------------------------------
     def positions(self) -> dict[PositionKey, int]:
@@ -302,21 +301,13 @@ class PaperExecution(Service):
             remaining_quantity=order.remaining,
             fill_ts=fill_ts,
         )
-        self._book_position(fill)
+        book_fill(self._positions, fill)
         if order.remaining <= 0:
             self._forget(order)
         fill_event = order.event.child(fill, source=self.name, key=order.strategy_id)
         if self.durable_fills is not None:
             await self.durable_fills.record(order.event, fill_event)
         await self.bus.publish(self._filled_topic, fill_event)
-
-    def _book_position(self, fill: OrderFilled) -> None:
-        key = (fill.strategy_id, fill.instrument_token, fill.product)
-        net = self._positions.get(key, 0) + fill.side.sign * fill.quantity
-        if net:
-            self._positions[key] = net
-        else:
-            self._positions.pop(key, None)
 
     # -- cancels -----------------------------------------------------------------------
     async def _cancel_command(self, event: Event, command: Command) -> None:

@@ -48,6 +48,7 @@ from engine.events import (
     make_event,
 )
 from engine.execution.charges import ChargeCalculator
+from engine.execution.positions import PositionKey, book_fill
 from engine.instruments import Instrument, InstrumentRegistry
 from engine.market.calendar import IST
 from engine.service import Service
@@ -74,8 +75,6 @@ FLATTEN_STRATEGY = "flatten"  # owner of the orders that close positions no stra
 ADOPTED_STRATEGY = "adopted"  # owner of the Kite orders we did not place
 ADOPTED_PREFIX = "K"  # an adopted order's id: K + Kite's order id
 AUDIT_ACTOR = "engine"
-
-PositionKey = tuple[str, int, Product]
 
 
 def ambiguous(exc: BrokerError) -> bool:
@@ -175,7 +174,7 @@ class ZerodhaExecution(Service):
         """Trades already booked (never booked again) and each strategy's live position."""
         for fill in fills:
             self._trades.add(fill.trade_id)
-            self._book_position(fill)
+            book_fill(self._positions, fill)
 
     async def start(self) -> None:
         await self.resolve_unfinished()
@@ -241,7 +240,7 @@ class ZerodhaExecution(Service):
         """A Kite trade booked by someone else (reconciliation): never booked here again."""
         if fill.trade_id not in self._trades:
             self._trades.add(fill.trade_id)
-            self._book_position(fill)
+            book_fill(self._positions, fill)
 
     async def _on_signal(self, event: Event, validated: SignalValidated) -> None:
         signal = validated.signal
@@ -574,7 +573,7 @@ class ZerodhaExecution(Service):
                 remaining_quantity=order.remaining,
                 fill_ts=kite_ts(trade.get("fill_timestamp")) or self.clock.now(),
             )
-            self._book_position(fill)
+            book_fill(self._positions, fill)
             await self._publish(self.topics.orders_filled, self._child(order, fill))
 
     async def _publish_cancelled(self, order: LiveOrder) -> None:
@@ -892,14 +891,6 @@ class ZerodhaExecution(Service):
         return msgspec.structs.replace(
             event, id=order.placed_event_id, correlation_id=order.correlation_id or order.placed_event_id
         )
-
-    def _book_position(self, fill: OrderFilled) -> None:
-        key = (fill.strategy_id, fill.instrument_token, fill.product)
-        net = self._positions.get(key, 0) + fill.side.sign * fill.quantity
-        if net:
-            self._positions[key] = net
-        else:
-            self._positions.pop(key, None)
 
     async def _publish(self, topic: str, event: Event) -> None:
         await self.bus.publish(topic, event)
