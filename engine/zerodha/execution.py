@@ -84,6 +84,17 @@ def ambiguous(exc: BrokerError) -> bool:
     return exc.status is None or exc.status >= 500
 
 
+def _failure(order: LiveOrder, reason: str) -> OrderFailed:
+    return OrderFailed(
+        order_id=order.order_id,
+        strategy_id=order.strategy_id,
+        instrument_token=order.instrument_token,
+        side=order.side,
+        quantity=order.quantity,
+        reason=reason,
+    )
+
+
 def _snapshot(order: LiveOrder) -> tuple[Any, ...]:
     """What an order's row is written again for (Kite's interim statuses alone are not)."""
     return (
@@ -314,16 +325,9 @@ class ZerodhaExecution(Service):
         except Exception as exc:  # not written down: not sent (it could not be resolved after a crash)
             log.exception("live order %s could not be written down; not sent", order.order_id)
             reason = f"not sent: the order could not be written to the database first ({type(exc).__name__})"
-            failed = OrderFailed(
-                order_id=order.order_id,
-                strategy_id=order.strategy_id,
-                instrument_token=order.instrument_token,
-                side=order.side,
-                quantity=order.quantity,
-                reason=reason,
-            )
             await self._publish(
-                self.topics.orders_failed, placed_event.child(failed, source=self.name, key=order.strategy_id)
+                self.topics.orders_failed,
+                placed_event.child(_failure(order, reason), source=self.name, key=order.strategy_id),
             )
             return None
         self._track(order)
@@ -440,15 +444,7 @@ class ZerodhaExecution(Service):
             order.state = LiveState.FAILED
             order.status_message = reason
             await self.store.save(order)
-            failed = OrderFailed(
-                order_id=order.order_id,
-                strategy_id=order.strategy_id,
-                instrument_token=order.instrument_token,
-                side=order.side,
-                quantity=order.quantity,
-                reason=reason,
-            )
-            await self._publish(self.topics.orders_failed, self._child(order, failed))
+            await self._publish(self.topics.orders_failed, self._child(order, _failure(order, reason)))
         await self._audit("place_failed", order, reason)
 
     # -- updates from Kite ------------------------------------------------------------------
@@ -504,15 +500,7 @@ class ZerodhaExecution(Service):
                 await self._publish_cancelled(order)
             elif state is LiveState.REJECTED:
                 reason = order.status_message or "rejected by Kite"
-                failed = OrderFailed(
-                    order_id=order.order_id,
-                    strategy_id=order.strategy_id,
-                    instrument_token=order.instrument_token,
-                    side=order.side,
-                    quantity=order.quantity,
-                    reason=reason,
-                )
-                await self._publish(self.topics.orders_failed, self._child(order, failed))
+                await self._publish(self.topics.orders_failed, self._child(order, _failure(order, reason)))
             order.state = state
             if _snapshot(order) != before:
                 await self.store.save(order)
