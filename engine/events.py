@@ -273,6 +273,7 @@ class StrategyStatus(msgspec.Struct, frozen=True):
     namespaces: tuple[Namespace, ...]
     signals: int = 0
     params: tuple[tuple[str, str], ...] = ()  # (name, value as text), for display
+    orders: tuple[tuple[str, str], ...] = ()  # (setting, value as text): product, order type, offsets
 
 
 class HealthCheckView(msgspec.Struct, frozen=True):

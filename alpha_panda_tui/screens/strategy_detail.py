@@ -38,10 +38,13 @@ def describe(row: StrategyRow | None, name: str) -> str:
 
 
 def params_text(row: StrategyRow | None) -> str:
-    if row is None or not row.status.params:
+    """The order settings its signals carry (product and type first: they decide what a fill costs),
+    then its params."""
+    if row is None or not (row.status.params or row.status.orders):
         return "(the engine did not report params for this strategy)"
-    width = max(len(name) for name, _ in row.status.params)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in row.status.params)
+    pairs = (*row.status.orders, *row.status.params)
+    width = max(len(name) for name, _ in pairs)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in pairs)
 
 
 class StrategyDetailScreen(LiveScreen):
@@ -65,7 +68,7 @@ class StrategyDetailScreen(LiveScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#detail-params").border_title = "Params"
+        self.query_one("#detail-params").border_title = "Params and orders"
         self.query_one("#detail-ticks").border_title = "Instruments"
         self.query_one("#detail-signals").border_title = "Recent signals"
         self.query_one("#detail-signals").focus()

@@ -13,8 +13,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from engine.events import MarketTick, Namespace, Side, TradingSignal
+from engine.events import MarketTick, Namespace, OrderType, Product, Side, TradingSignal
 from engine.strategies.errors import StrategyParamError
+from engine.strategies.orders import OrderSettings
 from engine.strategies.params import Param, validate_params
 
 COMMON_PARAMS: dict[str, Param] = {
@@ -57,12 +58,19 @@ class Strategy(ABC):
         self.quantity: int = self.p["quantity"]
         self.allow_short: bool = self.p["allow_short"]
         self._positions: dict[int, int] = {}
+        self.orders = OrderSettings()
+        self._tick_sizes: dict[int, float] = {}
         self.setup()
 
     @classmethod
     def declared_params(cls) -> dict[str, Param]:
         """Every param this kind accepts: the common ones, then its own."""
         return {**COMMON_PARAMS, **cls.params}
+
+    def set_orders(self, orders: OrderSettings, tick_sizes: Mapping[int, float]) -> None:
+        """The product, order type and price offsets its signals carry (from the strategies file)."""
+        self.orders = orders
+        self._tick_sizes = dict(tick_sizes)
 
     def check_params(self) -> None:  # noqa: B027 - optional hook
         """Check relations between params (e.g. fast < slow); raise StrategyParamError."""
@@ -79,11 +87,12 @@ class Strategy(ABC):
         """Signed intended quantity for an instrument: > 0 long, < 0 short, 0 flat."""
         return self._positions.get(token, 0)
 
-    def buy(self, tick: MarketTick, quantity: int, reason: str) -> TradingSignal:
-        return self._signal(tick, Side.BUY, quantity, reason)
+    def buy(self, tick: MarketTick, quantity: int, reason: str, **order: Any) -> TradingSignal:
+        """A buy signal; `order` (product, order_type, limit_price, trigger_price) overrides the settings."""
+        return self._signal(tick, Side.BUY, quantity, reason, **order)
 
-    def sell(self, tick: MarketTick, quantity: int, reason: str) -> TradingSignal:
-        return self._signal(tick, Side.SELL, quantity, reason)
+    def sell(self, tick: MarketTick, quantity: int, reason: str, **order: Any) -> TradingSignal:
+        return self._signal(tick, Side.SELL, quantity, reason, **order)
 
     def target(self, tick: MarketTick, direction: int, reason: str) -> TradingSignal | None:
         """The signal that moves this instrument to LONG, FLAT or SHORT (`quantity` shares).
@@ -127,13 +136,33 @@ class Strategy(ABC):
             self._positions.pop(token, None)
 
     def new_session(self) -> None:
-        """A new trading day: intraday (MIS) positions were squared off by the broker, so flat."""
-        self._positions.clear()
+        """A new trading day: intraday (MIS) positions were squared off by the broker, so flat.
 
-    def _signal(self, tick: MarketTick, side: Side, quantity: int, reason: str) -> TradingSignal:
+        Delivery (CNC) and carried (NRML) positions outlive the day."""
+        if self.orders.product is Product.MIS:
+            self._positions.clear()
+
+    def _signal(
+        self,
+        tick: MarketTick,
+        side: Side,
+        quantity: int,
+        reason: str,
+        *,
+        product: Product | None = None,
+        order_type: OrderType | None = None,
+        limit_price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> TradingSignal:
         if quantity <= 0:
             raise ValueError(f"{self.name}: signal quantity must be positive, got {quantity}")
         token = tick.instrument_token
+        orders = self.orders
+        if order_type is None:
+            order_type = orders.order_type
+            limit, trigger = orders.prices(side, tick.last_price, self._tick_sizes.get(token, 0.0))
+            limit_price = limit if limit_price is None else limit_price
+            trigger_price = trigger if trigger_price is None else trigger_price
         self._positions[token] = self._positions.get(token, 0) + side.sign * quantity
         return TradingSignal(
             strategy_id=self.name,
@@ -141,8 +170,12 @@ class Strategy(ABC):
             side=side,
             quantity=quantity,
             reference_price=tick.last_price,
+            order_type=order_type,
+            limit_price=limit_price,
+            product=product or orders.product,
             reason=reason,
             signal_ts=tick.exchange_ts,
+            trigger_price=trigger_price,
         )
 
     def __repr__(self) -> str:

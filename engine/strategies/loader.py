@@ -6,6 +6,9 @@
     instruments = ["RELIANCE", "INFY"]   # trading symbols
     namespaces = ["paper"]               # default: paper; "zerodha" = live orders (see below)
     enabled = true                       # default: true
+    product = "MIS"                      # MIS (default), CNC or NRML
+    order_type = "LIMIT"                 # MARKET (default), LIMIT, SL or SL-M
+    limit_offset_ticks = 2               # or limit_offset_bps; see engine.strategies.orders
     [strategy.params]
     fast = 5
     slow = 20
@@ -30,15 +33,17 @@ from typing import Any
 
 from assets import asset_path
 from engine.events import Namespace
-from engine.instruments import InstrumentRegistry, UnknownInstrument
+from engine.instruments import Instrument, InstrumentRegistry, UnknownInstrument
 from engine.settings import Settings
 from engine.strategies.base import Strategy
 from engine.strategies.errors import StrategyConfigError, StrategyParamError
+from engine.strategies.order_fields import ORDER_KEYS, read_order_settings
+from engine.strategies.orders import OrderSettings
 from engine.strategies.registry import StrategyRegistry, full_registry
 
 STRATEGIES_FILE_NAME = "strategies.toml"
 USER_DIR_NAME = "strategies"
-STRATEGY_KEYS = ("name", "kind", "instruments", "namespaces", "enabled", "params")
+STRATEGY_KEYS = ("name", "kind", "instruments", "namespaces", "enabled", *ORDER_KEYS, "params")
 DEFAULT_NAMESPACES: tuple[Namespace, ...] = (Namespace.PAPER,)
 KNOWN_NAMESPACES: tuple[str, ...] = (Namespace.PAPER.value, Namespace.ZERODHA.value)
 
@@ -55,6 +60,8 @@ class StrategySpec:
     enabled: bool
     params: Mapping[str, object] = field(default_factory=dict)
     source: Path | None = None
+    orders: OrderSettings = field(default_factory=OrderSettings)
+    tick_sizes: Mapping[int, float] = field(default_factory=dict)
 
 
 def strategies_file(settings: Settings) -> Path:
@@ -128,9 +135,14 @@ def build_strategy(
     where = f"{spec.source}: " if spec.source else ""
     cls = registry.get(spec.kind)
     try:
-        return cls(spec.name, spec.instruments, spec.namespaces, merged)
+        strategy = cls(spec.name, spec.instruments, spec.namespaces, merged)
     except StrategyParamError as exc:
         field_name = f"params.{exc.param}" if exc.param else "params"
+        if exc.param in ORDER_KEYS:
+            raise StrategyConfigError(
+                f"{where}strategy {spec.name!r}, field {field_name!r}: {exc.param} is an order setting, "
+                "not a param. Fix: move it above [strategy.params], next to name and kind"
+            ) from None
         allowed = ", ".join(f"{n} ({p.allowed()})" for n, p in sorted(cls.declared_params().items()))
         raise StrategyConfigError(
             f"{where}strategy {spec.name!r}, field {field_name!r}: {exc}. Fix: {spec.kind} accepts {allowed}"
@@ -140,6 +152,8 @@ def build_strategy(
             f"{where}strategy {spec.name!r} ({spec.kind}, from {registry.origin(spec.kind)}) failed to "
             f"start: {type(exc).__name__}: {exc}; fix the strategy class or disable it in the file"
         ) from exc
+    strategy.set_orders(spec.orders, spec.tick_sizes)
+    return strategy
 
 
 def read_strategy_specs(
@@ -236,6 +250,7 @@ def _read_entry(
         )
     symbols = entry.string_list("instruments")
     tokens: list[int] = []
+    chosen: list[Instrument] = []
     for symbol in symbols:
         try:
             inst = instruments.by_symbol(symbol)
@@ -257,6 +272,7 @@ def _read_entry(
         if inst.instrument_token in tokens:
             raise entry.error("instruments", f"{symbol!r} is listed twice", "list each instrument once")
         tokens.append(inst.instrument_token)
+        chosen.append(inst)
     namespaces: list[Namespace] = []
     for text in entry.string_list("namespaces", default=[ns.value for ns in DEFAULT_NAMESPACES]):
         if text.lower() not in KNOWN_NAMESPACES:
@@ -268,6 +284,7 @@ def _read_entry(
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise entry.error("enabled", f"must be true or false, got {enabled!r}", "write enabled = true")
+    orders = read_order_settings(data, chosen, namespaces, entry.error)
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise entry.error("params", f"must be a table, got {params!r}", "put them under [strategy.params]")
@@ -280,4 +297,6 @@ def _read_entry(
         enabled=enabled,
         params=dict(params),
         source=path,
+        orders=orders,
+        tick_sizes={inst.instrument_token: inst.tick_size for inst in chosen},
     )

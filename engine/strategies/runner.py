@@ -260,6 +260,7 @@ class StrategyRunner(Service):
                 namespaces=slot.strategy.namespaces,
                 signals=slot.signals,
                 params=tuple((key, str(value)) for key, value in slot.strategy.p.items()),
+                orders=slot.strategy.orders.describe(),
             )
             for slot in self._slots.values()
         )

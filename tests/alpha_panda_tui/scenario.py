@@ -57,6 +57,7 @@ STRATEGIES = (
         namespaces=(Namespace.PAPER,),
         signals=2,
         params=(("fast", "5"), ("slow", "20"), ("quantity", "10"), ("allow_short", "False")),
+        orders=(("order", "CNC LIMIT"), ("limit", "ref +2 ticks")),
     ),
     StrategyStatus(
         name="rsi_revert",

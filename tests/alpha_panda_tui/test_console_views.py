@@ -61,6 +61,7 @@ async def test_s_opens_the_strategy_detail_with_params_and_signals() -> None:
         assert isinstance(screen, StrategyDetailScreen) and screen.strategy == "sma_fast"
         params = str(screen.query_one("#params-body", Static).render())
         assert "fast" in params and "slow" in params and "20" in params
+        assert "CNC LIMIT" in params and "ref +2 ticks" in params
         assert [r.symbol for r in screen.query_one(TickTable).rows] == ["RELIANCE", "TCS"]
         await c.press("space")
         assert [(cmd.action, cmd.target) for cmd in c.probe.commands] == [
