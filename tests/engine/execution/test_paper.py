@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +36,8 @@ from engine.execution.paper import ORDER_ID_PREFIX, RESTART_REASON, STOP_REASON
 from engine.execution.working import UnresolvedOrder
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import IST, MarketCalendar
-from engine.settings import ChargesSettings, FillPrice, PaperSettings
+from engine.settings import ChargesSettings, FillPrice, PaperSettings, StrategySettings, load_settings
+from engine.strategies.loader import load_strategies
 from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS, SHARED_TOPICS, TopicMap
 
 PAPER = TopicMap(Namespace.PAPER)
@@ -648,3 +650,56 @@ async def test_flatten_closes_positions_in_scope_with_market_orders_once() -> No
         ("long", Side.SELL, 5, Product.CNC),
     }
     assert h.foreign == []
+
+
+# -- a strategy's order settings -------------------------------------------------------
+
+CNC_LIMIT_STRATEGY = """
+[[strategy]]
+name = "delivery"
+kind = "sma_crossover"
+instruments = ["RELIANCE"]
+product = "CNC"
+order_type = "LIMIT"
+limit_offset_ticks = -2
+[strategy.params]
+fast = 2
+slow = 3
+quantity = 4
+"""
+
+
+async def test_a_strategy_configured_cnc_limit_trades_cnc_limit_orders_at_its_offset(tmp_path: Path) -> None:
+    path = tmp_path / "strategies.toml"
+    path.write_text(CNC_LIMIT_STRATEGY, encoding="utf-8")
+    settings = load_settings(strategies=StrategySettings(file=path))
+    [strategy], _ = load_strategies(settings, InstrumentRegistry.sample())
+    h = Harness()
+    made: list[TradingSignal] = []
+    for i, price in enumerate([100.0, 100.0, 100.0, 103.0, 103.5, 102.9, 95.0, 95.0, 95.2]):
+        ts = T0 + i
+        await h.tick(price, ts)
+        signal = strategy.on_tick(MarketTick(instrument_token=RELIANCE, last_price=price, exchange_ts=ts))
+        if signal is not None:
+            made.append(signal)
+            validated = SignalValidated(signal=signal, quantity=signal.quantity)
+            event = make_event(validated, namespace=Namespace.PAPER, source="t", key=strategy.name)
+            await h.bus.publish(PAPER.signals_validated, event)
+    assert [(s.side, s.product, s.order_type, s.reference_price, s.limit_price) for s in made] == [
+        (Side.BUY, Product.CNC, OrderType.LIMIT, 103.0, 102.9),
+        (Side.SELL, Product.CNC, OrderType.LIMIT, 95.0, 95.1),
+        (Side.BUY, Product.CNC, OrderType.LIMIT, 95.2, 95.1),  # the rise to 95.2 crosses up again
+    ]
+    placed = h.of(OrderPlaced)
+    assert [(p.side, p.product, p.order_type, p.limit_price) for p in placed] == [
+        (Side.BUY, Product.CNC, OrderType.LIMIT, 102.9),
+        (Side.SELL, Product.CNC, OrderType.LIMIT, 95.1),
+        (Side.BUY, Product.CNC, OrderType.LIMIT, 95.1),
+    ]
+    # each rests until the market reaches its limit: the buy at 102.9, the sell at 95.2 (not 95.0);
+    # the last buy, two ticks under 95.2, still rests
+    assert [(f.side, f.product, f.quantity, f.price) for f in h.fills] == [
+        (Side.BUY, Product.CNC, 4, 102.9),
+        (Side.SELL, Product.CNC, 4, 95.2),
+    ]
+    assert h.of(OrderFailed) == []
