@@ -71,10 +71,10 @@ async def test_a_live_strategys_configured_product_order_type_and_prices_reach_k
         await send(live, delivery.buy(at_1500, 5, "dip"))
         await send(live, stop.sell(at_1500, 3, "stop"))
         placed = await live.until(lambda: len(live.of(OrderPlaced)) == 2 and live.of(OrderPlaced))
-        for order in placed:
-            await live.until(lambda o=order: live.execution.order(o.order_id).state is LiveState.OPEN)
+        stored = [await live.stored_when(order.order_id, LiveState.OPEN) for order in placed]
         posts = [e.form for e in live.sandbox.requests.order_calls() if e.method == "POST"]
         kite = {o.strategy_id: live.kite_orders(o.order_id) for o in placed}
+    assert [s.state if s else None for s in stored] == [LiveState.OPEN, LiveState.OPEN]
     by_strategy = {o.strategy_id: o for o in placed}
     cnc, sl = by_strategy["delivery_dip"], by_strategy["stop_out"]
     assert (cnc.product, cnc.order_type, cnc.limit_price, cnc.trigger_price) == (
