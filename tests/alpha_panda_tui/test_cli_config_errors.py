@@ -73,3 +73,26 @@ def test_doctor_warns_about_a_readable_config_holding_secrets(isolated_dirs: Pat
     config.chmod(0o600)
     result = _run("doctor", env={})
     assert "[ok  ] secret files" in result.stdout
+
+
+BAD_ORDER_SETTINGS = """
+[[strategy]]
+name = "delivery"
+kind = "sma_crossover"
+instruments = ["RELIANCE"]
+product = "CNC"
+order_type = "LIMIT"
+limit_offset_ticks = 1.5
+"""
+
+
+def test_a_bad_order_setting_names_the_file_strategy_and_field_and_exits_2(isolated_dirs: Path) -> None:
+    strategies = isolated_dirs / "config" / "strategies.toml"
+    strategies.write_text(BAD_ORDER_SETTINGS, encoding="utf-8")
+    result = _run("launch", "--headless", "--duration", "1", env={})
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_CONFIG, output
+    assert f"{strategies}: strategy 'delivery', field 'limit_offset_ticks'" in output
+    assert "must be a whole number of ticks" in output and "got 1.5" in output
+    assert "Traceback" not in output
+    assert not (isolated_dirs / "data" / "alpha_panda.db").exists(), "something started"
