@@ -87,12 +87,50 @@ class Strategy(ABC):
         """Signed intended quantity for an instrument: > 0 long, < 0 short, 0 flat."""
         return self._positions.get(token, 0)
 
-    def buy(self, tick: MarketTick, quantity: int, reason: str, **order: Any) -> TradingSignal:
-        """A buy signal; `order` (product, order_type, limit_price, trigger_price) overrides the settings."""
-        return self._signal(tick, Side.BUY, quantity, reason, **order)
+    def buy(
+        self,
+        tick: MarketTick,
+        quantity: int,
+        reason: str,
+        *,
+        product: Product | None = None,
+        order_type: OrderType | None = None,
+        limit_price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> TradingSignal:
+        """A buy signal; what it sets of product, order type and prices wins over the order settings."""
+        return self._signal(
+            tick,
+            Side.BUY,
+            quantity,
+            reason,
+            product=product,
+            order_type=order_type,
+            limit_price=limit_price,
+            trigger_price=trigger_price,
+        )
 
-    def sell(self, tick: MarketTick, quantity: int, reason: str, **order: Any) -> TradingSignal:
-        return self._signal(tick, Side.SELL, quantity, reason, **order)
+    def sell(
+        self,
+        tick: MarketTick,
+        quantity: int,
+        reason: str,
+        *,
+        product: Product | None = None,
+        order_type: OrderType | None = None,
+        limit_price: float | None = None,
+        trigger_price: float | None = None,
+    ) -> TradingSignal:
+        return self._signal(
+            tick,
+            Side.SELL,
+            quantity,
+            reason,
+            product=product,
+            order_type=order_type,
+            limit_price=limit_price,
+            trigger_price=trigger_price,
+        )
 
     def target(self, tick: MarketTick, direction: int, reason: str) -> TradingSignal | None:
         """The signal that moves this instrument to LONG, FLAT or SHORT (`quantity` shares).
