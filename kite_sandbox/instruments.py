@@ -1,5 +1,6 @@
-"""The sandbox's instrument universe (the shipped NSE sample, plus synthetic NSE equities on demand)
-and its instruments dump, in Kite's CSV columns."""
+"""The sandbox's instrument universe (the shipped NSE sample, the month's NFO contracts on the NIFTY
+and BANKNIFTY indices, plus synthetic NSE equities on demand) and its instruments dump, in Kite's CSV
+columns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from engine.instruments import Instrument, InstrumentRegistry
+from kite_sandbox.derivatives import nfo_contracts
 
 DUMP_COLUMNS = (
     "instrument_token",
@@ -33,14 +35,14 @@ SYNTHETIC_PREFIX = "SBX"
 def sandbox_registry(
     instruments: InstrumentRegistry | int | None = None, *, seed: int = 42
 ) -> InstrumentRegistry:
-    """The sample; or the sample plus `instruments` synthetic NSE equities; or the registry given."""
+    """The sample and the NFO contracts; plus `instruments` synthetic NSE equities; or the registry given."""
     if isinstance(instruments, InstrumentRegistry):
         return instruments
     sample = list(InstrumentRegistry.sample())
     count = instruments or 0
     if count < 0:
         raise ValueError(f"the number of synthetic instruments cannot be negative (got {count})")
-    return InstrumentRegistry([*sample, *synthetic_equities(count, seed=seed)])
+    return InstrumentRegistry([*sample, *nfo_contracts(), *synthetic_equities(count, seed=seed)])
 
 
 def synthetic_equities(count: int, *, seed: int = 42) -> list[Instrument]:

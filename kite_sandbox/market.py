@@ -1,6 +1,7 @@
-"""The sandbox's market: the simulated NSE feed stepped in real time at a set rate per instrument,
-keeping every instrument's latest tick for snapshots, quotes and the order desk. A test may pin an
-instrument's price and book (`set_book`): its ticks then carry exactly that book until unpinned."""
+"""The sandbox's market: the simulated NSE feed stepped in real time at a set rate per instrument
+(NFO contracts ticking with their underlying index, kite_sandbox.derivatives), keeping every
+instrument's latest tick for snapshots, quotes and the order desk. A test may pin an instrument's
+price and book (`set_book`): its ticks then carry exactly that book until unpinned."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from engine.clock import Clock, WallClock
 from engine.events import DepthLevel, MarketTick
 from engine.instruments import InstrumentRegistry
 from engine.market.simulated import SimulatedFeed
+from kite_sandbox.derivatives import IndexDerivatives, is_priced_from_index
 
 Level = tuple[float, int]  # (price, quantity)
 
@@ -35,12 +37,15 @@ class SandboxMarket:
         if updates_per_instrument_s <= 0:
             raise ValueError(f"updates_per_instrument_s must be positive (got {updates_per_instrument_s})")
         self.registry = registry
-        self._feed = SimulatedFeed(list(registry), clock=clock or WallClock(), seed=seed)
-        self._rate = updates_per_instrument_s * len(registry)
+        walking = [inst for inst in registry if not is_priced_from_index(inst)]
+        self._derivatives = IndexDerivatives([inst for inst in registry if is_priced_from_index(inst)])
+        self._feed = SimulatedFeed(walking, clock=clock or WallClock(), seed=seed)
+        self._rate = updates_per_instrument_s * len(walking)
         self._carry = 0.0
         self._pinned: dict[int, PinnedBook] = {}
         self.latest: dict[int, MarketTick] = {}
-        self._record(self._feed.next_batch(len(registry)))  # every instrument has a price from the start
+        # every instrument has a price from the start
+        self._record(self._derivatives.follow(self._feed.next_batch(len(walking))))
 
     def step(self, elapsed_s: float) -> list[MarketTick]:
         """The ticks of the last `elapsed_s` seconds, round-robin over the instruments."""
@@ -50,6 +55,8 @@ class SandboxMarket:
         if count <= 0:
             return []
         ticks = self._feed.next_batch(count)
+        if self._derivatives:
+            ticks = self._derivatives.follow(ticks)
         if self._pinned:
             ticks = [self._apply_pin(tick) for tick in ticks]
         self._record(ticks)

@@ -1,5 +1,5 @@
 """`KiteSandbox`: Kite Connect v3 REST and the WebSocket ticker on one local port, over a simulated
-NSE market, with faults on demand."""
+NSE market (and NFO contracts priced from its indices), with faults on demand."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from engine.instruments import InstrumentRegistry
 from kite_sandbox.admin import SandboxAdmin
 from kite_sandbox.auth import SandboxAuth
+from kite_sandbox.derivatives import FREEZE_QUANTITIES
 from kite_sandbox.errors import ErrorType, KiteError, error_response
 from kite_sandbox.faults import SandboxFaults
 from kite_sandbox.instruments import sandbox_registry
@@ -50,6 +51,8 @@ class SandboxConfig:
     user_id: str = "SB0001"
     user_name: str = "Sandbox Trader"
     funds: float = 1_000_000.0
+    # F&O freeze quantity per underlying: an NFO order above it is refused at the call
+    freeze_quantities: dict[str, int] = field(default_factory=lambda: dict(FREEZE_QUANTITIES))
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_secret:
@@ -78,6 +81,7 @@ class KiteSandbox:
             user_id=config.user_id,
             funds=config.funds,
             holdings=held_quantities(self.market.registry),
+            freeze_quantities=config.freeze_quantities,
         )
         self.desk.on_update = self._queue_update
         self._updates: asyncio.Queue[Row] = asyncio.Queue()

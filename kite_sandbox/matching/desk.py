@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from kite_sandbox.errors import ErrorType, KiteError
 from kite_sandbox.kite_time import kite_time
 from kite_sandbox.market import SandboxMarket
 from kite_sandbox.matching.form import check_variety, read_modify, read_place
+from kite_sandbox.matching.freeze import check_freeze
 from kite_sandbox.matching.liquidity import Liquidity
 from kite_sandbox.matching.margins import segment_margins
 from kite_sandbox.matching.order import WORKING, SandboxOrder, Status
@@ -39,9 +40,11 @@ class MatchingDesk:
         user_id: str,
         funds: float,
         holdings: dict[int, int] | None = None,
+        freeze_quantities: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._market = market
+        self._freeze = dict(freeze_quantities or {})
         self._user_id = user_id
         self._funds = funds
         self._clock = clock
@@ -87,6 +90,7 @@ class MatchingDesk:
 
     def place(self, variety: str, form: dict[str, str]) -> str:
         request = read_place(variety, form, self._market.registry)
+        check_freeze(request, self._freeze, autoslice=form.get("autoslice", "").lower() == "true")
         now = kite_time(self._clock())
         order = SandboxOrder(next(self._order_numbers), request, self._user_id, now)
         self._orders[order.order_id] = order
@@ -116,6 +120,7 @@ class MatchingDesk:
         # a protected MARKET order is, as shown, a LIMIT order at its protection price
         shown = replace(order.request, order_type=order.order_type, price=order.price)
         request = read_modify(shown, form)
+        check_freeze(request, self._freeze, autoslice=False)
         if request.quantity <= order.filled_quantity:
             raise KiteError(
                 400,
