@@ -33,6 +33,7 @@ from engine.storage.database import Database
 from engine.topics import ENGINE_STATUS, TopicMap
 from engine.zerodha.broker_session import BrokerSession
 from engine.zerodha.execution import ZerodhaExecution
+from engine.zerodha.instruments_dump import engine_instruments, prepare_instruments
 from engine.zerodha.order_store import LiveOrder, LiveOrderStore, LiveState
 from engine.zerodha.rest import KiteRest
 from engine.zerodha.session import SessionStore
@@ -105,14 +106,22 @@ class Live:
         return [row for row in self.sandbox.desk.orders() if row["tag"] == tag]
 
 
-def live_settings(sandbox: KiteSandbox, data_dir: Path, **zerodha: Any) -> Settings:
+def live_settings(sandbox: KiteSandbox, data_dir: Path, *, dump: bool = False, **zerodha: Any) -> Settings:
+    """`dump`: the engine's instruments from Kite's dumps (of `zerodha.exchanges`), as with Kite's feed."""
     overrides = sandbox_settings(sandbox, data_dir)
     overrides["zerodha"].update(FAST_POLL, **zerodha)
+    if dump:
+        overrides["feed"] = {"source": "zerodha"}
     return load_settings(**overrides)
 
 
 def build_execution(
-    live_sandbox: KiteSandbox, settings: Settings, db: Database, bus: DirectBus, **options: Any
+    live_sandbox: KiteSandbox,
+    settings: Settings,
+    db: Database,
+    bus: DirectBus,
+    instruments: InstrumentRegistry | None = None,
+    **options: Any,
 ) -> ZerodhaExecution:
     z = settings.zerodha
     assert z.api_key is not None
@@ -121,7 +130,7 @@ def build_execution(
         bus,
         KiteRest(z, session),
         LiveOrderStore(db),
-        InstrumentRegistry.sample(),
+        instruments or InstrumentRegistry.sample(),
         WallClock(),
         z,
         ChargeCalculator(settings.charges),
@@ -154,17 +163,22 @@ def recording_bus(events: list[Event]) -> DirectBus:
 
 @asynccontextmanager
 async def live_desk(
-    tmp_path: Path, *, sandbox: dict[str, Any] | None = None, **zerodha: Any
+    tmp_path: Path, *, sandbox: dict[str, Any] | None = None, dump: bool = False, **zerodha: Any
 ) -> AsyncIterator[Live]:
-    """A sandbox (its market still: the test pushes each tick), a login, a database, a started execution."""
+    """A sandbox (its market still: the test pushes each tick), a login, a database, a started execution.
+    Its instruments: the shipped sample, or with `dump` the sandbox's dumps as the engine downloads them."""
     async with running_sandbox(**{**STILL, **(sandbox or {})}) as kite_sandbox:
-        settings = live_settings(kite_sandbox, tmp_path, **zerodha)
+        settings = live_settings(kite_sandbox, tmp_path, dump=dump, **zerodha)
         await log_in(kite_sandbox, settings)
+        instruments = None
+        if dump:
+            await prepare_instruments(settings)
+            instruments = engine_instruments(settings)
         db = Database(f"sqlite:///{tmp_path / 'live.db'}")
         await db.connect()
         events: list[Event] = []
         bus = recording_bus(events)
-        execution = build_execution(kite_sandbox, settings, db, bus)
+        execution = build_execution(kite_sandbox, settings, db, bus, instruments)
         try:
             async with started(Live(kite_sandbox, settings, db, bus, execution, events)) as live:
                 yield live
