@@ -9,13 +9,14 @@ import math
 from datetime import date, datetime, timedelta
 
 from engine.events import DepthLevel, MarketTick
-from engine.instruments import Instrument
+from engine.instruments import Instrument, InstrumentRegistry
 from engine.market.calendar import IST
 
 NFO_SEGMENT_CODE = 2
 NIFTY_INDEX = 256265  # NSE:NIFTY 50
 BANKNIFTY_INDEX = 260105  # NSE:NIFTY BANK
 UNDERLYING_INDEX = {"NIFTY": NIFTY_INDEX, "BANKNIFTY": BANKNIFTY_INDEX}
+INDEX_SEED_LEVELS = {"NIFTY": 25900.0, "BANKNIFTY": 58000.0}  # the shipped sample's
 LOT_SIZES = {"NIFTY": 75, "BANKNIFTY": 35}
 # NSE's freeze quantities (units per order); Kite refuses an order above them unless it autoslices
 FREEZE_QUANTITIES = {"NIFTY": 1800, "BANKNIFTY": 900}
@@ -49,13 +50,10 @@ def _last_tuesday(year: int, month: int) -> date:
     return last - timedelta(days=(last.weekday() - 1) % 7)
 
 
-def nfo_contracts(
-    today: date | None = None, *, index_levels: dict[str, float] | None = None
-) -> list[Instrument]:
+def nfo_contracts(today: date | None = None) -> list[Instrument]:
     """The sandbox's NFO instruments for the month of `today` (IST today by default)."""
     expiry = monthly_expiry(today or datetime.now(IST).date())
     month = expiry.strftime("%y%b").upper()  # 26DEC
-    levels = index_levels or {"NIFTY": 25900.0, "BANKNIFTY": 58000.0}
     out = []
     for name, exchange_token, kind, strike in CONTRACTS:
         future = kind == "FUT"
@@ -66,7 +64,7 @@ def nfo_contracts(
                 exchange_token=exchange_token,
                 tradingsymbol=symbol,
                 name=name,
-                last_price=levels[name],
+                last_price=INDEX_SEED_LEVELS[name],
                 tick_size=FUTURE_TICK_SIZE if future else OPTION_TICK_SIZE,
                 lot_size=LOT_SIZES[name],
                 instrument_type=kind,
@@ -79,9 +77,14 @@ def nfo_contracts(
     return out
 
 
-def is_priced_from_index(instrument: Instrument) -> bool:
+def priced_from_index(instrument: Instrument, registry: InstrumentRegistry) -> bool:
+    """Whether the contract follows its index (which must be in the market); else it walks on its own."""
+    index = UNDERLYING_INDEX.get(instrument.name)
     return (
-        instrument.exchange == "NFO" and instrument.name in UNDERLYING_INDEX and instrument.expiry is not None
+        instrument.exchange == "NFO"
+        and index is not None
+        and index in registry
+        and instrument.expiry is not None
     )
 
 

@@ -14,7 +14,7 @@ from engine.clock import Clock, WallClock
 from engine.events import DepthLevel, MarketTick
 from engine.instruments import InstrumentRegistry
 from engine.market.simulated import SimulatedFeed
-from kite_sandbox.derivatives import IndexDerivatives, is_priced_from_index
+from kite_sandbox.derivatives import IndexDerivatives, priced_from_index
 
 Level = tuple[float, int]  # (price, quantity)
 
@@ -37,8 +37,8 @@ class SandboxMarket:
         if updates_per_instrument_s <= 0:
             raise ValueError(f"updates_per_instrument_s must be positive (got {updates_per_instrument_s})")
         self.registry = registry
-        walking = [inst for inst in registry if not is_priced_from_index(inst)]
-        self._derivatives = IndexDerivatives([inst for inst in registry if is_priced_from_index(inst)])
+        walking = [inst for inst in registry if not priced_from_index(inst, registry)]
+        self._derivatives = IndexDerivatives([inst for inst in registry if priced_from_index(inst, registry)])
         self._feed = SimulatedFeed(walking, clock=clock or WallClock(), seed=seed)
         self._rate = updates_per_instrument_s * len(walking)
         self._carry = 0.0

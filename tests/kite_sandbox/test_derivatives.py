@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from engine.instruments import InstrumentRegistry
 from engine.market.kite_decoder import KiteFrameDecoder
 from kite_sandbox.derivatives import (
     NIFTY_INDEX,
@@ -15,6 +16,7 @@ from kite_sandbox.derivatives import (
     monthly_expiry,
     nfo_contracts,
 )
+from kite_sandbox.market import SandboxMarket
 from tests.kite_sandbox.test_session import logged_in
 from tests.kite_sandbox.test_ticker import connected, next_frame, send
 from tests.sandbox import running_sandbox
@@ -91,3 +93,17 @@ async def test_a_contract_ticks_with_its_index_in_paise() -> None:
     assert tick.last_price == fair_price(future, ticks[NIFTY_INDEX].last_price, IndexDerivatives.today())
     assert round(tick.last_price / future.tick_size, 6).is_integer()  # segment 2: divisor 100, on its grid
     assert [level.quantity % future.lot_size for level in tick.asks] == [0] * 5
+
+
+def test_a_contract_whose_index_is_not_in_the_market_walks_on_its_own() -> None:
+    contract = nfo_contracts(date(2026, 12, 2))[0]
+    alone = SandboxMarket(InstrumentRegistry([contract]), seed=1, updates_per_instrument_s=1.0)
+    with_index = SandboxMarket(
+        InstrumentRegistry([*InstrumentRegistry.sample(), contract]), seed=1, updates_per_instrument_s=1.0
+    )
+    assert alone.latest[contract.instrument_token].close == contract.last_price  # a walk from its seed
+    ticks = {t.instrument_token: t for t in with_index.step(1.0)}
+    index = ticks[NIFTY_INDEX].last_price
+    assert ticks[contract.instrument_token].last_price == fair_price(
+        contract, index, IndexDerivatives.today()
+    )
