@@ -516,15 +516,19 @@ class Engine:
         await self.bus.start()
         # the feed last: every consumer has loaded its persisted state before the first tick
         for service in self.services:
-            if service is not self.feed:
+            if service is not self.feed and service is not self.reconciler:
                 await service.start()
         # paper orders a crash left working died with it: cancel them, stored, before trading
         lost = await self.paper.cancel_unresolved(working.get(self.paper.namespace, ()))
         if lost:
             log.warning("cancelled %d paper orders left working by an earlier run: %s", lost, RESTART_REASON)
+        if lost or self.reconciler is not None:
             await self.bus.drain(timeout=10.0)
             if self.writer is not None:
                 await self.writer.flush()
+        if self.reconciler is not None:
+            # its first run reads the database: after what the live execution took up is stored
+            await self.reconciler.start()
         if self.kite is not None:
             self.session_verification = await verify_session(
                 self.kite, timeout_s=self.settings.zerodha.verify_timeout_s

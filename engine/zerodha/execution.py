@@ -163,6 +163,7 @@ class ZerodhaExecution(Service):
         self._cancel_reasons: dict[str, str] = {}
         self._trades: set[str] = set()
         self._brokerage: dict[str, float] = {}
+        self._booked_quantity: dict[str, int] = {}  # order id -> the quantity its stored fills book
         self._positions: dict[PositionKey, int] = {}
         self._updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -182,12 +183,16 @@ class ZerodhaExecution(Service):
         )
 
     async def restore(self, fills: Sequence[OrderFilled]) -> None:
-        """Trades already booked (never booked again) and each strategy's live position."""
+        """Trades already booked (never booked again), what each order has booked, and each
+        strategy's live position."""
         for fill in fills:
             self._trades.add(fill.trade_id)
+            self._booked_quantity[fill.order_id] = self._booked_quantity.get(fill.order_id, 0) + fill.quantity
+            self._brokerage[fill.order_id] = self._brokerage.get(fill.order_id, 0.0) + fill.charges.brokerage
             book_fill(self._positions, fill)
 
     async def start(self) -> None:
+        await self.announce_unstored()
         await self.resolve_unfinished()
         self._loops = [
             asyncio.create_task(self._consume_updates(), name="zerodha-order-updates"),
@@ -626,6 +631,9 @@ class ZerodhaExecution(Service):
             rows = None
         by_tag = {order_tag(r): r for r in rows or () if isinstance(r, dict) and order_tag(r)}
         for order in stored:
+            # what its stored fills book, not what the row says: a crash can lose a fill the
+            # row counted, and only a quantity short of Kite's makes its trades be read again
+            order.filled_quantity = self._booked_quantity.get(order.order_id, 0)
             self._track(order)
             if order.broker_order_id or order.state is not LiveState.SENDING:
                 self._announced.add(order.order_id)  # its OrderPlaced went out in the earlier run
@@ -638,6 +646,22 @@ class ZerodhaExecution(Service):
                     f"the engine stopped before Kite answered, and Kite has no order tagged {order.order_id}",
                 )
         return len(stored)
+
+    async def announce_unstored(self) -> int:
+        """Publish again each OrderPlaced an earlier run sent whose storage a crash lost (its
+        `live_orders` row has Kite's id, the `orders` table has no row), with the event id and
+        lineage it had, so its fills and end are booked on it. Returns how many."""
+        lost = await self.store.unstored()
+        for order in lost:
+            self._announced.add(order.order_id)
+            await self._publish(self.topics.orders_placed, self._placed_event(order))
+        if lost:
+            log.warning(
+                "%d live orders placed by an earlier run were not stored; announced again: %s",
+                len(lost),
+                ", ".join(order.order_id for order in lost),
+            )
+        return len(lost)
 
     # -- orders we did not place -----------------------------------------------------------------
     async def adopt(self, row: dict[str, Any], strategy_id: str = ADOPTED_STRATEGY) -> LiveOrder | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from engine.events import OrderType, Product, Side
+from engine.events import Namespace, OrderType, Product, Side
 from engine.money import to_price
 from engine.storage import models
 from engine.storage.database import Database
@@ -104,6 +104,20 @@ class LiveOrderStore:
         table = models.live_orders
         final = [state.value for state in FINAL_STATES]
         query = select(table).where(table.c.status.not_in(final)).order_by(table.c.created_ts)
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_order(row) for row in rows]
+
+    async def unstored(self) -> list[LiveOrder]:
+        """Orders Kite took whose OrderPlaced never reached the `orders` table (storage lost it in a
+        crash: the intent and Kite's id are written here directly, the events a moment later)."""
+        table, orders = models.live_orders, models.orders
+        stored = select(orders.c.order_id).where(
+            orders.c.namespace == Namespace.ZERODHA.value, orders.c.order_id == table.c.order_id
+        )
+        query = (
+            select(table).where(table.c.broker_order_id != "", ~stored.exists()).order_by(table.c.created_ts)
+        )
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_order(row) for row in rows]
