@@ -510,7 +510,11 @@ class Engine:
         for ns in self.active_namespaces:
             fills[ns] = await load_fills(self.db, ns) if self.db is not None else []
             working[ns] = await load_unresolved_orders(self.db, ns) if self.db is not None else []
-            self.strategy_runner.restore_positions(ns, fills[ns], working[ns])
+            intent = working[ns]
+            if ns is Namespace.ZERODHA and self.zerodha is not None:
+                # live orders a crash kept out of storage still count: else a strategy buys again
+                intent = [*intent, *await self.zerodha.unstored_intent()]
+            self.strategy_runner.restore_positions(ns, fills[ns], intent)
         for service in self.services:
             await service.restore(self._fills_for(service, fills))
         await self.bus.start()

@@ -49,6 +49,7 @@ from engine.events import (
 )
 from engine.execution.charges import ChargeCalculator
 from engine.execution.positions import PositionKey, book_fill
+from engine.execution.working import UnresolvedOrder
 from engine.instruments import Instrument, InstrumentRegistry
 from engine.market.calendar import IST
 from engine.service import Service
@@ -646,6 +647,19 @@ class ZerodhaExecution(Service):
                     f"the engine stopped before Kite answered, and Kite has no order tagged {order.order_id}",
                 )
         return len(stored)
+
+    async def unstored_intent(self) -> list[UnresolvedOrder]:
+        """The orders of an earlier run that storage lost (see `announce_unstored`), as what each
+        stands for in its strategy's position at a restart: the whole order while it works, what
+        filled once it ended. Nothing else knows of them before they are announced again."""
+        intent = []
+        for order in await self.store.unstored():
+            quantity = order.filled_quantity if order.state.final else order.quantity
+            if quantity:
+                placed = msgspec.structs.replace(self._placed_event(order).payload, quantity=quantity)
+                assert isinstance(placed, OrderPlaced)
+                intent.append(UnresolvedOrder(placed, filled_quantity=0, correlation_id=order.correlation_id))
+        return intent
 
     async def announce_unstored(self) -> int:
         """Publish again each OrderPlaced an earlier run sent whose storage a crash lost (its

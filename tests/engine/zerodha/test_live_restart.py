@@ -129,8 +129,8 @@ async def abandon(engine: Engine) -> None:
     tasks = [*engine._tasks, *live._loops, *live._tasks]
     if reconciler._task is not None:
         tasks.append(reconciler._task)
-    if engine.writer._task is not None:  # type: ignore[attr-defined]
-        tasks.append(engine.writer._task)  # type: ignore[attr-defined]
+    if engine.writer._task is not None:
+        tasks.append(engine.writer._task)
     await cancel_and_wait(*tasks)
     await engine.bus.stop()
     assert engine.db is not None
