@@ -649,9 +649,10 @@ class ZerodhaExecution(Service):
         return len(stored)
 
     async def unstored_intent(self) -> list[UnresolvedOrder]:
-        """The orders of an earlier run that storage lost (see `announce_unstored`), as what each
-        stands for in its strategy's position at a restart: the whole order while it works, what
-        filled once it ended. Nothing else knows of them before they are announced again."""
+        """The orders of an earlier run that storage does not have (sent but unanswered, or
+        announced but lost in a crash), as what each stands for in its strategy's position at a
+        restart: the whole order while it may work, what filled once it ended. A sent one Kite
+        does not have fails at start, and its OrderFailed takes it back."""
         intent = []
         for order in await self.store.unstored():
             quantity = order.filled_quantity if order.state.final else order.quantity
@@ -665,7 +666,7 @@ class ZerodhaExecution(Service):
         """Publish again each OrderPlaced an earlier run sent whose storage a crash lost (its
         `live_orders` row has Kite's id, the `orders` table has no row), with the event id and
         lineage it had, so its fills and end are booked on it. Returns how many."""
-        lost = await self.store.unstored()
+        lost = [order for order in await self.store.unstored() if order.broker_order_id]
         for order in lost:
             self._announced.add(order.order_id)
             await self._publish(self.topics.orders_placed, self._placed_event(order))

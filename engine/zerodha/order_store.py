@@ -109,14 +109,17 @@ class LiveOrderStore:
         return [_order(row) for row in rows]
 
     async def unstored(self) -> list[LiveOrder]:
-        """Orders Kite took whose OrderPlaced never reached the `orders` table (storage lost it in a
-        crash: the intent and Kite's id are written here directly, the events a moment later)."""
+        """Orders with no row in the `orders` table, FAILED ones (never at Kite) aside: intents a
+        crash left unanswered, and orders Kite took whose OrderPlaced storage lost in a crash (this
+        table is written directly, the events a moment later). Oldest first."""
         table, orders = models.live_orders, models.orders
         stored = select(orders.c.order_id).where(
             orders.c.namespace == Namespace.ZERODHA.value, orders.c.order_id == table.c.order_id
         )
         query = (
-            select(table).where(table.c.broker_order_id != "", ~stored.exists()).order_by(table.c.created_ts)
+            select(table)
+            .where(table.c.status != LiveState.FAILED.value, ~stored.exists())
+            .order_by(table.c.created_ts)
         )
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()

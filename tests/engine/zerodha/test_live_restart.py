@@ -17,10 +17,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from kiteconnect import KiteConnect
+
 from engine.control import ControlServer
 from engine.events import (
     Command,
     CommandAction,
+    MarketTick,
     Namespace,
     OrderType,
     Product,
@@ -32,15 +35,18 @@ from engine.events import (
 from engine.health.registry import CheckStatus
 from engine.runtime import Engine
 from engine.settings import Settings, load_settings
+from engine.storage.database import Database
 from engine.storage.repository import load_fills, recent_orders
+from engine.strategies.base import Strategy
 from engine.tasks import cancel_and_wait
 from engine.topics import TopicMap
 from engine.zerodha.execution import ZerodhaExecution
-from engine.zerodha.order_store import LiveState
+from engine.zerodha.order_ids import LiveOrderIds
+from engine.zerodha.order_store import LiveOrder, LiveOrderStore, LiveState
 from kite_sandbox.server import KiteSandbox
 from tests.engine.zerodha.kite_login import log_in
 from tests.engine.zerodha.live_harness import FAST_POLL
-from tests.kite_sandbox.matching.helpers import INFY, STILL, eventually, pin
+from tests.kite_sandbox.matching.helpers import INFY, STILL, eventually, pin, place
 from tests.sandbox import running_sandbox, sandbox_settings
 
 ZERODHA = TopicMap(Namespace.ZERODHA)
@@ -49,7 +55,7 @@ FILLED_QTY, RESTING_QTY, FILLED_BEFORE, FILLED_WHILE_DOWN = 3, 5, 1, 2
 HELD = FILLED_QTY + FILLED_BEFORE + FILLED_WHILE_DOWN
 
 
-def live_settings(sandbox: KiteSandbox, data_dir: Path) -> Settings:
+def live_settings(sandbox: KiteSandbox, data_dir: Path, **more: Any) -> Settings:
     (data_dir / "strategies.toml").write_text("", encoding="utf-8")
     overrides = sandbox_settings(sandbox, data_dir)
     overrides["zerodha"].update(FAST_POLL, live_orders=True)
@@ -57,6 +63,7 @@ def live_settings(sandbox: KiteSandbox, data_dir: Path) -> Settings:
         **overrides,
         strategies={"file": data_dir / "strategies.toml"},
         storage={"flush_interval_ms": 60_000},  # a kill loses every event not yet written
+        **more,
     )
 
 
@@ -234,3 +241,65 @@ async def test_after_a_clean_stop_the_next_engine_follows_the_open_order_and_boo
 
 async def test_after_a_kill_the_next_engine_follows_the_open_order_and_books_the_missed_fill() -> None:
     await restart_mid_day(crash=True)
+
+
+class AlwaysLong(Strategy):
+    """Long and never exits: only its position stops it buying again."""
+
+    kind = "always_long_live"
+
+    def on_tick(self, tick: MarketTick) -> TradingSignal | None:
+        return self.go_long(tick, "always long")
+
+
+async def test_an_order_kite_took_as_the_engine_was_killed_is_not_bought_again_by_its_strategy() -> None:
+    async with running_sandbox(**STILL) as sandbox, data_dir() as folder:
+        settings = load_settings(
+            **{**live_settings(sandbox, folder).model_dump(), "feed": {"symbols": ["INFY"]}}
+        )
+        session = await log_in(sandbox, settings)
+        pin(sandbox, last=1500.0)
+        # the killed run wrote its intent and sent it; Kite took it, the answer never came back
+        settings.ensure_dirs()
+        db = Database(settings.database_url)
+        await db.connect()
+        order_id = LiveOrderIds().next()
+        await LiveOrderStore(db).insert(
+            LiveOrder(
+                order_id=order_id,
+                strategy_id="long",
+                instrument_token=INFY,
+                exchange="NSE",
+                tradingsymbol="INFY",
+                side=Side.BUY,
+                quantity=RESTING_QTY,
+                order_type=OrderType.LIMIT,
+                product=Product.MIS,
+                limit_price=1400.0,
+                correlation_id="corr-" + order_id,
+                placed_event_id="evt-" + order_id,
+            )
+        )
+        await db.close()
+        kite = KiteConnect(sandbox.config.api_key, access_token=session.access_token, root=sandbox.root_url)
+        await place(kite, price=1400.0, quantity=RESTING_QTY, tag=order_id)
+        sandbox.requests.clear()
+
+        strategy = AlwaysLong("long", (INFY,), (Namespace.ZERODHA,), {"quantity": RESTING_QTY})
+        engine = Engine(settings, paced=False, strategies=[strategy], live=True)
+        assert engine.live_gate is not None and engine.zerodha is not None
+        engine.live_gate.confirm("LIVE", "test")
+        await engine.start()
+        try:
+            live = engine.zerodha
+            await engine.pump(20)
+            await live.idle()
+            held = strategy.position(INFY)
+            await eventually(lambda: (o := live.order(order_id)) is not None and o.state is LiveState.OPEN)
+            calls = [(c.method, c.form.get("tag")) for c in sandbox.requests.order_calls()]
+            validated = engine.risk[Namespace.ZERODHA].validated
+        finally:
+            await engine.stop()
+    assert calls == []
+    assert held == RESTING_QTY and validated == 0
+    assert [row["tag"] for row in sandbox.desk.orders()] == [order_id]
