@@ -97,7 +97,9 @@ async def trade_then(sandbox: KiteSandbox, engine: Engine, live: ZerodhaExecutio
     """One order that fills at once (a position) and one that rests, part-filled: their ids."""
     pin(sandbox, last=1500.0)
     await signal(engine, FILLED_QTY, 1500.05)
-    await eventually(lambda: live.positions() == {(STRATEGY, INFY, Product.MIS): FILLED_QTY})
+    await eventually(
+        lambda: live.positions() == {(STRATEGY, INFY, Product.MIS): FILLED_QTY} and not live.open_orders()
+    )
     await signal(engine, RESTING_QTY, 1400.0)
     [resting] = await eventually(lambda: list(live.open_orders()))
     assert await eventually_stored(live, resting, 0), "the resting order's Kite id was never written"
