@@ -54,7 +54,7 @@ def test_a_value_that_is_not_a_number_is_refused_by_name(value: float) -> None:
         to_price(value)
 
 
-@given(st.integers(min_value=-10**14, max_value=10**14))
+@given(st.integers(min_value=-(10**14), max_value=10**14))
 def test_an_amount_already_in_paise_is_stored_as_it_is(paise: int) -> None:
     assert to_paise(paise / 100) == Decimal(paise).scaleb(-2)
 
@@ -67,7 +67,7 @@ def test_prices_keep_four_places(price: float, stored: str) -> None:
     assert str(to_price(price)) == stored
 
 
-@given(st.integers(min_value=-10**11, max_value=10**11))
+@given(st.integers(min_value=-(10**11), max_value=10**11))
 def test_every_half_paisa_rounds_away_from_zero_in_both_forms(tenths_of_paise: int) -> None:
     amount = tenths_of_paise / 1000
     exact = Decimal(tenths_of_paise) / 1000
@@ -98,7 +98,7 @@ def test_a_hair_below_a_half_paisa_is_decided_by_the_fifteen_digit_reading(amoun
     assert round_paise(amount) == float(to_paise(amount))
 
 
-@given(st.integers(min_value=-10**14, max_value=10**14), st.integers(min_value=-3, max_value=3))
+@given(st.integers(min_value=-(10**14), max_value=10**14), st.integers(min_value=-3, max_value=3))
 def test_floats_next_to_a_half_paisa_agree(half_paise: int, ulps: int) -> None:
     amount = (half_paise + 0.5) / 100
     for _ in range(abs(ulps)):

@@ -142,7 +142,7 @@ def test_a_misspelt_secret_is_named_never_echoed(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_wrong_typed_secret_is_never_echoed(isolated_dirs: Path) -> None:
-    _config(isolated_dirs, "[zerodha]\napi_secret = 98765432123\napi_key = [\"tok-4242-xyz\"]\n")
+    _config(isolated_dirs, '[zerodha]\napi_secret = 98765432123\napi_key = ["tok-4242-xyz"]\n')
     message = _error()
     assert "zerodha.api_secret" in message and "zerodha.api_key" in message
     assert "98765432123" not in message and "tok-4242-xyz" not in message

@@ -224,7 +224,7 @@ def test_any_file_is_read_alike_by_both_paths_or_rejected_alike(tmp_path: Path, 
     fast, careful = csv_outcomes(path)
     assert fast == careful
     if bad:
-        (row, column), = bad
+        ((row, column),) = bad
         if canonical(header[column]) != "note":
             ticks, error = careful
             assert error is not None and len(ticks) <= row

@@ -298,7 +298,6 @@ async def test_a_full_disk_during_an_outage_is_reported_and_never_crashes_the_wr
     await db.close()
 
 
-
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
 async def test_durable_fills_of_a_crashed_run_reach_the_database_even_when_the_disk_is_full(
     tmp_path: Path,
