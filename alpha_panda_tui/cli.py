@@ -25,7 +25,7 @@ from alpha_panda_tui.replay_cli import add_replay_parser
 from alpha_panda_tui.sandbox_cli import add_sandbox_parsers
 from engine.events import CommandAction, CommandReply, EngineStatus
 from engine.market.tick_files import TickFileError
-from engine.settings import ConfigError, Settings, load_settings
+from engine.settings import ConfigError, Settings, default_data_dir, load_settings
 from engine.strategies.errors import StrategyConfigError
 from engine.trading_control import STRATEGY_PREFIX, SYMBOL_PREFIX
 from engine.zerodha.live_gate import live_requested
@@ -153,9 +153,14 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _load_settings(args: argparse.Namespace) -> Settings:
     overrides = _overrides(args)
-    settings = load_settings(**overrides)
-    broker = broker_overrides(getattr(args, "broker", None), settings.data_dir)
-    return load_settings(**merge_overrides(overrides, broker)) if broker else settings
+    broker_name = getattr(args, "broker", None)
+    if not broker_name:
+        return load_settings(**overrides)
+    try:
+        data_dir = load_settings(**overrides).data_dir
+    except ConfigError:  # e.g. live_orders set for the sandbox, which the broker's settings complete
+        data_dir = default_data_dir()
+    return load_settings(**merge_overrides(overrides, broker_overrides(broker_name, data_dir)))
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -96,3 +96,18 @@ def test_overrides_merge_section_by_section() -> None:
         {"feed": {"record": True}, "log": {"format": "json"}}, {"feed": {"source": "zerodha"}}
     )
     assert merged == {"feed": {"record": True, "source": "zerodha"}, "log": {"format": "json"}}
+
+
+def test_live_orders_set_for_the_sandbox_are_completed_by_the_sandbox_broker(
+    isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # zerodha.live_orders alone is a config error (Zerodha is not enabled); --broker sandbox enables it
+    monkeypatch.setenv("ALPHA_PANDA_ZERODHA__LIVE_ORDERS", "true")
+    assert main(["doctor"]) == EXIT_CONFIG
+    capsys.readouterr()
+    write_sandbox_file(
+        sandbox_file(load_settings(zerodha={"enabled": True, "api_key": "k"}).data_dir), ENDPOINTS
+    )
+    assert main(["doctor", "--broker", "sandbox"]) != EXIT_CONFIG
+    out = capsys.readouterr()
+    assert "Invalid configuration" not in out.err + out.out
