@@ -1,7 +1,7 @@
 """The engine's view of its Kite session: absent, valid until a time, or expired.
 
 One `BrokerSession` per engine. The live feed and the live order path ask it
-for the access token and tells it when Kite refuses one (`mark_expired`). A login
+for the access token and tell it when Kite refuses one (`mark_expired`). A login
 — in the console, or `alpha-panda-tui login` in another terminal — saves a new
 session file; `wait_valid` notices it (the file's stamp is polled, cheaply, only
 while someone is waiting) and wakes whoever waits, so the feed reconnects with
