@@ -15,8 +15,6 @@ import sys
 import threading
 from typing import Any, TextIO
 
-import aiohttp
-
 from alpha_panda_tui.audit_cli import record_action
 from alpha_panda_tui.broker_choice import Broker, add_broker_argument
 from alpha_panda_tui.broker_login import logged_in_line
@@ -178,6 +176,8 @@ async def _token_from_the_user(
 
 async def _visit_sandbox_login(url: str) -> str | None:
     """What a browser would do on the sandbox's login page, which logs in at once: read its redirect."""
+    import aiohttp  # only for the sandbox: kept out of the CLI's start-up
+
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SANDBOX_VISIT_TIMEOUT_S)) as http,

@@ -13,7 +13,7 @@ import signal
 import sys
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alpha_panda_tui.broker_choice import (
     BrokerChoiceError,
@@ -25,8 +25,9 @@ from alpha_panda_tui.broker_choice import (
 )
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from engine.settings import Settings
-from kite_sandbox.admin import SECRET_HEADER
-from kite_sandbox.server import KiteSandbox, SandboxConfig
+
+if TYPE_CHECKING:  # the sandbox (and aiohttp) load only for its own commands, not at every CLI start
+    from kite_sandbox.server import SandboxConfig
 
 # sandbox-fault NAME -> the control surface's fault
 FAULT_COMMANDS = {
@@ -96,6 +97,7 @@ def add_sandbox_parsers(subparsers: Any) -> None:
 
 def run_sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     from alpha_panda_tui.host import make_data_dir_private
+    from kite_sandbox.server import SandboxConfig
 
     make_data_dir_private(settings)  # sandbox.json holds the api_secret
     config = SandboxConfig(
@@ -115,6 +117,8 @@ def run_sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(config: SandboxConfig, settings: Settings) -> int:
+    from kite_sandbox.server import KiteSandbox
+
     sandbox = KiteSandbox(config)
     await sandbox.start()
     path = sandbox_file(settings.data_dir)
@@ -150,6 +154,8 @@ async def _serve(config: SandboxConfig, settings: Settings) -> int:
 
 
 def run_fault_command(args: argparse.Namespace, settings: Settings) -> int:
+    from kite_sandbox.admin import SECRET_HEADER
+
     try:
         endpoints = read_sandbox_file(sandbox_file(settings.data_dir))
     except BrokerChoiceError as exc:

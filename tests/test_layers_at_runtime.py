@@ -46,3 +46,16 @@ def test_the_view_models_ui_state_and_bridge_load_no_textual() -> None:
 
 def test_the_probe_would_see_textual() -> None:
     assert "textual" in _loaded_ui_modules(["alpha_panda_tui.app"])
+
+
+def test_the_cli_starts_without_the_kite_client_or_the_sandbox() -> None:
+    # kiteconnect brings Twisted, the sandbox aiohttp: a paper `launch` must not pay for either
+    script = (
+        "import sys, alpha_panda_tui.cli\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules}\n"
+        "                      & {'kiteconnect', 'twisted', 'aiohttp', 'kite_sandbox'})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

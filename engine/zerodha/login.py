@@ -14,11 +14,8 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlparse
-
-from kiteconnect import KiteConnect
-from kiteconnect.exceptions import InputException, KiteException, TokenException
 
 from engine.market.calendar import IST
 from engine.settings import ZerodhaSettings
@@ -29,6 +26,9 @@ from engine.zerodha.session import (
     parse_login_time,
     session_expiry,
 )
+
+if TYPE_CHECKING:  # the client library (and its Twisted ticker) loads slowly: only when a login runs
+    from kiteconnect import KiteConnect
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ def parse_request_token(text: str) -> str:
 
 
 def _client(settings: ZerodhaSettings, api_key: str) -> KiteConnect:
+    from kiteconnect import KiteConnect
+
     return KiteConnect(api_key, root=settings.root_url, timeout=KITE_TIMEOUT_S)
 
 
@@ -118,6 +120,8 @@ async def create_session(
     settings: ZerodhaSettings, request_token: str, credentials: Credentials | None = None
 ) -> KiteSession:
     """Exchange a request token for the day's session (`generate_session`, off the event loop)."""
+    from kiteconnect.exceptions import InputException, KiteException, TokenException
+
     creds = credentials or Credentials.from_settings(settings)
     kite = _client(settings, creds.api_key)
     try:
@@ -177,6 +181,8 @@ class LogoutResult:
 
 async def logout(settings: ZerodhaSettings, store: SessionStore) -> LogoutResult:
     """Invalidate the saved access token with Kite and delete the file; offline, delete it anyway."""
+    from kiteconnect.exceptions import KiteException, TokenException
+
     try:
         session = store.load()
     except SessionFileError:
