@@ -47,7 +47,7 @@ from engine.events import (
 from engine.execution.charges import ChargeCalculator
 from engine.execution.matching import Book, PaperOrder, take
 from engine.execution.order_ids import OrderIds
-from engine.execution.positions import PositionKey, book_fill
+from engine.execution.positions import PositionKey, book_fill, closing_order
 from engine.execution.working import UnresolvedOrder
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import IST, MarketCalendar
@@ -355,16 +355,7 @@ class PaperExecution(Service):
         for (strategy, token, product), net in list(self._positions.items()):
             if not net or not in_scope(strategy, token):
                 continue
-            placed = OrderPlaced(
-                order_id=self._ids.next(),
-                strategy_id=strategy,
-                instrument_token=token,
-                side=Side.SELL if net > 0 else Side.BUY,
-                quantity=abs(net),
-                order_type=OrderType.MARKET,
-                product=product,
-                placed_ts=self.clock.now(),
-            )
+            placed = closing_order(self._ids.next(), (strategy, token, product), net, self.clock.now())
             placed_event = make_event(
                 placed, namespace=Namespace.PAPER, source=f"{self.name}:flatten", key=strategy
             )

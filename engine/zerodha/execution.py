@@ -48,7 +48,7 @@ from engine.events import (
     make_event,
 )
 from engine.execution.charges import ChargeCalculator
-from engine.execution.positions import PositionKey, book_fill
+from engine.execution.positions import PositionKey, book_fill, closing_order
 from engine.execution.working import UnresolvedOrder
 from engine.instruments import Instrument, InstrumentRegistry
 from engine.market.calendar import IST
@@ -828,16 +828,8 @@ class ZerodhaExecution(Service):
             if instrument is None or not quantity:
                 log.error("cannot flatten %s %d: unknown instrument", strategy, token)
                 continue
-            order = OrderPlaced(
-                order_id=self.ids.next(),
-                strategy_id=strategy,
-                instrument_token=token,
-                side=Side.BUY if quantity > 0 else Side.SELL,
-                quantity=abs(quantity),
-                order_type=OrderType.MARKET,
-                product=product,
-                placed_ts=self.clock.now(),
-            )
+            # `quantity` is what to buy (+) or sell (-) to be flat: a position of -quantity
+            order = closing_order(self.ids.next(), (strategy, token, product), -quantity, self.clock.now())
             event = make_event(
                 order, namespace=Namespace.ZERODHA, source=f"{self.name}:flatten", key=strategy
             )
