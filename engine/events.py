@@ -32,6 +32,8 @@ class EventType(StrEnum):
     DEAD_LETTER = "dead_letter"
     DAY_SNAPSHOT_REQUEST = "day_snapshot_request"
     DAY_SNAPSHOT = "day_snapshot"
+    ORDER_TRACE_REQUEST = "order_trace_request"
+    ORDER_TRACE = "order_trace"
 
 
 class Namespace(StrEnum):
@@ -369,6 +371,15 @@ class DaySnapshotRequest(msgspec.Struct, frozen=True, tag=EventType.DAY_SNAPSHOT
 
     max_orders: int = 500
     max_fills: int = 500
+    recent_events: int = 0  # how many of the engine's recent non-tick events to send with it
+
+
+class EquityPoint(msgspec.Struct, frozen=True, array_like=True):
+    """One sample of a P&L curve: net P&L (realized + unrealized - charges) at `ts`."""
+
+    ts: float
+    strategy_id: str  # "" = every strategy (the total curve)
+    net_pnl: float
 
 
 class DaySnapshot(msgspec.Struct, frozen=True, tag=EventType.DAY_SNAPSHOT.value):
@@ -386,6 +397,24 @@ class DaySnapshot(msgspec.Struct, frozen=True, tag=EventType.DAY_SNAPSHOT.value)
     fills: tuple[FillView, ...] = ()
     orders_today: int = 0  # how many there are in all (more than `orders` holds on a busy day)
     fills_today: int = 0
+    recent: tuple[Event, ...] = ()  # the engine's latest non-tick events, oldest first
+    equity: tuple[EquityPoint, ...] = ()  # the P&L curves so far, oldest first
+
+
+class OrderTraceRequest(msgspec.Struct, frozen=True, tag=EventType.ORDER_TRACE_REQUEST.value):
+    """A console asks for one order's story from storage (answered with an OrderTrace on engine.status)."""
+
+    order_id: str
+
+
+class OrderTrace(msgspec.Struct, frozen=True, tag=EventType.ORDER_TRACE.value):
+    """Every stored event of an order's lineage (tick, signal, decision, order, fills), oldest first."""
+
+    request_id: str  # the OrderTraceRequest's event id
+    order_id: str
+    events: tuple[Event, ...] = ()
+    found: bool = False
+    detail: str = ""  # why nothing was found, in words
 
 
 Payload = (
@@ -405,6 +434,8 @@ Payload = (
     | DeadLetter
     | DaySnapshotRequest
     | DaySnapshot
+    | OrderTraceRequest
+    | OrderTrace
 )
 
 PAYLOAD_TYPES: dict[type[Any], EventType] = {
@@ -424,6 +455,8 @@ PAYLOAD_TYPES: dict[type[Any], EventType] = {
     DeadLetter: EventType.DEAD_LETTER,
     DaySnapshotRequest: EventType.DAY_SNAPSHOT_REQUEST,
     DaySnapshot: EventType.DAY_SNAPSHOT,
+    OrderTraceRequest: EventType.ORDER_TRACE_REQUEST,
+    OrderTrace: EventType.ORDER_TRACE,
 }
 
 SCHEMA_VERSION = 1
