@@ -13,7 +13,7 @@ from engine.bus.base import Bus
 from engine.events import Command, CommandAction, DaySnapshotRequest, Event, Namespace, make_event
 from engine.instruments import InstrumentRegistry
 from engine.service import Service
-from engine.topics import CONTROL_COMMANDS, ENGINE_STATUS, MARKET_TICKS, TopicMap, dlq_topic
+from engine.topics import CONTROL_COMMANDS, console_topics
 from viewmodels.trading import MAX_FILLS, MAX_ORDERS
 
 UI_GROUP = "ui"
@@ -41,10 +41,7 @@ class UiBridge(Service):
 
     def topics(self) -> list[str]:
         """Everything the console shows, and the dead-letter topic of each."""
-        topics = [MARKET_TICKS, ENGINE_STATUS, CONTROL_COMMANDS]
-        for namespace in self.namespaces:
-            topics.extend(TopicMap(namespace).namespaced_topics())
-        return topics + [dlq_topic(t) for t in topics]
+        return console_topics(self.namespaces)
 
     def wire(self) -> None:
         if self._wired:

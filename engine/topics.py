@@ -7,6 +7,7 @@ own signal, order and P&L topics, so nothing produced for `paper` can reach
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -128,3 +129,12 @@ def topic_namespace(topic: str) -> Namespace:
         if base in TopicMap(ns).namespaced_topics():
             return ns
     raise ValueError(f"unknown topic {topic!r}: build topic names with TopicMap")
+
+
+def console_topics(namespaces: Sequence[Namespace], *, ticks: bool = True) -> list[str]:
+    """Everything a console shows for these namespaces, and the dead-letter topic of each."""
+    topics = [MARKET_TICKS] if ticks else []
+    topics += [ENGINE_STATUS, CONTROL_COMMANDS]
+    for namespace in dict.fromkeys(namespaces):
+        topics.extend(TopicMap(namespace).namespaced_topics())
+    return topics + [dlq_topic(t) for t in topics]
