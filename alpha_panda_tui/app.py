@@ -563,8 +563,13 @@ async def run_console(settings: Settings, *, duration: float | None = None, live
             if not host.stop_requested.is_set():  # no SIGINT/SIGTERM while the engine started
                 running = asyncio.ensure_future(app.run_async())
                 lost = asyncio.ensure_future(terminal_lost.wait())
-                await asyncio.wait((running, lost), return_when=asyncio.FIRST_COMPLETED)
+                stopping = asyncio.ensure_future(host.stop_requested.wait())  # `stop`, or an attached console
+                await asyncio.wait((running, lost, stopping), return_when=asyncio.FIRST_COMPLETED)
+                if stopping.done() and not running.done() and not terminal_lost.is_set():
+                    app.exit(0)
+                    await running
                 lost.cancel()
+                stopping.cancel()
     except HostError as exc:
         return exc.exit_code
     log.info("console closed%s", " (terminal gone)" if terminal_lost.is_set() else "")
