@@ -79,6 +79,13 @@ def test_halt_resume_and_unknown_names_answer_once_per_namespace(data_dir: Path)
         toggle = cli(data_dir, "strategy", "enable", "nope")
         assert toggle.returncode == 1 and "FAILED: no strategy named 'nope'" in toggle.stdout
 
+        mismatch = cli(data_dir, "acknowledge", "nosuch")
+        assert mismatch.returncode == 1
+        assert lines(mismatch) == [
+            "FAILED: no position mismatch to acknowledge: this engine does not reconcile positions"
+            " with Kite (only an engine trading live with Zerodha does)"
+        ]
+
         listing = cli(data_dir, "strategy", "list")
         assert listing.returncode == 0
         row = r"ema_5_20\s+ema_crossover\s+enabled\s+\d+\s+paper$"

@@ -187,6 +187,14 @@ def test_unknown_strategy_names_are_failed_answers(engine: Running) -> None:
     assert "no strategy named 'nope'" in toggle.results[0].message
 
 
+def test_an_action_this_engine_cannot_do_is_a_failed_answer_that_says_why(engine: Running) -> None:
+    reply = control_client.command(engine.socket_path, CommandAction.ACKNOWLEDGE_MISMATCH, target="nosuch")
+    assert not reply.ok and reply.missing == ()
+    [result] = reply.results
+    assert (result.service, result.ok) == ("commands", False)
+    assert result.message.startswith("no position mismatch to acknowledge: this engine does not reconcile")
+
+
 def test_a_service_that_does_not_answer_is_named_in_a_timeout_reply(caplog: pytest.LogCaptureFixture) -> None:
     with running(stuck=Namespace.ZERODHA) as engine:
         began = time.perf_counter()
