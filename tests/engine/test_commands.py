@@ -296,6 +296,31 @@ async def test_results_that_arrive_before_their_command_are_kept() -> None:
     await router.stop()
 
 
+async def test_an_action_no_service_handles_is_answered_at_once_and_failed() -> None:
+    bus = DirectBus()
+    replies: list[CommandReply] = []
+
+    async def on_status(event: Event) -> None:
+        if isinstance(event.payload, CommandReply):
+            replies.append(event.payload)
+
+    router = CommandRouter(
+        bus, {}, unavailable={CommandAction.CONFIRM_LIVE: "this engine was not launched live"}, timeout_s=60
+    )
+    router.wire()
+    bus.subscribe([ENGINE_STATUS], "test", on_status)
+    for action in (CommandAction.CONFIRM_LIVE, CommandAction.FEED_PAUSE):
+        await bus.publish(
+            CONTROL_COMMANDS,
+            make_event(Command(action=action), namespace=Namespace.SHARED, source="t", key=""),
+        )
+    assert [(r.ok, [(x.service, x.ok, x.message) for x in r.results], r.missing) for r in replies] == [
+        (False, [("commands", False, "this engine was not launched live")], ()),
+        (False, [("commands", False, "this engine has no service that handles feed_pause")], ()),
+    ]
+    await router.stop()
+
+
 def test_logs_are_quiet_on_the_happy_path(engine: Running, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     for action in (CommandAction.FEED_PAUSE, CommandAction.FEED_RESUME):
