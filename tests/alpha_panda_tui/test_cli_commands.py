@@ -108,7 +108,9 @@ def test_flatten_and_the_typed_live_confirmation_from_another_terminal(data_dir:
     with running(data_dir) as _engine:
         everything = cli(data_dir, "flatten", "--all")
         assert everything.returncode == 0, everything.stdout + everything.stderr
-        assert lines(everything) == ["ok: paper: 0 closing order(s) for every position"]
+        # the engine trades while the test runs: whatever it holds then is closed
+        [closed] = lines(everything)
+        assert re.fullmatch(r"ok: paper: \d+ closing order\(s\) for every position", closed), closed
         nope = cli(data_dir, "flatten", "--strategy", "nope")
         assert nope.returncode == 1
         [line] = lines(nope)
