@@ -122,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
         help="lift the kill switch",
         description="Lift the kill switch: signals pass the risk checks again.",
     )
+    stop = sub.add_parser(
+        "stop",
+        help="stop the running engine (orderly, as Ctrl-C in its terminal)",
+        description=(
+            "Stop the engine running on this data dir, headless or with its console: it stops as on "
+            "SIGTERM (orders and fills flushed, attached consoles told)."
+        ),
+    )
+    stop.add_argument("--reason", default="stopped from the command line", help="why (written to its log)")
     flatten = sub.add_parser(
         "flatten",
         help="close positions with MARKET orders (paper and live)",
@@ -290,6 +299,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _command(settings, CommandAction.HALT, reason=args.reason)
     if command == "resume":
         return _command(settings, CommandAction.RESUME)
+    if command == "stop":
+        print(f"the engine (pid {control_client.stop(settings.control_socket, args.reason)}) is stopping")
+        return EXIT_OK
     if command == "flatten":
         return _command(settings, CommandAction.FLATTEN, target=_flatten_target(args), reason=args.reason)
     if command == "confirm-live":

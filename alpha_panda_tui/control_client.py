@@ -1,4 +1,4 @@
-"""The client side of the control socket (`status`, `strategy`, `halt`, `resume` from another terminal).
+"""The client side of the control socket (`status`, `halt`, `resume`, `stop` ... from another terminal).
 
 `request` returns whatever came back as a dict (an error reply for anything that is not a
 reply); `status`, `command` and `day_snapshot` decode the answer into the engine's structs
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from engine.control import CommandAnswer, DaySnapshotReply, StatusReply
+from engine.control import CommandAnswer, DaySnapshotReply, StatusReply, StoppingReply
 from engine.events import CommandAction, CommandReply, DaySnapshot, EngineStatus
 
 CONNECT_TIMEOUT_S = 2.0
@@ -85,6 +85,11 @@ def command(
 def day_snapshot(socket_path: Path, *, max_orders: int = 500, max_fills: int = 500) -> DaySnapshot:
     payload = {"op": "day_snapshot", "max_orders": max_orders, "max_fills": max_fills}
     return _decode(send(socket_path, payload), DaySnapshotReply).snapshot
+
+
+def stop(socket_path: Path, reason: str = "") -> int:
+    """Ask the engine to stop (as SIGTERM would); the pid of the engine that is stopping."""
+    return _decode(send(socket_path, {"op": "stop", "reason": reason}), StoppingReply).pid
 
 
 def _decode(reply: dict[str, Any], kind: type[T]) -> T:

@@ -54,8 +54,11 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, socket_path: Path, **options: Any) -> AsyncIterator[Served]:
-    """A started engine and its control server; stopped as the host stops them (consoles told last)."""
+async def serving(
+    settings: Settings, socket_path: Path, *, stoppable: bool = True, **options: Any
+) -> AsyncIterator[Served]:
+    """A started engine and its control server; stopped as the host stops them (consoles told last).
+    A stop request (when `stoppable`) is recorded in `stops`, not acted on."""
     engine = Engine(settings, paced=False, persist=False)
     stops: list[str] = []
     server = ControlServer(
@@ -63,7 +66,7 @@ async def serving(settings: Settings, socket_path: Path, **options: Any) -> Asyn
         socket_path,
         engine.status,
         namespaces=engine.active_namespaces,
-        on_stop=lambda: stops.append("stop"),
+        on_stop=(lambda: stops.append("stop")) if stoppable else None,
         version="test",
         **options,
     )
