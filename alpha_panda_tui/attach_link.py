@@ -48,6 +48,8 @@ CONNECT_TIMEOUT_S = 2.0
 HELLO_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 5.0
 MAX_FRAME_BYTES = 64 * 1024 * 1024  # a DaySnapshot with its recent events is one frame
+# what the link buffers unread (twice this): beyond it the engine's writer waits, then cuts the console off
+READ_LIMIT = 256 * 1024
 
 
 class LinkState(StrEnum):
@@ -83,8 +85,10 @@ class SocketBus(Bus):
         client: str = "",
         reconnect_s: float = 1.0,
         max_reconnect_s: float = 5.0,
+        read_limit: int = READ_LIMIT,
     ) -> None:
         super().__init__()
+        self.read_limit = read_limit
         self.socket_path = socket_path
         self.read_only = read_only
         self.client = client
@@ -180,7 +184,7 @@ class SocketBus(Bus):
         self._set(LinkState.CONNECTING, f"connecting to {self.socket_path}")
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(str(self.socket_path), limit=MAX_FRAME_BYTES), CONNECT_TIMEOUT_S
+                asyncio.open_unix_connection(str(self.socket_path), limit=self.read_limit), CONNECT_TIMEOUT_S
             )
         except (OSError, TimeoutError):
             self._set(LinkState.LOST, f"no engine answers at {self.socket_path}; trying again")
@@ -190,7 +194,9 @@ class SocketBus(Bus):
         try:
             writer.write(msgspec.json.encode(request) + b"\n")
             await asyncio.wait_for(writer.drain(), SEND_TIMEOUT_S)
-            line = await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT_S)
+            line = await asyncio.wait_for(_read_line(reader), HELLO_TIMEOUT_S)
+        except asyncio.IncompleteReadError as exc:
+            line = exc.partial
         except (OSError, TimeoutError, ValueError) as exc:
             self._set(
                 LinkState.LOST, f"the engine did not answer the attach ({exc or 'timeout'}); trying again"
@@ -235,11 +241,11 @@ class SocketBus(Bus):
         decode = _server_frames.decode
         while True:
             try:
-                line = await reader.readuntil(b"\n")
+                line = await _read_line(reader)
             except asyncio.IncompleteReadError:
                 self._set(LinkState.LOST, "the engine closed the connection; reconnecting")
                 return
-            except (OSError, asyncio.LimitOverrunError) as exc:
+            except (OSError, ValueError) as exc:
                 self._set(LinkState.LOST, f"the connection to the engine broke ({exc}); reconnecting")
                 return
             frame = decode(line)
@@ -277,3 +283,21 @@ class SocketBus(Bus):
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    """One frame, however much longer than the reader's limit it is (up to MAX_FRAME_BYTES)."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            parts.append(await reader.readuntil(b"\n"))
+        except asyncio.LimitOverrunError as exc:
+            size += exc.consumed
+            if size > MAX_FRAME_BYTES:
+                raise ValueError(
+                    f"a frame from the engine is longer than {MAX_FRAME_BYTES:,} bytes"
+                ) from None
+            parts.append(await reader.readexactly(exc.consumed))
+            continue
+        return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from alpha_panda_tui.attach_link import Hello, SocketBus
+from alpha_panda_tui.attach_link import READ_LIMIT, Hello, SocketBus
 from engine.control import ControlServer
 from engine.events import (
     Command,
@@ -84,8 +84,17 @@ async def serving(
 class Console:
     """A SocketBus console that records every event it is streamed, and its attaches."""
 
-    def __init__(self, socket_path: Path, *, read_only: bool = False, client: str = "test") -> None:
-        self.bus = SocketBus(socket_path, read_only=read_only, client=client, reconnect_s=0.05)
+    def __init__(
+        self,
+        socket_path: Path,
+        *,
+        read_only: bool = False,
+        client: str = "test",
+        read_limit: int = READ_LIMIT,
+    ) -> None:
+        self.bus = SocketBus(
+            socket_path, read_only=read_only, client=client, reconnect_s=0.05, read_limit=read_limit
+        )
         self.events: list[Event] = []
         self.attaches: list[tuple[Hello, bool]] = []
         self.refusals: list[tuple[str, str]] = []
