@@ -3,7 +3,8 @@
 A Unix socket in the data dir (mode 0600, so only the same user), one JSON
 request per line, one JSON reply per line:
 
-    {"op": "status"}                                  -> {"ok": true, "status": {...EngineStatus...}}
+    {"op": "status"}                                  -> {"ok": true, "status": {...EngineStatus...},
+                                                          "consoles": [{...ConsoleInfo...}]}
     {"op": "command", "action": "halt", "target": ""} -> {"ok": true, "reply": {...CommandReply...}}
     {"op": "day_snapshot", "max_orders": 500}         -> {"ok": true, "snapshot": {...DaySnapshot...}}
     {"op": "stop", "reason": "end of day"}            -> {"ok": true, "stopping": true, "pid": 123}
@@ -56,7 +57,13 @@ import msgspec
 
 from engine.bus.base import Bus
 from engine.commands import COMMAND_TIMEOUT_S
-from engine.control_stream import CLOSE_TIMEOUT_S, MAX_BEHIND, MAX_CONSOLES, ConsoleStreams
+from engine.control_stream import (
+    CLOSE_TIMEOUT_S,
+    MAX_BEHIND,
+    MAX_CONSOLES,
+    ConsoleInfo,
+    ConsoleStreams,
+)
 from engine.day_snapshot import MAX_ROWS
 from engine.events import (
     Command,
@@ -91,6 +98,7 @@ class ErrorReply(msgspec.Struct, frozen=True):
 class StatusReply(msgspec.Struct, frozen=True):
     status: EngineStatus
     ok: bool = True
+    consoles: tuple[ConsoleInfo, ...] = ()  # attached now
 
 
 class CommandAnswer(msgspec.Struct, frozen=True):
@@ -338,7 +346,7 @@ class ControlServer:
             return ErrorReply("request must be a JSON object")
         op = request.get("op")
         if op == "status":
-            return StatusReply(self._status())
+            return StatusReply(self._status(), consoles=tuple(self.streams.consoles()))
         if op == "command":
             return await self._command(request)
         if op == "day_snapshot":

@@ -312,6 +312,12 @@ class ConsoleStreams:
 
     # -- one console's writer ------------------------------------------------------------------
     async def _write(self, console: _Console) -> None:
+        try:
+            await self._write_batches(console)
+        except (ConnectionError, OSError):  # the console went away; its reader sees the end too
+            log.debug("console %d: its connection broke while writing", console.number)
+
+    async def _write_batches(self, console: _Console) -> None:
         writer = console.writer
         wakeup = console.wakeup
         interval = self.flush_interval_s

@@ -13,6 +13,7 @@ import pytest
 
 from alpha_panda_tui.attach_link import LinkState
 from alpha_panda_tui.control_client import request
+from engine.control import StatusReply
 from engine.control_stream import Publish, frame_bytes
 from engine.events import (
     Command,
@@ -271,3 +272,18 @@ async def test_a_stopping_engine_sends_its_last_status_then_says_bye(settings: S
             assert isinstance(statuses[-1], EngineStatus) and statuses[-1].state is EngineState.STOPPED
         finally:
             await console.bus.stop()
+
+
+async def test_status_names_the_attached_consoles(settings: Settings) -> None:
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path) as served, Console(path, client="alice@laptop pid 42"):
+            async with Console(path, read_only=True, client="bob"):
+                reply = msgspec.convert(await request(path, {"op": "status"}), StatusReply)
+                assert [(c.client, c.read_only) for c in reply.consoles] == [
+                    ("alice@laptop pid 42", False),
+                    ("bob", True),
+                ]
+            await until(lambda: len(served.server.streams.consoles()) == 1, "bob detached")
+            reply = msgspec.convert(await request(path, {"op": "status"}), StatusReply)
+            assert [c.client for c in reply.consoles] == ["alice@laptop pid 42"]
