@@ -68,10 +68,18 @@ async def test_snapshot_then_stream(settings: Settings) -> None:
             await until(
                 lambda: len(console.of_type(EventType.ORDER_FILLED)) == before + made, "the new fills"
             )
-            assert console.of_type(EventType.MARKET_TICK)
+            # every tick reached the console or was replaced by a newer one of its instrument first
+            streams = served.server.streams
+            await until(
+                lambda: (
+                    len(console.of_type(EventType.MARKET_TICK)) + streams.consoles()[0].conflated == 4_000
+                ),
+                "every tick sent or conflated",
+            )
+            assert streams.consoles()[0].conflated > 0 and streams.consoles()[0].behind == 0
             hello, restarted = console.attaches[0]
             assert (hello.run_id, restarted) == (served.server.streams.run_id, False)
-            assert [c.client for c in served.server.streams.consoles()] == ["test"]
+            assert [c.client for c in streams.consoles()] == ["test"]
 
 
 async def test_a_command_takes_effect_and_its_reply_goes_only_to_the_console_that_sent_it(
