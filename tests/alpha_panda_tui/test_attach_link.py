@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from alpha_panda_tui.attach_link import LinkDown, LinkState, LinkStatus
+from alpha_panda_tui.attach_link import LinkDown, LinkState, LinkStatus, SocketBus
+from alpha_panda_tui.bridge import UiBridge
 from engine.events import CommandAction, DaySnapshot, Event, EventType, encode_event
 from engine.settings import Settings
 from tests.stream_harness import WAIT_S, Console, chatty_settings, serving, socket_dir, until
@@ -129,3 +130,33 @@ async def test_a_console_cut_off_for_falling_behind_says_so_and_re_attaches(sett
             fills = len(console.of_type(EventType.ORDER_FILLED))
             await served.engine.pump(2_000)
             await until(lambda: len(console.of_type(EventType.ORDER_FILLED)) > fills, "new fills")
+
+
+async def test_the_console_s_state_on_the_socket_bus_equals_the_one_on_the_engine_s_bus(
+    settings: Settings,
+) -> None:
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path) as served:
+            engine = served.engine
+            embedded = UiBridge(engine.bus, engine.instruments, engine.active_namespaces)
+            embedded.wire()
+            link = SocketBus(path, client="test")
+            attached = UiBridge(link, engine.instruments, engine.active_namespaces)
+            attached.wire()
+            await link.start()
+            try:
+                assert await link.wait_attached(WAIT_S)
+                for _ in range(6):
+                    await engine.pump(500)
+                fills = engine.status().fills
+                assert fills > 0
+                await until(lambda: len(attached.state.orders.fills) == fills, "every fill on the console")
+                mine, theirs = attached.state, embedded.state
+                assert list(mine.orders.by_id.items()) == list(theirs.orders.by_id.items())
+                assert list(mine.orders.fills) == list(theirs.orders.fills)
+                assert list(mine.signals.rows) == list(theirs.signals.rows)
+                assert list(mine.decisions.rows) == list(theirs.decisions.rows)
+                assert mine.pnl.portfolios == theirs.pnl.portfolios
+            finally:
+                await link.stop()
