@@ -9,7 +9,9 @@ The link looks after itself: when the engine stops, the socket breaks or the eng
 off, `link` says so and the bus attaches again (waiting `reconnect_s`, doubling up to
 `max_reconnect_s` while no engine answers). After each hello, `on_attached(hello, restarted)` runs
 before any event of the new connection is delivered; `restarted` is True when the engine is another
-run than the one before (its state is new: rebuild the picture). It must not wait for events.
+run than the one before (its state is new: rebuild the picture). It must not wait for events. It runs
+on every attach, a re-attach after being cut off or after the link broke included: events published
+meanwhile never reach this console, so it should ask for a day snapshot each time.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from engine.control_stream import (
     StopEngine,
     frame_bytes,
 )
-from engine.events import Event, MalformedEvent, decode_event, encode_event
+from engine.events import DeadLetter, Event, MalformedEvent, Namespace, decode_event, encode_event
 from engine.topics import CONTROL_COMMANDS
 
 __all__ = ["Hello", "LinkDown", "LinkState", "LinkStatus", "SocketBus"]
@@ -127,6 +129,18 @@ class SocketBus(Bus):
         await self._send(frame_bytes(Publish(msgspec.Raw(encode_event(event)), topic)))
         self._count_published(topic)
 
+    async def publish_dead_letter(
+        self,
+        topic: str,
+        letter: DeadLetter,
+        *,
+        namespace: Namespace,
+        correlation_id: str = "",
+        causation_id: str = "",
+    ) -> None:
+        """A console's handler failed on an event: logged here (the engine's dead letters are its own)."""
+        log.error("the console could not handle an event from %s: %s", topic, letter.error)
+
     async def stop_engine(self, reason: str) -> None:
         """Ask the engine to stop (as SIGTERM would); a refusal arrives through `on_refused`."""
         await self._send(frame_bytes(StopEngine(reason)))
@@ -168,6 +182,9 @@ class SocketBus(Bus):
                 attached = await self._session()
             except asyncio.CancelledError:
                 raise
+            except OSError as exc:  # LinkDown included: e.g. on_attached's request as the engine went
+                self._set(LinkState.LOST, f"the connection to the engine broke ({exc}); reconnecting")
+                attached = True
             except Exception as exc:  # a handler's or a frame's failure must not end the link
                 log.exception("the link to the engine failed")
                 self._set(LinkState.LOST, f"the link to the engine failed ({exc}); reconnecting")

@@ -160,3 +160,31 @@ async def test_the_console_s_state_on_the_socket_bus_equals_the_one_on_the_engin
                 assert mine.pnl.portfolios == theirs.pnl.portfolios
             finally:
                 await link.stop()
+
+
+class FaultyConsole(Console):
+    """A console whose handler fails on every fill."""
+
+    async def _on_event(self, event: Event) -> None:
+        if event.type is EventType.ORDER_FILLED:
+            raise RuntimeError("a bug in the console")
+        await super()._on_event(event)
+
+
+async def test_a_console_handler_that_fails_is_logged_and_the_link_stays(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path) as served, FaultyConsole(path) as console:
+            await served.engine.pump(2_000)
+            fills = served.engine.status().fills
+            assert fills > 0
+            stats = console.bus.stats.groups["ui"]
+            await until(lambda: stats.dead_lettered == fills, "every fill given up on")
+            placed = len(console.of_type(EventType.ORDER_PLACED))
+            await served.engine.pump(2_000)
+            await until(lambda: len(console.of_type(EventType.ORDER_PLACED)) > placed, "new orders")
+            assert console.bus.link.state is LinkState.ATTACHED and console.bus.link.attaches == 1
+            assert "the console could not handle an event from paper.orders.filled" in caplog.text
+            assert not console.bus.refused  # nothing was sent to the engine
