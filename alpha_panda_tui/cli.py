@@ -367,7 +367,8 @@ def _print_reply(reply: CommandReply) -> None:
 
 
 def _print_status(settings: Settings) -> int:
-    status = control_client.status(settings.control_socket)
+    reply = control_client.status_reply(settings.control_socket)
+    status = reply.status
     state = status.state.value.upper()
     if status.halted_reason:
         state += f" ({status.halted_reason})"
@@ -397,6 +398,9 @@ def _print_status(settings: Settings) -> int:
         print(f"latched    {', '.join(status.loss_latches)}")
     for check in status.health:
         print(f"health     {check.status.upper():7} {check.name}: {check.message}")
+    if reply.consoles:
+        names = ", ".join(f"{c.client or '?'}{' (read-only)' * c.read_only}" for c in reply.consoles)
+        print(f"consoles   {len(reply.consoles)} attached: {names}")
     return EXIT_OK
 
 

@@ -71,7 +71,12 @@ def send(socket_path: Path, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def status(socket_path: Path) -> EngineStatus:
-    return _decode(send(socket_path, {"op": "status"}), StatusReply).status
+    return status_reply(socket_path).status
+
+
+def status_reply(socket_path: Path) -> StatusReply:
+    """The engine's status and the consoles attached to it."""
+    return _decode(send(socket_path, {"op": "status"}), StatusReply)
 
 
 def command(

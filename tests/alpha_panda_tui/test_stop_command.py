@@ -67,6 +67,8 @@ async def test_a_console_attached_to_a_headless_engine_controls_it_and_sees_it_s
         await console.command(CommandAction.HALT)
         await until(lambda: console.of_type(EventType.COMMAND_REPLY), "the halt's reply")
         await until(lambda: status_of(console).state is EngineState.HALTED, "the halted status")
+        status = await asyncio.to_thread(_cli, "status")
+        assert "consoles   1 attached: tester\n" in status.stdout, status.stdout + status.stderr
         await console.bus.stop_engine("end of the day")
         await until(lambda: console.bus.link.state is not LinkState.ATTACHED, "the link down")
         assert console.bus.link.detail == "the engine stopped; reconnecting"
