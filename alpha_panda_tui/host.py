@@ -31,6 +31,7 @@ from alpha_panda_tui.data_dir_lock import DataDirLock, DataDirLocked
 from alpha_panda_tui.exit_codes import EXIT_ALREADY_RUNNING, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.logging_config import configure_logging
 from engine.control import ControlServer
+from engine.health.consoles import ConsolesCheck
 from engine.runtime import Engine
 from engine.settings import Settings
 from engine.storage.db_lock import DatabaseInUse
@@ -154,6 +155,7 @@ class EngineHost:
                 version=__version__,
             )
             control.wire()
+            engine.health.register(ConsolesCheck(control.streams))
             self._engine, self._control = engine, control
         except BaseException:
             self._remove_signal_handlers()

@@ -30,6 +30,8 @@ from engine.events import (
     encode_event,
     make_event,
 )
+from engine.health.consoles import ConsolesCheck
+from engine.health.registry import CheckStatus
 from engine.settings import Settings
 from engine.topics import CONTROL_COMMANDS
 from tests.stream_harness import (
@@ -187,6 +189,8 @@ async def test_a_console_that_stops_reading_is_cut_off_and_the_engine_keeps_pace
             status = served.engine.status()
             assert status.ticks == pumps * 500  # every tick handled: the frozen console held nothing up
             assert [c.client for c in streams.consoles()] == ["test"]
+            check = await ConsolesCheck(streams).check()
+            assert check.message == "1 attached: test; 1 cut off for falling behind since the engine started"
             frames = await frozen.rest()
             frozen.close()
             assert frames[0]["kind"] == "hello"
@@ -292,6 +296,11 @@ async def test_status_names_the_attached_consoles(settings: Settings) -> None:
                     ("alice@laptop pid 42", False),
                     ("bob", True),
                 ]
+                check = await ConsolesCheck(served.server.streams).check()
+                assert check.message == "2 attached: alice@laptop pid 42, bob (read-only)"
+                assert (check.status, check.critical) == (CheckStatus.OK, False)
             await until(lambda: len(served.server.streams.consoles()) == 1, "bob detached")
             reply = msgspec.convert(await request(path, {"op": "status"}), StatusReply)
             assert [c.client for c in reply.consoles] == ["alice@laptop pid 42"]
+        check = await ConsolesCheck(served.server.streams).check()
+        assert check.message == "none attached"
