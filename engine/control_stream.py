@@ -52,6 +52,7 @@ from engine.events import (
     decode_event,
     encode_event,
 )
+from engine.tasks import cancel_and_wait
 from engine.topics import (
     CONTROL_COMMANDS,
     ENGINE_STATUS,
@@ -280,6 +281,11 @@ class ConsoleStreams:
         if not self._wired:
             self.bus.subscribe(console_topics(self.namespaces), STREAM_GROUP, self._on_event)
             self._wired = True
+
+    @property
+    def closing(self) -> int:
+        """Connections of consoles cut off that are still closing."""
+        return len(self._closers)
 
     def consoles(self) -> list[ConsoleInfo]:
         return [console.info(self._ticks_in) for console in self._consoles]
@@ -520,7 +526,11 @@ class ConsoleStreams:
             console.wakeup.set()
             with contextlib.suppress(TimeoutError, ConnectionError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(task), self.close_timeout_s)
-            bye = None if task.done() else bye
+            if not task.done():  # it does not read: nothing more can reach it
+                await cancel_and_wait(task)
+                console.writer.transport.abort()
+                return
+            bye = None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):

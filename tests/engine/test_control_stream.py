@@ -4,6 +4,7 @@ engine unhurt), several consoles at once, garbage from a console, the engine sto
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,7 @@ from tests.stream_harness import (
     WAIT_S,
     Console,
     RawConsole,
+    Served,
     chatty_settings,
     serving,
     socket_dir,
@@ -304,3 +306,42 @@ async def test_status_names_the_attached_consoles(settings: Settings) -> None:
             assert [c.client for c in reply.consoles] == ["alice@laptop pid 42"]
         check = await ConsolesCheck(served.server.streams).check()
         assert check.message == "none attached"
+
+
+async def flood_until_cut_off(served: Served) -> None:
+    """Pump ticks (yielding to the consoles' writers between pumps) until a console is cut off."""
+    for _ in range(400):
+        if served.server.streams.cut_off:
+            return
+        await served.engine.pump(500)
+        await asyncio.sleep(0.01)
+    raise AssertionError("no console was cut off")
+
+
+async def test_a_console_that_never_reads_again_is_let_go(settings: Settings) -> None:
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path, max_behind=1_000, close_timeout_s=0.2) as served:
+            frozen = await RawConsole.attach(path)
+            await flood_until_cut_off(served)
+            streams = served.server.streams
+            await until(lambda: streams.closing == 0, "its connection closed, unread")
+            frames = await frozen.rest()  # what the kernel held for it, then the end
+            frozen.close()
+            assert frames[0]["kind"] == "hello" and streams.consoles() == []
+
+
+async def test_a_frozen_console_does_not_hold_up_the_engine_s_stop(settings: Settings) -> None:
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path, max_behind=10**9, close_timeout_s=0.2) as served:
+            frozen = await RawConsole.attach(path)
+            for _ in range(80):  # far more than the socket holds
+                await served.engine.pump(500)
+                await asyncio.sleep(0.01)
+            assert served.server.streams.consoles()[0].behind > 0  # its writer waits on the socket
+            await asyncio.wait_for(served.server.stop("the engine stopped"), WAIT_S)
+            assert served.server.streams.consoles() == []
+            frames = await frozen.rest()
+            frozen.close()
+            assert frames[0]["kind"] == "hello" and "bye" not in [f.get("kind") for f in frames]
