@@ -153,6 +153,7 @@ class EngineHost:
                 namespaces=engine.active_namespaces,
                 on_stop=self.stop_requested.set,  # `alpha-panda-tui stop`, or a console's "stop the engine"
                 version=__version__,
+                data_dir=settings.data_dir,
             )
             control.wire()
             engine.health.register(ConsolesCheck(control.streams))

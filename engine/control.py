@@ -139,12 +139,14 @@ class ControlServer:
         namespaces: Sequence[Namespace] = (Namespace.PAPER,),
         on_stop: Callable[[], None] | None = None,
         version: str = "",
+        data_dir: Path | None = None,
         max_consoles: int = MAX_CONSOLES,
         max_behind: int = MAX_BEHIND,
         close_timeout_s: float = CLOSE_TIMEOUT_S,
     ) -> None:
         """`namespaces`: the engine's (what attached consoles are streamed); `on_stop`: stops the
-        engine (the host's), for op "stop" and a console's stop_engine; None = they are refused."""
+        engine (the host's), for op "stop" and a console's stop_engine; None = they are refused.
+        `version` and `data_dir` (the socket's folder if None) are told to consoles in their hello."""
         self.bus = bus
         self.socket_path = socket_path
         self._status = status
@@ -161,7 +163,7 @@ class ControlServer:
         self.streams = ConsoleStreams(
             bus,
             namespaces,
-            data_dir=str(socket_path.parent),
+            data_dir=str(data_dir if data_dir is not None else socket_path.parent),
             version=version,
             on_stop=on_stop,
             max_consoles=max_consoles,
