@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,7 +45,7 @@ from engine.control_stream import (
 from engine.events import DeadLetter, Event, MalformedEvent, Namespace, decode_event, encode_event
 from engine.topics import CONTROL_COMMANDS
 
-__all__ = ["Hello", "LinkDown", "LinkState", "LinkStatus", "SocketBus"]
+__all__ = ["Hello", "LinkDown", "LinkState", "LinkStatus", "SocketBus", "default_client"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,17 @@ class LinkStatus:
     attaches: int = 0  # hellos received
 
 
+def default_client() -> str:
+    """Who attaches, for the engine's log and `status`: user@host pid N (and where an SSH session is from)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        user = str(os.getuid())
+    ssh_from = os.environ.get("SSH_CLIENT", "").split(" ")[0]
+    remote = f" via ssh from {ssh_from}" if ssh_from else ""
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}{remote}"
+
+
 class LinkDown(ConnectionError):
     """Not attached to the engine now: nothing was sent."""
 
@@ -84,7 +98,7 @@ class SocketBus(Bus):
         socket_path: Path,
         *,
         read_only: bool = False,
-        client: str = "",
+        client: str | None = None,
         reconnect_s: float = 1.0,
         max_reconnect_s: float = 5.0,
         read_limit: int = READ_LIMIT,
@@ -93,7 +107,7 @@ class SocketBus(Bus):
         self.read_limit = read_limit
         self.socket_path = socket_path
         self.read_only = read_only
-        self.client = client
+        self.client = default_client() if client is None else client
         self.link = LinkStatus()
         self.on_attached: Callable[[Hello, bool], Awaitable[None]] | None = None
         self.on_link: Callable[[LinkStatus], None] | None = None  # every change of `link`

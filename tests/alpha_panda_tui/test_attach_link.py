@@ -6,6 +6,9 @@ re-attaches after the engine restarts (telling the console it is a new run) and 
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -188,3 +191,19 @@ async def test_a_console_handler_that_fails_is_logged_and_the_link_stays(
             assert console.bus.link.state is LinkState.ATTACHED and console.bus.link.attaches == 1
             assert "the console could not handle an event from paper.orders.filled" in caplog.text
             assert not console.bus.refused  # nothing was sent to the engine
+
+
+async def test_the_engine_is_told_who_attached(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSH_CLIENT", "10.1.2.3 50022 22")
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path) as served:
+            link = SocketBus(path)
+            await link.start()
+            try:
+                assert await link.wait_attached(WAIT_S)
+                [info] = served.server.streams.consoles()
+                me = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+                assert info.client == f"{me} via ssh from 10.1.2.3"
+            finally:
+                await link.stop()
