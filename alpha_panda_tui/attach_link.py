@@ -43,6 +43,7 @@ from engine.control_stream import (
     frame_bytes,
 )
 from engine.events import DeadLetter, Event, MalformedEvent, Namespace, decode_event, encode_event
+from engine.tasks import cancel_and_wait
 from engine.topics import CONTROL_COMMANDS
 
 __all__ = ["Hello", "LinkDown", "LinkState", "LinkStatus", "SocketBus", "default_client"]
@@ -55,6 +56,7 @@ SEND_TIMEOUT_S = 5.0
 MAX_FRAME_BYTES = 64 * 1024 * 1024  # a DaySnapshot with its recent events is one frame
 # what the link buffers unread (twice this): beyond it the engine's writer waits, then cuts the console off
 READ_LIMIT = 256 * 1024
+SILENCE_S = 10.0  # the engine sends at least a heartbeat every 2 s
 
 
 class LinkState(StrEnum):
@@ -102,9 +104,13 @@ class SocketBus(Bus):
         reconnect_s: float = 1.0,
         max_reconnect_s: float = 5.0,
         read_limit: int = READ_LIMIT,
+        silence_s: float = SILENCE_S,
     ) -> None:
         super().__init__()
         self.read_limit = read_limit
+        self.silence_s = silence_s  # nothing heard for this long: the link is dead, reconnect
+        self._heard = 0.0  # loop time of the last frame
+        self._silent = False
         self.socket_path = socket_path
         self.read_only = read_only
         self.client = default_client() if client is None else client
@@ -242,10 +248,25 @@ class SocketBus(Bus):
         self.link.attaches += 1
         self._attached.set()
         self._set(LinkState.ATTACHED, f"attached to the engine, pid {hello.pid}")
-        if self.on_attached is not None:
-            await self.on_attached(hello, restarted)
-        await self._read(reader)
+        self._heard = asyncio.get_running_loop().time()
+        watchdog = asyncio.create_task(self._watch(writer), name="socket-bus-watchdog")
+        try:
+            if self.on_attached is not None:
+                await self.on_attached(hello, restarted)
+            await self._read(reader)
+        finally:
+            await cancel_and_wait(watchdog)
         return True
+
+    async def _watch(self, writer: asyncio.StreamWriter) -> None:
+        """Hang up a link that has gone silent (the engine sends a heartbeat every 2 s when idle)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, self.silence_s / 4))
+            if loop.time() - self._heard > self.silence_s:
+                self._silent = True
+                writer.transport.abort()
+                return
 
     def _hello(self, line: bytes) -> Hello | None:
         if not line:
@@ -270,15 +291,21 @@ class SocketBus(Bus):
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         decode = _server_frames.decode
+        loop = asyncio.get_running_loop()
+        self._silent = False
         while True:
             try:
                 line = await _read_line(reader)
-            except asyncio.IncompleteReadError:
-                self._set(LinkState.LOST, "the engine closed the connection; reconnecting")
+            except (asyncio.IncompleteReadError, OSError, ValueError) as exc:
+                if self._silent:
+                    detail = f"nothing heard from the engine for {self.silence_s:g} s; reconnecting"
+                elif isinstance(exc, asyncio.IncompleteReadError):
+                    detail = "the engine closed the connection; reconnecting"
+                else:
+                    detail = f"the connection to the engine broke ({exc}); reconnecting"
+                self._set(LinkState.LOST, detail)
                 return
-            except (OSError, ValueError) as exc:
-                self._set(LinkState.LOST, f"the connection to the engine broke ({exc}); reconnecting")
-                return
+            self._heard = loop.time()
             frame = decode(line)
             if isinstance(frame, EventFrame):
                 await self._dispatch(frame)

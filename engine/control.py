@@ -30,6 +30,7 @@ One request keeps its connection open: attach, the stream a console runs on
       <- {"kind": "event", "topic": "market.ticks", "event": {...as encode_event...}}   ... the live events
       -> {"kind": "publish", "topic": "control.commands", "event": {...}}   a Command or a request
       <- {"kind": "refused", "event_id": "..", "reason": ".."}              what the engine did not act on
+      <- {"kind": "heartbeat"}                                            after 2 s with nothing else
       -> {"kind": "stop_engine", "reason": ".."}                            stop the engine (not read-only)
       <- {"kind": "bye", "reason": "..", "cut_off": false}                  the last frame
 

@@ -11,7 +11,8 @@ console shows; its handler only appends to each console's outbox and never waits
 - every other event waits in order; a console more than `max_behind` events behind is cut off with a
   `bye` frame saying so (it can re-attach), and its connection closed (aborted if that does not finish);
 - a writer task sends what waits in batches (at most one write per `flush_interval_s`) and waits for
-  the socket to drain before the next write; it never holds up the others.
+  the socket to drain before the next write; it never holds up the others. With nothing to send for
+  `heartbeat_s` it sends a heartbeat, so a console can tell a dead link from a quiet engine.
 
 Answers go only to the console that asked: a DaySnapshot or OrderTrace to the console that published
 its request, a CommandReply to the console that published its command. Commands, their
@@ -73,6 +74,7 @@ HELLO_TIMEOUT_S = 5.0
 MAX_ASKED = 256  # a console's requests awaiting their answer; older ones are forgotten
 MAX_FRAME_BYTES = 64 * 1024  # a console's frame (its publish of a request or a command)
 MAX_BATCH_FRAMES = 4_096  # frames in one write
+HEARTBEAT_S = 2.0  # with nothing to send for this long, a heartbeat is sent
 
 
 # -- frames, one JSON object per line, tagged by "kind" ------------------------------------------
@@ -102,6 +104,11 @@ class Refused(msgspec.Struct, frozen=True, tag="refused", tag_field="kind"):
     reason: str
 
 
+class Heartbeat(msgspec.Struct, frozen=True, tag="heartbeat", tag_field="kind"):
+    """Sent after `HEARTBEAT_S` with nothing else to send: a console hearing nothing for long knows the
+    link is dead (a tunnel gone quiet) rather than the engine idle."""
+
+
 class Bye(msgspec.Struct, frozen=True, tag="bye", tag_field="kind"):
     """The last frame: the engine stops, or this console is cut off (`cut_off`: it may re-attach)."""
 
@@ -122,7 +129,7 @@ class StopEngine(msgspec.Struct, frozen=True, tag="stop_engine", tag_field="kind
     reason: str = ""
 
 
-ServerFrame = Hello | EventFrame | Refused | Bye
+ServerFrame = Hello | EventFrame | Refused | Heartbeat | Bye
 ClientFrame = Publish | StopEngine
 
 _encode = msgspec.json.Encoder().encode
@@ -135,6 +142,9 @@ _REQUESTED = (DaySnapshot, OrderTrace)
 
 def frame_bytes(frame: ServerFrame | ClientFrame) -> bytes:
     return _encode(frame) + b"\n"
+
+
+_HEARTBEAT = frame_bytes(Heartbeat())
 
 
 def event_frame(topic: str, event: Event) -> bytes:
@@ -255,6 +265,7 @@ class ConsoleStreams:
         max_behind: int = MAX_BEHIND,
         flush_interval_s: float = FLUSH_INTERVAL_S,
         close_timeout_s: float = CLOSE_TIMEOUT_S,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self.bus = bus
         self.namespaces = tuple(dict.fromkeys(namespaces))
@@ -265,6 +276,7 @@ class ConsoleStreams:
         self.max_behind = max_behind
         self.flush_interval_s = flush_interval_s
         self.close_timeout_s = close_timeout_s
+        self.heartbeat_s = heartbeat_s
         self.run_id = uuid.uuid4().hex
         self.started_at = time.time()
         self._consoles: tuple[_Console, ...] = ()  # replaced, never changed in place: handlers iterate it
@@ -338,7 +350,13 @@ class ConsoleStreams:
         wakeup = console.wakeup
         interval = self.flush_interval_s
         while True:
-            await wakeup.wait()
+            if not wakeup.is_set():
+                try:
+                    await asyncio.wait_for(wakeup.wait(), self.heartbeat_s)
+                except TimeoutError:
+                    writer.write(_HEARTBEAT)
+                    await writer.drain()
+                    continue
             wakeup.clear()
             ticks = console.ticks
             batch: list[bytes] = []

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from alpha_panda_tui.attach_link import LinkDown, LinkState, LinkStatus, SocketBus
+from alpha_panda_tui.attach_link import Hello, LinkDown, LinkState, LinkStatus, SocketBus
 from alpha_panda_tui.bridge import UiBridge
+from engine.control_stream import frame_bytes
 from engine.events import CommandAction, DaySnapshot, Event, EventType, encode_event
 from engine.settings import Settings
-from tests.stream_harness import WAIT_S, Console, chatty_settings, serving, socket_dir, until
+from tests.stream_harness import WAIT_S, Console, RawConsole, chatty_settings, serving, socket_dir, until
 
 
 @pytest.fixture
@@ -207,3 +208,43 @@ async def test_the_engine_is_told_who_attached(settings: Settings, monkeypatch: 
                 assert info.client == f"{me} via ssh from 10.1.2.3"
             finally:
                 await link.stop()
+
+
+async def test_an_idle_engine_sends_heartbeats(settings: Settings) -> None:
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path) as served:
+            served.server.streams.heartbeat_s = 0.05
+            raw = await RawConsole.attach(path)
+            assert (await raw.frame())["kind"] == "hello"
+            assert [await raw.frame() for _ in range(3)] == [{"kind": "heartbeat"}] * 3  # nothing else to say
+            raw.close()
+
+
+async def test_a_link_gone_silent_is_hung_up_and_attached_again() -> None:
+    """An engine end that stops sending (a tunnel gone dead) looks like this: a hello, then nothing."""
+    hello = Hello(
+        pid=1, run_id="r", data_dir="/d", namespaces=(), version="", read_only=False, started_at=0.0
+    )
+    hung: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(frame_bytes(hello))
+        hung.append(writer)  # kept open, never written to again
+
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        server = await asyncio.start_unix_server(silent, path=str(path))
+        link = SocketBus(path, reconnect_s=0.05, silence_s=0.3)
+        states: list[tuple[LinkState, str]] = []
+        link.on_link = lambda status: states.append((status.state, status.detail))
+        async with server:
+            await link.start()
+            try:
+                await until(lambda: link.link.attaches == 2, "the second attach")
+                assert (LinkState.LOST, "nothing heard from the engine for 0.3 s; reconnecting") in states
+            finally:
+                await link.stop()
+                for writer in hung:
+                    writer.close()
