@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
+import msgspec
+
 from engine.bus.base import Bus
 from engine.clock import Clock
 from engine.events import (
@@ -39,6 +41,9 @@ from engine.topics import ENGINE_STATUS, console_topics
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 2_000  # a request may ask for fewer; never more
+# under Kafka's default 1 MB message limit with room for the envelope; a busy day with full
+# curves and 500 recent events comes to ~1 MB, so the oldest of something gives way
+MAX_SNAPSHOT_BYTES = 900_000
 DAY_S = 86_400
 GROUP = "day_snapshot"
 
@@ -125,6 +130,30 @@ async def build_day_snapshot(
     )
 
 
+def fit(snapshot: DaySnapshot, max_bytes: int = MAX_SNAPSHOT_BYTES) -> DaySnapshot:
+    """The snapshot, its largest part halved (the newest half kept) until it encodes to `max_bytes`:
+    recent events (each portfolio's latest P&L snapshot stays), orders, fills or curve points."""
+    encode = msgspec.json.encode
+    while len(encode(snapshot)) > max_bytes:
+        kept = tuple(e for e in snapshot.recent if not isinstance(e.payload, PnlSnapshot))
+        latest = tuple(e for e in snapshot.recent if isinstance(e.payload, PnlSnapshot))
+        parts = {
+            "recent": kept,
+            "orders": snapshot.orders,
+            "fills": snapshot.fills,
+            "equity": snapshot.equity,
+        }
+        name, items = max(parts.items(), key=lambda part: len(encode(part[1])))
+        if len(items) <= 1:
+            break  # nothing left to halve: what remains is the status and portfolios
+        newest = items[len(items) // 2 :]
+        if name == "recent":
+            snapshot = msgspec.structs.replace(snapshot, recent=(*newest, *latest))
+        else:
+            snapshot = msgspec.structs.replace(snapshot, **{name: newest})
+    return snapshot
+
+
 def pnl_of(portfolio: Portfolio, ts: float) -> PnlSnapshot:
     """A portfolio's P&L now, as its own snapshots report it (without adding to its equity curve)."""
     return PnlSnapshot(
@@ -192,7 +221,8 @@ class DaySnapshotService(Service):
         if not isinstance(request, DaySnapshotRequest):
             self.recent.fold(event)
             return
-        snapshot = await self.build(event.id, request.max_orders, request.max_fills, request.recent_events)
+        built = await self.build(event.id, request.max_orders, request.max_fills, request.recent_events)
+        snapshot = fit(built)
         log.info(
             "day snapshot for %s: %d of %d orders, %d of %d fills, %d portfolios, "
             "%d recent events, %d P&L points",
