@@ -135,7 +135,11 @@ class UiState:
         if self._held is None or (request_id is not None and request_id != self._hold_request):
             return
         held, self._held = self._held, None
+        newest = self.status.status_ts if self.status is not None else 0.0
         for event in held:
+            payload = event.payload
+            if type(payload) is EngineStatus and payload.status_ts < newest:
+                continue  # older than the status the day snapshot brought
             self._apply_once(event)
 
     @property
