@@ -94,7 +94,6 @@ class UiState:
         self._held: list[Event] | None = None  # live events waiting for a day snapshot (None: not waiting)
         self._held_since = 0.0
         self._hold_request = ""
-        self._pnl_floor: dict[str, float] = {}  # portfolio id -> snapshot time the engine's curves folded
 
     def symbol(self, token: int) -> str:
         return self._symbols.get(token) or str(token)
@@ -210,8 +209,6 @@ class UiState:
     def _on_pnl(self, event: Event) -> None:
         snapshot = event.payload
         assert isinstance(snapshot, PnlSnapshot)
-        if snapshot.snapshot_ts <= self._pnl_floor.get(snapshot.portfolio_id, -1.0):
-            return  # already in the engine's curves from the day snapshot
         self.pnl.apply(snapshot, self.session_ts)
         self._rebuild_strategies()
 
@@ -326,8 +323,6 @@ class UiState:
         for event in events:
             payload = event.payload
             if type(payload) is PnlSnapshot:
-                floor = self._pnl_floor.get(payload.portfolio_id, -1.0)
-                self._pnl_floor[payload.portfolio_id] = max(floor, payload.snapshot_ts)
                 rebuild = self.pnl.seed_latest(payload) or rebuild
             else:
                 self._apply_once(event)

@@ -191,7 +191,8 @@ def pnl_event(strategy: str, ts: float, realized: float) -> Event:
 
 def test_pnl_snapshots_in_flight_while_the_engine_answered_are_folded_once() -> None:
     """Over a socket or Kafka, P&L snapshots the engine folded before the request may reach the
-    console after it: the curves and portfolios are the engine's plus only the newer ones."""
+    console after it (in order): folded again they leave the engine's curves as they were, and
+    the newer ones extend them."""
     folded = [pnl_event("a", 10.0, 5.0), pnl_event("b", 10.4, 3.0), pnl_event("a", 12.0, 9.0)]
     newer = pnl_event("b", 13.0, -4.0)
     engine_side = PnlCurves()
@@ -200,7 +201,7 @@ def test_pnl_snapshots_in_flight_while_the_engine_answered_are_folded_once() -> 
         engine_side.apply(event.payload, 0.0)
     state = UiState(InstrumentRegistry.sample(), clock=lambda: 0.0)
     state.expect_day_snapshot("r")
-    for event in (*folded[1:], newer):  # the first arrived before the request, the rest after it
+    for event in (*folded, newer):  # all of them reach the console after its request
         state.apply(event)
     snapshot = DaySnapshot(
         request_id="r",
