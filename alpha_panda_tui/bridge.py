@@ -41,8 +41,12 @@ class UiBridge(Service):
         state: UiState | None = None,
         *,
         group: str = UI_GROUP,
+        hold_for_snapshot: bool = False,
     ) -> None:
+        """`hold_for_snapshot`: a console joining a running engine (attached) holds live events
+        back while it waits for its day snapshot, so what it shows is in the engine's order."""
         super().__init__(bus)
+        self.hold_for_snapshot = hold_for_snapshot
         self.instruments = instruments
         self.namespaces = tuple(namespaces)
         self.state = state if state is not None else UiState(instruments)
@@ -65,11 +69,12 @@ class UiBridge(Service):
     async def request_day_snapshot(self, recent_events: int = RECENT_EVENTS) -> str:
         """Ask the engine for the day so far (as many orders and fills as the panes hold, its recent
         events and P&L curves); the answer arrives on engine.status like any event and seeds the
-        state, which holds live events back until then (for HOLD_S at most)."""
+        state (which, with `hold_for_snapshot`, holds live events back until then, HOLD_S at most)."""
         request = DaySnapshotRequest(max_orders=MAX_ORDERS, max_fills=MAX_FILLS, recent_events=recent_events)
         event = make_event(request, namespace=Namespace.SHARED, source=UI_SOURCE, key="day_snapshot")
-        self.state.expect_day_snapshot(event.id)
-        asyncio.get_running_loop().call_later(HOLD_S, self.state.release_held, event.id)
+        self.state.expect_day_snapshot(event.id, hold=self.hold_for_snapshot)
+        if self.hold_for_snapshot:
+            asyncio.get_running_loop().call_later(HOLD_S, self.state.release_held, event.id)
         await self.bus.publish(CONTROL_COMMANDS, event)
         return event.id
 

@@ -7,10 +7,12 @@ strategies and the log. Each pane model has a `revision` that moves when it
 changes; the app reads the panes at a steady rate and repaints only those
 whose revision moved since its last look.
 
-A console that starts (or attaches) while the engine runs asks for a day snapshot: it holds
-live events back until the answer, folds the snapshot's recent events and P&L curves in, then
-the held events; ids it has applied are remembered, so none is counted twice and it shows what
-a console that ran from the engine's start shows.
+Every console asks for a day snapshot when it opens; ids of events it has applied are
+remembered, so the snapshot's recent events count once. A console that starts (or attaches)
+while the engine runs also holds live events back until the answer (`hold`), folds the
+snapshot's recent events and P&L curves in, then the held events: it shows what a console that
+ran from the engine's start shows. A console on an engine in its own process sees everything
+from the start and has nothing to hold.
 """
 
 from __future__ import annotations
@@ -281,10 +283,12 @@ class UiState:
         )
 
     # -- the day so far ---------------------------------------------------------------
-    def expect_day_snapshot(self, request_id: str) -> None:
+    def expect_day_snapshot(self, request_id: str, *, hold: bool = False) -> None:
         """The console asked for a day snapshot; only answers to its own requests are folded in.
-        Until the answer (or HOLD_S), live events other than ticks are held back."""
+        With `hold`, live events other than ticks are held back until the answer (or HOLD_S)."""
         self._snapshot_requests.append(request_id)
+        if not hold:
+            return
         if self._held is None:
             self._held = []
             self._held_since = self._clock()

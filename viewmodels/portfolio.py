@@ -63,12 +63,9 @@ class PnlPane(Revised):
 
     @changes
     def seed_curves(self, points: Iterable[EquityPoint]) -> bool:
-        """The engine's P&L curves so far, in place of whatever this console sampled."""
-        points = list(points)
-        if not points:
-            return False
-        self.curves.load(points)
-        return True
+        """The engine's P&L curves so far: its points older than each curve's first point here
+        go before it (a console that saw the whole run keeps its own, the same points)."""
+        return self.curves.prepend(points)
 
     def total(self) -> float:
         """Net P&L of every portfolio: realized + unrealized - charges (= equity - starting cash)."""

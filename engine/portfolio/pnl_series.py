@@ -70,10 +70,18 @@ class PnlCurves:
         points.sort(key=lambda p: p.ts)  # stable: keeps each curve's own order
         return points
 
-    def load(self, points: Iterable[EquityPoint]) -> None:
-        """Replace the curves with these (the portfolios' latest snapshots stay as they are)."""
-        self.total.clear()
-        self.strategies.clear()
+    def prepend(self, points: Iterable[EquityPoint]) -> bool:
+        """Put these points (oldest first) before each curve's own, keeping those older than its
+        first point; True if any was added. Into empty curves, that is all of them."""
+        older: dict[str, list[tuple[float, float]]] = {}
         for point in points:
-            series = self.total if point.strategy_id == TOTAL else self.series(point.strategy_id)
-            series.append((point.ts, point.net_pnl))
+            series = self.total if point.strategy_id == TOTAL else self.strategies.get(point.strategy_id)
+            if not series or point.ts < series[0][0]:
+                older.setdefault(point.strategy_id, []).append((point.ts, point.net_pnl))
+        for strategy_id, added in older.items():
+            series = self.total if strategy_id == TOTAL else self.series(strategy_id)
+            own = list(series)
+            series.clear()
+            series.extend(added[-PNL_POINTS:])
+            series.extend(own)  # the deque's bound drops the oldest first
+        return bool(older)

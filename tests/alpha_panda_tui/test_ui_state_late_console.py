@@ -46,8 +46,10 @@ def settings(isolated_dirs: Path) -> Settings:
     )
 
 
-def console(engine: Engine, group: str) -> UiBridge:
-    bridge = UiBridge(engine.bus, engine.instruments, engine.active_namespaces, group=group)
+def console(engine: Engine, group: str, *, joining: bool = False) -> UiBridge:
+    """A console on the engine's bus; `joining` one holds live events while it waits for its snapshot."""
+    namespaces = engine.active_namespaces
+    bridge = UiBridge(engine.bus, engine.instruments, namespaces, group=group, hold_for_snapshot=joining)
     bridge.wire()
     return bridge
 
@@ -104,7 +106,7 @@ async def test_a_console_started_late_shows_what_one_from_the_start_shows(settin
         await trade_until(engine, 150)
         await halt_command(engine)
         await trade_until(engine, 300)
-        late = console(engine, "ui-late")
+        late = console(engine, "ui-late", joining=True)
         await late.request_day_snapshot()
         await engine.bus.drain()
         await snapshot_seeded(engine, late)
@@ -130,7 +132,7 @@ async def test_a_console_attaching_mid_flow_counts_nothing_twice(settings: Setti
         # a console on since the start that asks only now (an embedded console's app mounting late):
         # the snapshot's recent events are all ones it has shown already
         await early.request_day_snapshot()
-        late = console(engine, "ui-late")
+        late = console(engine, "ui-late", joining=True)
         await late.request_day_snapshot()
         assert late.state.holding == 0
         await engine.pump(300)  # the requests are answered somewhere in this flow
@@ -149,7 +151,7 @@ async def test_a_console_attaching_mid_flow_counts_nothing_twice(settings: Setti
 def test_events_held_for_a_snapshot_that_never_comes_are_applied_after_the_hold_time() -> None:
     now = [100.0]
     state = UiState(InstrumentRegistry.sample(), clock=lambda: now[0])
-    state.expect_day_snapshot("never-answered")
+    state.expect_day_snapshot("never-answered", hold=True)
     signal = TradingSignal("s1", 738561, Side.BUY, 1, 100.0)
     first = make_event(
         SignalRejected(signal, "max_quantity", "too big"), namespace=Namespace.PAPER, source="t", key="k"
@@ -172,7 +174,7 @@ def test_held_events_are_bounded_in_count() -> None:
     from alpha_panda_tui.ui_state import HOLD_MAX
 
     state = UiState(InstrumentRegistry.sample(), clock=lambda: 0.0)
-    state.expect_day_snapshot("r")
+    state.expect_day_snapshot("r", hold=True)
     signal = TradingSignal("s1", 738561, Side.BUY, 1, 100.0)
     events: list[Event] = [
         make_event(signal, namespace=Namespace.PAPER, source="t", key="k") for _ in range(HOLD_MAX)
@@ -200,7 +202,7 @@ def test_pnl_snapshots_in_flight_while_the_engine_answered_are_folded_once() -> 
         assert isinstance(event.payload, PnlSnapshot)
         engine_side.apply(event.payload, 0.0)
     state = UiState(InstrumentRegistry.sample(), clock=lambda: 0.0)
-    state.expect_day_snapshot("r")
+    state.expect_day_snapshot("r", hold=True)
     for event in (*folded, newer):  # all of them reach the console after its request
         state.apply(event)
     snapshot = DaySnapshot(

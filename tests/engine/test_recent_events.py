@@ -151,3 +151,22 @@ async def test_a_snapshot_brings_exactly_the_non_tick_events_published_before_it
         assert ENGINE_STATUS in console_topics(engine.active_namespaces, ticks=False)
     finally:
         await engine.stop()
+
+
+def test_seeding_curves_puts_the_engines_older_points_before_the_consoles_own() -> None:
+    engine_side = PnlCurves()
+    for n in range(10):
+        snapshot = pnl("a", float(n), float(n)).payload
+        assert isinstance(snapshot, PnlSnapshot)
+        engine_side.apply(snapshot, 0.0)
+    joined = PnlPane(str)  # saw the run from t = 6 on
+    for n in range(6, 12):
+        snapshot = pnl("a", float(n), float(n)).payload
+        assert isinstance(snapshot, PnlSnapshot)
+        joined.apply(snapshot, 0.0)
+    assert joined.seed_curves(engine_side.points())
+    assert [ts for ts, _ in joined.series] == [float(n) for n in range(12)]
+    assert [ts for ts, _ in joined.strategy_series["a"]] == [float(n) for n in range(12)]
+    whole = list(joined.series)
+    assert not joined.seed_curves(engine_side.points())  # nothing older than what it has
+    assert list(joined.series) == whole
