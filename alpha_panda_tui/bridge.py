@@ -62,6 +62,8 @@ class UiBridge(Service):
             return
         self.bus.subscribe(self.topics(), self.group, self._on_event)
         self._wired = True
+        if self.hold_for_snapshot:
+            self.state.hold_live()  # what streams in before the snapshot waits for it
 
     async def _on_event(self, event: Event) -> None:
         self.state.apply(event)

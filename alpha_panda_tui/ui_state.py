@@ -287,12 +287,17 @@ class UiState:
         """The console asked for a day snapshot; only answers to its own requests are folded in.
         With `hold`, live events other than ticks are held back until the answer (or HOLD_S)."""
         self._snapshot_requests.append(request_id)
-        if not hold:
-            return
+        if hold:
+            self.hold_live()
+            self._hold_request = request_id
+
+    def hold_live(self) -> None:
+        """Hold live events other than ticks back until a day snapshot is folded in (HOLD_S at most):
+        a console joining a running engine, from its first event."""
         if self._held is None:
             self._held = []
             self._held_since = self._clock()
-        self._hold_request = request_id
+            self._hold_request = ""
 
     def _on_day_snapshot(self, event: Event) -> None:
         """Seed the panes with the day so far. What live events already showed wins: the

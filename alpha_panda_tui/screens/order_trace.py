@@ -308,6 +308,7 @@ class OrderTraceScreen(LiveScreen):
         self.order_id = order_id
         self._seen: object = None
         self._header_seen: object = None
+        self._ask_failed = ""  # why the stored story could not be asked for
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -323,6 +324,8 @@ class OrderTraceScreen(LiveScreen):
                 await bridge.request_order_trace(self.order_id)
             except (OSError, RuntimeError) as exc:  # a console whose link to the engine is down
                 log.warning("could not ask for the stored story of %s: %s", self.order_id, exc)
+                self._ask_failed = f"Could not ask the engine for the stored story ({exc}); reopen to retry."
+                self._seen = None
 
     def sync(self, state: UiState, *, force: bool = False) -> None:
         header_version = (state.engine.revision, int(state.session_ts))
@@ -342,6 +345,8 @@ class OrderTraceScreen(LiveScreen):
             return
         self._seen = version
         told = story(self.order_id, seen, stored, state)
+        if told.note == LOADING and self._ask_failed:
+            told = Story(told.order, told.lineage, told.fills, self._ask_failed)
         order, lineage, fills = told.order, told.lineage, told.fills
         body = self.query_one("#trace-body", VerticalScroll)
         body.remove_children()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from alpha_panda_tui.attach_link import SocketBus
 from alpha_panda_tui.bridge import UiBridge
 from alpha_panda_tui.ui_state import HOLD_S, UiState
 from engine.events import (
@@ -32,6 +33,7 @@ from engine.settings import Settings, load_settings
 from engine.topics import CONTROL_COMMANDS
 from tests.alpha_panda_tui.harness import wait_for
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
+from tests.stream_harness import serving, socket_dir
 
 FROM_STORAGE = "today ("  # the snapshot's own log line: each console logs its own counts
 
@@ -87,6 +89,14 @@ def picture(state: UiState) -> dict[str, Any]:
         "pnl": {k: (p.realized_pnl, p.unrealized_pnl, p.charges) for k, p in state.pnl.portfolios.items()},
         "strategies": [(r.status.name, r.status.enabled, r.pnl) for r in state.strategies.rows],
     }
+
+
+def last_seen(state: UiState) -> tuple[str, object]:
+    return (state.signals.rows[-1].event_id if state.signals.rows else "", state.status)
+
+
+def caught_up(state: UiState, other: UiState) -> bool:
+    return last_seen(state) == last_seen(other) and not state.holding
 
 
 async def snapshot_seeded(engine: Engine, bridge: UiBridge) -> None:
@@ -220,3 +230,33 @@ def test_pnl_snapshots_in_flight_while_the_engine_answered_are_folded_once() -> 
         k: list(v) for k, v in engine_side.strategies.items()
     }
     assert state.pnl.total() == engine_side.net() == (9.0 - 1.0) + (-4.0 - 1.0)
+
+
+async def test_a_console_attached_through_the_control_socket_shows_what_the_embedded_one_shows(
+    settings: Settings,
+) -> None:
+    with socket_dir() as folder:
+        async with serving(settings, folder / "control.sock") as served:
+            engine = served.engine
+            early = console(engine, "ui-early")  # wired after start, before any tick: sees it all
+            await early.request_day_snapshot()
+            await trade_until(engine, 150)
+            link = SocketBus(folder / "control.sock", client="late", reconnect_s=0.05)
+            late = UiBridge(link, engine.instruments, engine.active_namespaces, hold_for_snapshot=True)
+            late.wire()
+            await link.start()
+            try:
+                assert await link.wait_attached(5.0)
+                await engine.pump(100)  # streamed to the late console before it asks: held
+                await late.request_day_snapshot()
+                await engine.pump(200)  # and while the answer is on its way
+                await trade_until(engine, 300)
+                await snapshot_seeded(engine, late)
+                # the stream is behind the engine's own bus by a moment: until the same last events
+                await wait_for(lambda: caught_up(late.state, early.state))
+                seen, shown = picture(early.state), picture(late.state)
+                assert len(seen["signals"]) > 20 and len(seen["total"]) > 1
+                for part in seen:
+                    assert shown[part] == seen[part], part
+            finally:
+                await link.stop()
