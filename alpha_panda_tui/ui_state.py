@@ -308,9 +308,10 @@ class UiState:
             return
         self._snapshot_requests.remove(snapshot.request_id)
         self.trading_day = snapshot.trading_day
+        # a console with no status yet has seen none of the engine's: its log tells their changes
+        self._seed_recent(snapshot.recent, told_from=snapshot.status if self.status is None else None)
         if self.status is None or snapshot.status.status_ts > self.status.status_ts:
             self._set_status(snapshot.status)
-        self._seed_recent(snapshot.recent)
         self.pnl.seed_curves(snapshot.equity)
         if self.pnl.seed(snapshot.portfolios, self.session_ts):
             self._rebuild_strategies()
@@ -325,18 +326,32 @@ class UiState:
         )
         self.release_held()
 
-    def _seed_recent(self, events: tuple[Event, ...]) -> None:
+    def _seed_recent(self, events: tuple[Event, ...], *, told_from: EngineStatus | None) -> None:
         """The engine's recent events this console has not applied, as if they had come live;
-        its P&L snapshots are the portfolios its curves folded last (the curves come whole)."""
+        its P&L snapshots are the portfolios its curves folded last (the curves come whole).
+        With `told_from` (the snapshot's status; a console that has seen no status), the log tells
+        the recent statuses' changes, up to that one; otherwise it has seen them."""
         rebuild = False
+        previous: EngineStatus | None = None
         for event in events:
             payload = event.payload
             if type(payload) is PnlSnapshot:
                 rebuild = self.pnl.seed_latest(payload) or rebuild
+            elif type(payload) is EngineStatus:
+                if told_from is not None:
+                    self._log_changes(previous, payload)
+                    previous = payload
             else:
                 self._apply_once(event)
+        if told_from is not None:
+            self._log_changes(previous, told_from)
         if rebuild:
             self._rebuild_strategies()
+
+    def _log_changes(self, previous: EngineStatus | None, status: EngineStatus) -> None:
+        if previous is not None:
+            for level, text in status_changes(previous, status):
+                self._log(level, text)
 
     def _seed_fills(self, views: tuple[FillView, ...]) -> None:
         shown = self.orders.shown_trades()

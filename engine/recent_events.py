@@ -3,8 +3,9 @@
 Fed what a console shows except market ticks, it keeps the last `MAX_RECENT` events that fill
 the console's signal, decision, order and log panes, and folds every P&L snapshot into the same
 P&L curves a console draws (engine.portfolio.pnl_series). The day snapshot sends both.
-Answers, requests and statuses are not kept: a console asks for those itself, and the snapshot
-carries the current status.
+Answers and requests are not kept (a console asks for those itself), nor statuses, except one
+whose state, feed, session, dead letters, latches or live trading changed: a console's log tells
+those changes, and the snapshot carries the current status.
 
 The day snapshot service feeds it from its own subscription, so a snapshot holds exactly the
 events published before its request: a console applies those it has not seen, then the live
@@ -33,6 +34,24 @@ NOT_KEPT: frozenset[type] = frozenset(
 )
 
 
+def told(status: EngineStatus) -> tuple[object, ...]:
+    """What of a status a console's log reports the changes of."""
+    return (
+        status.state,
+        status.halted_reason,
+        status.stop_reason,
+        status.feed_paused,
+        status.feed_detail,
+        status.feed_source,
+        status.feed_message,
+        status.broker_session,
+        status.dead_letters,
+        status.loss_latches,
+        status.live,
+        status.live_detail,
+    )
+
+
 class RecentEvents:
     """The last MAX_RECENT non-tick console events, and the P&L curves so far."""
 
@@ -40,12 +59,18 @@ class RecentEvents:
         self.events: deque[Event] = deque(maxlen=MAX_RECENT)
         self.curves = PnlCurves()
         self.latest_pnl: dict[str, Event] = {}  # portfolio id -> the P&L snapshot the curves last folded
+        self._told: tuple[object, ...] | None = None  # of the latest status
 
     def fold(self, event: Event) -> None:
         payload = event.payload
         if type(payload) is PnlSnapshot:
             self.curves.apply(payload, event.ts)
             self.latest_pnl[payload.portfolio_id] = event
+        elif type(payload) is EngineStatus:
+            now = told(payload)
+            if now != self._told:
+                self._told = now
+                self.events.append(event)
         elif type(payload) not in NOT_KEPT:
             self.events.append(event)
 

@@ -63,11 +63,19 @@ async def trade_until(engine: Engine, kept: int) -> None:
     assert len(engine.day_snapshots.recent.events) < MAX_RECENT, "the window must hold the whole run"
 
 
-async def halt_command(engine: Engine) -> None:
-    command = Command(action=CommandAction.STRATEGY_DISABLE, target="momo", reason="enough")
-    event = make_event(command, namespace=Namespace.SHARED, source="test", key="momo")
-    await engine.bus.publish(CONTROL_COMMANDS, event)
-    await engine.bus.drain()
+async def commands(engine: Engine) -> None:
+    """A strategy disabled, a halt and a resume, each reported in a status, between some trading."""
+    for action, target in (
+        (CommandAction.STRATEGY_DISABLE, "momo"),
+        (CommandAction.HALT, ""),
+        (CommandAction.RESUME, ""),
+    ):
+        command = Command(action=action, target=target, reason="from the test")
+        event = make_event(command, namespace=Namespace.SHARED, source="test", key=target or action.value)
+        await engine.bus.publish(CONTROL_COMMANDS, event)
+        await engine.bus.drain()
+        await engine.publish_status()
+        await engine.pump(100)
 
 
 def picture(state: UiState) -> dict[str, Any]:
@@ -114,7 +122,7 @@ async def test_a_console_started_late_shows_what_one_from_the_start_shows(settin
     try:
         await early.request_day_snapshot()  # as the embedded console does on mount
         await trade_until(engine, 150)
-        await halt_command(engine)
+        await commands(engine)
         await trade_until(engine, 300)
         late = console(engine, "ui-late", joining=True)
         await late.request_day_snapshot()
@@ -123,7 +131,9 @@ async def test_a_console_started_late_shows_what_one_from_the_start_shows(settin
         seen, shown = picture(early.state), picture(late.state)
         assert len(seen["signals"]) > 20 and len(seen["decisions"]) > 20 and len(seen["fills"]) > 10
         assert any(not accepted for _, accepted, *_ in seen["decisions"]), "some signals should be rejected"
-        assert any("command strategy_disable momo" in text for _, text in seen["log"])
+        logged = [text for _, text in seen["log"]]
+        assert any("command strategy_disable momo" in text for text in logged)
+        assert "engine HALTED: from the test" in logged and "engine running" in logged
         assert len(seen["total"]) > 1
         for part in seen:
             assert shown[part] == seen[part], part
@@ -247,7 +257,7 @@ async def test_a_console_attached_through_the_control_socket_shows_what_the_embe
             await link.start()
             try:
                 assert await link.wait_attached(5.0)
-                await engine.pump(100)  # streamed to the late console before it asks: held
+                await commands(engine)  # streamed to the late console before it asks: held
                 await late.request_day_snapshot()
                 await engine.pump(200)  # and while the answer is on its way
                 await trade_until(engine, 300)

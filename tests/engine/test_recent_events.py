@@ -46,16 +46,33 @@ def pnl(strategy: str, ts: float, realized: float, charges: float = 1.0) -> Even
 def test_it_keeps_the_last_events_a_console_shows_and_no_more() -> None:
     recent = RecentEvents()
     events = [rejected(n) for n in range(MAX_RECENT + 30)]
-    status = make_event(EngineStatus(EngineState.RUNNING), namespace=Namespace.SHARED, source="t", key="e")
     request = make_event(DaySnapshotRequest(), namespace=Namespace.SHARED, source="t", key="r")
     for event in events:
         recent.fold(event)
-    recent.fold(status)
     recent.fold(request)
     assert recent.recent(10_000) == tuple(events[-MAX_RECENT:])
     assert recent.recent(3) == tuple(events[-3:])
     assert recent.recent(0) == ()
-    assert {EngineStatus, DaySnapshot, PnlSnapshot, DaySnapshotRequest} <= NOT_KEPT
+    assert {DaySnapshot, PnlSnapshot, DaySnapshotRequest} <= NOT_KEPT
+
+
+def status(state: EngineState, ts: float, reason: str = "") -> Event:
+    payload = EngineStatus(state, halted_reason=reason, status_ts=ts, ticks=int(ts))
+    return make_event(payload, namespace=Namespace.SHARED, source="engine", key="engine")
+
+
+def test_a_status_is_kept_only_when_what_a_log_tells_of_it_changed() -> None:
+    recent = RecentEvents()
+    statuses = [
+        status(EngineState.RUNNING, 1.0),
+        status(EngineState.RUNNING, 2.0),  # only counters moved
+        status(EngineState.HALTED, 3.0, "kill switch"),
+        status(EngineState.HALTED, 4.0, "kill switch"),
+        status(EngineState.RUNNING, 5.0),
+    ]
+    for event in statuses:
+        recent.fold(event)
+    assert recent.recent(10) == (statuses[0], statuses[2], statuses[4])
 
 
 def test_pnl_snapshots_make_the_curves_and_only_the_latest_per_portfolio_is_sent() -> None:
