@@ -6,12 +6,22 @@ ticks, signals, decisions, orders and fills, P&L, the engine's status, health,
 strategies and the log. Each pane model has a `revision` that moves when it
 changes; the app reads the panes at a steady rate and repaints only those
 whose revision moved since its last look.
+
+Every console asks for a day snapshot when it opens; ids of events it has applied are
+remembered, so the snapshot's recent events count once. A console that starts (or attaches)
+while the engine runs also holds live events back until the answer (`hold`), folds the
+snapshot's recent events and P&L curves in, then the held events: it shows what a console that
+ran from the engine's start shows. A console on an engine in its own process sees everything
+from the start and has nothing to hold.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 
+from engine.dedup import RecentIds
 from engine.events import (
     Command,
     CommandAction,
@@ -29,6 +39,7 @@ from engine.events import (
     OrderFailed,
     OrderFilled,
     OrderPlaced,
+    OrderTrace,
     PnlSnapshot,
     SignalRejected,
     SignalValidated,
@@ -37,6 +48,7 @@ from engine.events import (
 from engine.health.reconciliation import RECONCILIATION_CHECK
 from engine.health.registry import CheckStatus
 from engine.instruments import InstrumentRegistry
+from engine.recent_events import NOT_KEPT
 from viewmodels.engine_status import EnginePane, HealthPane, StrategyPane, login_prompt, status_changes
 from viewmodels.event_log import LogPane
 from viewmodels.market import TickPane
@@ -47,12 +59,19 @@ from viewmodels.trading import DecisionPane, LineageIndex, OrderPane, SignalPane
 MAX_NOTICES = 20
 SNAPSHOT_REQUESTS = 8  # day snapshots asked for and not yet answered, remembered
 MAX_ISSUED_COMMANDS = 200
+MAX_TRACES = 50  # order traces asked for (and their answers), remembered
+HOLD_S = 5.0  # live events are held back at most this long waiting for a day snapshot ...
+HOLD_MAX = 10_000  # ... and at most this many
+APPLIED_IDS = 20_000  # ids of events a day snapshot may bring back, remembered: well past MAX_RECENT
+APPLIED_MAX_AGE_S = 7 * 86_400.0  # bounded by count, not age: a quiet day's events stay known
 
 
 class UiState:
     """The console's model: one pane model per pane. `apply(event)` is the only writer of the panes."""
 
-    def __init__(self, instruments: InstrumentRegistry) -> None:
+    def __init__(
+        self, instruments: InstrumentRegistry, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.instruments = instruments
         self._symbols: dict[int, str] = {i.instrument_token: i.tradingsymbol for i in instruments}
         self.session_ts = 0.0  # latest feed or engine session time; the console's notion of "now"
@@ -70,6 +89,13 @@ class UiState:
         self.issued_commands: dict[str, CommandAction] = {}
         self.trading_day = ""  # set by the day snapshot
         self._snapshot_requests: deque[str] = deque(maxlen=SNAPSHOT_REQUESTS)
+        self.traces: dict[str, OrderTrace] = {}  # order id -> the engine's answer to this console's request
+        self._trace_requests: dict[str, str] = {}  # request id -> order id
+        self._applied = RecentIds(APPLIED_IDS, APPLIED_MAX_AGE_S)
+        self._clock = clock
+        self._held: list[Event] | None = None  # live events waiting for a day snapshot (None: not waiting)
+        self._held_since = 0.0
+        self._hold_request = ""
 
     def symbol(self, token: int) -> str:
         return self._symbols.get(token) or str(token)
@@ -85,9 +111,42 @@ class UiState:
             if payload.exchange_ts > self.session_ts:
                 self.session_ts = payload.exchange_ts
             return
-        handler = _HANDLERS.get(type(payload))
+        if self._held is not None and type(payload) is not DaySnapshot:
+            self._hold(event)
+            return
+        self._apply_once(event)
+
+    def _apply_once(self, event: Event) -> None:
+        kind = type(event.payload)
+        if kind not in NOT_KEPT and self._applied.seen(event.id):
+            return  # a day snapshot's recent event this console had seen live, or the other way round
+        handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, event)
+
+    def _hold(self, event: Event) -> None:
+        assert self._held is not None
+        self._held.append(event)
+        if len(self._held) >= HOLD_MAX or self._clock() - self._held_since >= HOLD_S:
+            self.release_held()
+
+    def release_held(self, request_id: str | None = None) -> None:
+        """Stop waiting for a day snapshot and apply what was held (only if still waiting for
+        `request_id`, when given: the bridge's timer for an older request does nothing)."""
+        if self._held is None or (request_id is not None and request_id != self._hold_request):
+            return
+        held, self._held = self._held, None
+        newest = self.status.status_ts if self.status is not None else 0.0
+        for event in held:
+            payload = event.payload
+            if type(payload) is EngineStatus and payload.status_ts < newest:
+                continue  # older than the status the day snapshot brought
+            self._apply_once(event)
+
+    @property
+    def holding(self) -> int:
+        """How many live events wait for a day snapshot (0 when not waiting)."""
+        return len(self._held) if self._held is not None else 0
 
     def _on_signal(self, event: Event) -> None:
         signal = event.payload
@@ -224,9 +283,21 @@ class UiState:
         )
 
     # -- the day so far ---------------------------------------------------------------
-    def expect_day_snapshot(self, request_id: str) -> None:
-        """The console asked for a day snapshot; only answers to its own requests are folded in."""
+    def expect_day_snapshot(self, request_id: str, *, hold: bool = False) -> None:
+        """The console asked for a day snapshot; only answers to its own requests are folded in.
+        With `hold`, live events other than ticks are held back until the answer (or HOLD_S)."""
         self._snapshot_requests.append(request_id)
+        if hold:
+            self.hold_live()
+            self._hold_request = request_id
+
+    def hold_live(self) -> None:
+        """Hold live events other than ticks back until a day snapshot is folded in (HOLD_S at most):
+        a console joining a running engine, from its first event."""
+        if self._held is None:
+            self._held = []
+            self._held_since = self._clock()
+            self._hold_request = ""
 
     def _on_day_snapshot(self, event: Event) -> None:
         """Seed the panes with the day so far. What live events already showed wins: the
@@ -237,8 +308,11 @@ class UiState:
             return
         self._snapshot_requests.remove(snapshot.request_id)
         self.trading_day = snapshot.trading_day
+        # a console with no status yet has seen none of the engine's: its log tells their changes
+        self._seed_recent(snapshot.recent, told_from=snapshot.status if self.status is None else None)
         if self.status is None or snapshot.status.status_ts > self.status.status_ts:
             self._set_status(snapshot.status)
+        self.pnl.seed_curves(snapshot.equity)
         if self.pnl.seed(snapshot.portfolios, self.session_ts):
             self._rebuild_strategies()
         self.orders.seed_orders(snapshot.orders)
@@ -250,6 +324,34 @@ class UiState:
             f"today ({snapshot.trading_day}) from storage: {shown}{snapshot.orders_today} orders, "
             f"{fills}{snapshot.fills_today} fills, {len(snapshot.portfolios)} portfolios",
         )
+        self.release_held()
+
+    def _seed_recent(self, events: tuple[Event, ...], *, told_from: EngineStatus | None) -> None:
+        """The engine's recent events this console has not applied, as if they had come live;
+        its P&L snapshots are the portfolios its curves folded last (the curves come whole).
+        With `told_from` (the snapshot's status; a console that has seen no status), the log tells
+        the recent statuses' changes, up to that one; otherwise it has seen them."""
+        rebuild = False
+        previous: EngineStatus | None = None
+        for event in events:
+            payload = event.payload
+            if type(payload) is PnlSnapshot:
+                rebuild = self.pnl.seed_latest(payload) or rebuild
+            elif type(payload) is EngineStatus:
+                if told_from is not None:
+                    self._log_changes(previous, payload)
+                    previous = payload
+            else:
+                self._apply_once(event)
+        if told_from is not None:
+            self._log_changes(previous, told_from)
+        if rebuild:
+            self._rebuild_strategies()
+
+    def _log_changes(self, previous: EngineStatus | None, status: EngineStatus) -> None:
+        if previous is not None:
+            for level, text in status_changes(previous, status):
+                self._log(level, text)
 
     def _seed_fills(self, views: tuple[FillView, ...]) -> None:
         shown = self.orders.shown_trades()
@@ -259,6 +361,24 @@ class UiState:
         for event in events:
             self.lineages.growing(event.correlation_id).outcomes.insert(0, event)
         self.orders.seed_fills(events, self.session_ts)
+
+    # -- order traces from storage ------------------------------------------------------
+    def expect_order_trace(self, request_id: str, order_id: str) -> None:
+        """The console asked for an order's stored story; the answer lands in `traces`."""
+        self._trace_requests[request_id] = order_id
+        self.traces.pop(order_id, None)
+        while len(self._trace_requests) > MAX_TRACES:
+            del self._trace_requests[next(iter(self._trace_requests))]
+
+    def _on_order_trace(self, event: Event) -> None:
+        trace = event.payload
+        assert isinstance(trace, OrderTrace)
+        order_id = self._trace_requests.pop(trace.request_id, None)
+        if order_id is None:
+            return  # another console's
+        self.traces[order_id] = trace
+        while len(self.traces) > MAX_TRACES:
+            del self.traces[next(iter(self.traces))]
 
     # ------------------------------------------------------------------
     # what the console asked for
@@ -353,4 +473,5 @@ _HANDLERS = {
     CommandResult: UiState._on_command_result,
     CommandReply: UiState._on_command_reply,
     DeadLetter: UiState._on_dead_letter,
+    OrderTrace: UiState._on_order_trace,
 }

@@ -63,6 +63,7 @@ from engine.market.recorder import TickRecorder
 from engine.market.session_clock import SimulatedSessionClock
 from engine.market.simulated import SimulatedFeed
 from engine.market.tick_files import ReplayTickSource
+from engine.order_trace import OrderTraceService
 from engine.pipeline import build_trading_stages
 from engine.service import Service
 from engine.settings import BusKind, ConfigError, FeedSource, Settings, check_feed_symbols
@@ -304,7 +305,8 @@ class Engine:
             clock=self.clock,
             status=self.status,
         )
-        self.services.append(self.day_snapshots)
+        self.order_traces = OrderTraceService(self.bus, db=self.db)
+        self.services += [self.day_snapshots, self.order_traces]
         self.commands = CommandRouter(
             self.bus,
             self._command_responders(),

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable
 
-from engine.events import Namespace, PnlSnapshot, PositionView
+from engine.events import EquityPoint, Namespace, PnlSnapshot, PositionView
+from engine.portfolio.pnl_series import PnlCurves, Series
 from viewmodels.revision import Revised, changes
 from viewmodels.rows import PositionRow
 
-PNL_POINTS = 720
-PNL_INTERVAL_S = 1.0  # feed seconds between P&L curve samples
-
-Series = deque[tuple[float, float]]  # (ts, net P&L)
 BROKER_PORTFOLIO = f"{Namespace.ZERODHA.value}:broker"  # the live account's positions, as Kite holds them
 LIVE_PREFIX = f"{Namespace.ZERODHA.value}:"
 
@@ -21,9 +17,8 @@ class PnlPane(Revised):
     def __init__(self, symbol: Callable[[int], str]) -> None:
         super().__init__()
         self._symbol = symbol
-        self.portfolios: dict[str, PnlSnapshot] = {}
-        self.series: Series = deque(maxlen=PNL_POINTS)  # total net P&L
-        self.strategy_series: dict[str, Series] = {}
+        self.curves = PnlCurves()
+        self.portfolios: dict[str, PnlSnapshot] = self.curves.portfolios
         self.broker_positions: tuple[PositionView, ...] = ()
         self.broker_positions_ts = 0.0  # 0: Kite's positions not read yet
 
@@ -35,44 +30,53 @@ class PnlPane(Revised):
         self.broker_positions, self.broker_positions_ts = positions, ts
         return True
 
+    @property
+    def series(self) -> Series:
+        """The total net P&L curve."""
+        return self.curves.total
+
+    @property
+    def strategy_series(self) -> dict[str, Series]:
+        return self.curves.strategies
+
     @changes
     def apply(self, snapshot: PnlSnapshot, now: float) -> None:
-        self.portfolios[snapshot.portfolio_id] = snapshot
-        ts = snapshot.snapshot_ts or now
-        _sample(self.series, ts, self.total())
-        _sample(self._strategy_series(snapshot.strategy_id), ts, self.of_strategy(snapshot.strategy_id))
+        self.curves.apply(snapshot, now)
 
     @changes
     def seed(self, portfolios: Iterable[PnlSnapshot], now: float) -> bool:
-        """Portfolios from the day snapshot that no live snapshot has shown yet."""
+        """Portfolios from the day snapshot that no live snapshot has shown yet (the curves are
+        the engine's, from `seed_curves`)."""
         added = [p for p in portfolios if p.portfolio_id not in self.portfolios]
         for pnl in added:
             self.portfolios[pnl.portfolio_id] = pnl
-            ts = pnl.snapshot_ts or now
-            _sample(self._strategy_series(pnl.strategy_id), ts, self.of_strategy(pnl.strategy_id))
-            _sample(self.series, ts, self.total())
         return bool(added)
 
-    def _strategy_series(self, strategy_id: str) -> Series:
-        series = self.strategy_series.get(strategy_id)
-        if series is None:
-            series = self.strategy_series[strategy_id] = deque(maxlen=PNL_POINTS)
-        return series
+    @changes
+    def seed_latest(self, snapshot: PnlSnapshot) -> bool:
+        """A portfolio's latest snapshot as the engine's curves last folded it, without sampling it."""
+        shown = self.portfolios.get(snapshot.portfolio_id)
+        if shown is not None and shown.snapshot_ts >= snapshot.snapshot_ts:
+            return False  # seen live already (or newer)
+        self.portfolios[snapshot.portfolio_id] = snapshot
+        return True
+
+    @changes
+    def seed_curves(self, points: Iterable[EquityPoint]) -> bool:
+        """The engine's P&L curves so far: its points older than each curve's first point here
+        go before it (a console that saw the whole run keeps its own, the same points)."""
+        return self.curves.prepend(points)
 
     def total(self) -> float:
         """Net P&L of every portfolio: realized + unrealized - charges (= equity - starting cash)."""
-        return sum(p.realized_pnl + p.unrealized_pnl - p.charges for p in self.portfolios.values())
+        return self.curves.net()
 
     def equity(self) -> float:
         return sum(p.equity for p in self.portfolios.values())
 
     def of_strategy(self, strategy_id: str) -> float:
         """Net P&L of a strategy across its portfolios: realized + unrealized - charges."""
-        return sum(
-            p.realized_pnl + p.unrealized_pnl - p.charges
-            for p in self.portfolios.values()
-            if p.strategy_id == strategy_id
-        )
+        return self.curves.net_of(strategy_id)
 
     def position_rows(self) -> list[PositionRow]:
         """One row per open or traded position, then one total row per portfolio. Once the engine
@@ -118,11 +122,3 @@ class PnlPane(Revised):
             is_total=False,
             version=self.revision,
         )
-
-
-def _sample(series: Series, ts: float, value: float) -> None:
-    """Append a point, or overwrite the last one if it is less than an interval old."""
-    if series and ts - series[-1][0] < PNL_INTERVAL_S:
-        series[-1] = (series[-1][0], value)
-    else:
-        series.append((ts, value))

@@ -1,7 +1,13 @@
-"""The lineage of one order: tick -> signal -> risk decision -> order -> fills, joined by correlation id."""
+"""The lineage of one order: tick -> signal -> risk decision -> order -> fills, joined by correlation id.
+
+What the console saw live comes first; on opening, the screen also asks the engine for the order's
+stored story, which fills in whatever the console did not see (an order from before it started or
+attached, or one whose events left its recent window).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -12,6 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
+from alpha_panda_tui.bridge import UiBridge
 from alpha_panda_tui.screens.live import LiveScreen
 from alpha_panda_tui.ui_state import UiState
 from engine.events import (
@@ -21,6 +28,7 @@ from engine.events import (
     OrderFailed,
     OrderFilled,
     OrderPlaced,
+    OrderTrace,
     SignalRejected,
     SignalValidated,
     TradingSignal,
@@ -32,7 +40,12 @@ from widgets.format import ist_hms_ms, money, price, volume
 from widgets.header_bar import HeaderBar
 from widgets.key_footer import KeyFooter
 
+log = logging.getLogger(__name__)
+
 NOT_SEEN = "not seen by the console (it attached later, or the event left its recent window)"
+NOT_STORED = "not stored (the engine's event log keeps no ticks)"
+LOADING = "Part of this order's story was not seen by the console: asking the engine's storage..."
+FROM_STORAGE = "Filled in from the engine's storage: the console did not see all of this order live."
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +88,17 @@ def _fill_text(fill: OrderFilled) -> str:
 
 
 def build_trace(
-    order: OrderRow, lineage: Lineage | None, fills: Sequence[Event], state: UiState
+    order: OrderRow,
+    lineage: Lineage | None,
+    fills: Sequence[Event],
+    state: UiState,
+    *,
+    no_tick: str = NOT_SEEN,
 ) -> list[TraceStage]:
     """The stages of an order's life in order, with a placeholder for any the console did not see."""
     seen = lineage if lineage is not None else Lineage(order.correlation_id)
     return [
-        _tick_stage(seen.tick, state),
+        _tick_stage(seen.tick, state, no_tick),
         _signal_stage(seen.signal, state),
         _risk_stage(seen.decision),
         _order_stage(order, seen.orders),
@@ -88,9 +106,9 @@ def build_trace(
     ]
 
 
-def _tick_stage(tick: Event | None, state: UiState) -> TraceStage:
+def _tick_stage(tick: Event | None, state: UiState, missing: str) -> TraceStage:
     if tick is None or not isinstance(tick.payload, MarketTick):
-        return TraceStage("tick", "TICK", NOT_SEEN, None)
+        return TraceStage("tick", "TICK", missing, None)
     text = _tick_text(tick.payload, state.symbol(tick.payload.instrument_token))
     return TraceStage("tick", "TICK", text, tick)
 
@@ -164,6 +182,109 @@ def _unseen_outcome(order: OrderRow) -> TraceStage:
     return TraceStage("fill", "FILL", "no fill yet", None)
 
 
+def incomplete(order: OrderRow | None, lineage: Lineage | None, fills: Sequence[Event]) -> bool:
+    """The console lacks part of the story after the tick (which storage has no more of either)."""
+    if order is None or lineage is None or lineage.signal is None or lineage.decision is None:
+        return True
+    return _placement(lineage.orders, order.order_id) is None or (order.filled_quantity > 0 and not fills)
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    order: OrderRow | None
+    lineage: Lineage | None
+    fills: list[Event]
+    note: str  # where the story comes from, when not all from what the console saw
+
+
+def story(
+    order_id: str,
+    seen: tuple[OrderRow | None, Lineage | None, list[Event]],
+    stored: OrderTrace | None,
+    state: UiState,
+) -> Story:
+    """What the console saw of an order, completed from the engine's stored story when it lacks a part."""
+    order, lineage, fills = seen
+    if not incomplete(order, lineage, fills):
+        return Story(order, lineage, fills, "")
+    if stored is None:
+        return Story(order, lineage, fills, LOADING)
+    if not stored.found:
+        return Story(order, lineage, fills, f"Not in the engine's storage: {stored.detail}")
+    events = stored.events
+    mine = [e for e in events if getattr(e.payload, "order_id", None) == order_id]
+    live = lineage if lineage is not None else Lineage(events[0].correlation_id if events else "")
+    merged = Lineage(
+        live.correlation_id or (events[0].correlation_id if events else ""),
+        tick=live.tick,
+        signal=live.signal or _first(events, TradingSignal),
+        decision=live.decision or _first(events, SignalValidated, SignalRejected),
+        orders=_union(live.orders, [e for e in mine if isinstance(e.payload, OrderPlaced)]),
+        outcomes=_union(
+            live.outcomes, [e for e in mine if isinstance(e.payload, OrderFailed | OrderCancelled)]
+        ),
+    )
+    all_fills = _union(fills, [e for e in mine if isinstance(e.payload, OrderFilled)])
+    all_fills.sort(key=lambda e: e.payload.fill_ts if isinstance(e.payload, OrderFilled) else e.ts)
+    if order is None:
+        order = _stored_order(order_id, merged, all_fills, state)
+    return Story(order, merged, all_fills, FROM_STORAGE)
+
+
+def _placement(placements: Sequence[Event], order_id: str) -> Event | None:
+    """The order's placement among its lineage's (one signal may place more than one order)."""
+    return next(
+        (e for e in placements if isinstance(e.payload, OrderPlaced) and e.payload.order_id == order_id), None
+    )
+
+
+def _first(events: Sequence[Event], *kinds: type) -> Event | None:
+    return next((e for e in events if isinstance(e.payload, kinds)), None)
+
+
+def _union(seen: Sequence[Event], stored: Sequence[Event]) -> list[Event]:
+    ids = {e.id for e in seen}
+    return [*seen, *(e for e in stored if e.id not in ids)]
+
+
+def _stored_order(order_id: str, lineage: Lineage, fills: Sequence[Event], state: UiState) -> OrderRow | None:
+    """The order as its stored events tell it, for an order the console no longer (or never) held."""
+    placed = _placement(lineage.orders, order_id)
+    if placed is None or not isinstance(placed.payload, OrderPlaced):
+        return None
+    p = placed.payload
+    filled = [e.payload for e in fills if isinstance(e.payload, OrderFilled)]
+    quantity = sum(f.quantity for f in filled)
+    ends = [e.payload for e in lineage.outcomes if getattr(e.payload, "order_id", None) == order_id]
+    status = OrderStatus.OPEN
+    if quantity:
+        status = OrderStatus.FILLED if quantity >= p.quantity else OrderStatus.PARTIAL
+    detail = ""
+    for end in ends:
+        if isinstance(end, OrderFailed):
+            status, detail = OrderStatus.FAILED, end.reason
+        elif isinstance(end, OrderCancelled):
+            status, detail = OrderStatus.CANCELLED, end.reason
+    return OrderRow(
+        order_id=order_id,
+        correlation_id=lineage.correlation_id,
+        namespace=placed.namespace,
+        strategy_id=p.strategy_id,
+        token=p.instrument_token,
+        symbol=state.symbol(p.instrument_token),
+        side=p.side,
+        quantity=p.quantity,
+        order_type=p.order_type.value,
+        limit_price=p.limit_price,
+        placed_ts=p.placed_ts,
+        status=status,
+        filled_quantity=quantity,
+        average_price=sum(f.quantity * f.price for f in filled) / quantity if quantity else 0.0,
+        charges=sum(f.charges.total for f in filled),
+        detail=detail,
+    )
+
+
 def gap_text(previous: Event | None, current: Event | None) -> str:
     """The time between two stages as the bus saw them."""
     if previous is None or current is None:
@@ -187,6 +308,7 @@ class OrderTraceScreen(LiveScreen):
         self.order_id = order_id
         self._seen: object = None
         self._header_seen: object = None
+        self._ask_failed = ""  # why the stored story could not be asked for
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -194,33 +316,56 @@ class OrderTraceScreen(LiveScreen):
         yield VerticalScroll(id="trace-body")
         yield KeyFooter()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#trace-body").focus()
+        bridge = getattr(self.app, "bridge", None)
+        if isinstance(bridge, UiBridge):
+            try:
+                await bridge.request_order_trace(self.order_id)
+            except (OSError, RuntimeError) as exc:  # a console whose link to the engine is down
+                log.warning("could not ask for the stored story of %s: %s", self.order_id, exc)
+                self._ask_failed = f"Could not ask the engine for the stored story ({exc}); reopen to retry."
+                self._seen = None
 
     def sync(self, state: UiState, *, force: bool = False) -> None:
         header_version = (state.engine.revision, int(state.session_ts))
         if header_version != self._header_seen:
             self._header_seen = header_version
             self.query_one(HeaderBar).show_status(state.status, state.session_ts)
-        order, lineage, fills = state.lineage_for_order(self.order_id)
+        seen = state.lineage_for_order(self.order_id)
+        stored = state.traces.get(self.order_id)
+        order, lineage, fills = seen
         version = (
             order.version if order else None,
             lineage.version if lineage else None,
             len(fills),
+            id(stored),
         )
         if version == self._seen:
             return
         self._seen = version
+        told = story(self.order_id, seen, stored, state)
+        if told.note == LOADING and self._ask_failed:
+            told = Story(told.order, told.lineage, told.fills, self._ask_failed)
+        order, lineage, fills = told.order, told.lineage, told.fills
         body = self.query_one("#trace-body", VerticalScroll)
         body.remove_children()
+        rows: list[Widget] = []
+        if told.note:
+            rows.append(Static(told.note, classes="trace-source", markup=False))
         if order is None:
             self.query_one("#trace-title", Label).update(f"Order {self.order_id}")
-            body.mount(Static("The console no longer holds this order.", classes="trace-missing"))
+            rows.append(Static("The console no longer holds this order.", classes="trace-missing"))
+            body.mount_all(rows)
             return
         self.query_one("#trace-title", Label).update(heading(order))
         previous: Event | None = None
-        rows: list[Widget] = []
-        for n, stage in enumerate(build_trace(order, lineage, fills, state)):
+        no_tick = (
+            NOT_STORED
+            if told.note == FROM_STORAGE and lineage is not None and lineage.tick is None
+            else NOT_SEEN
+        )
+        for n, stage in enumerate(build_trace(order, lineage, fills, state, no_tick=no_tick)):
             if n:
                 rows.append(Label(f"↓ {gap_text(previous, stage.event)}", classes="trace-gap"))
             kind = Label(stage.title, classes=f"stage-kind -{stage.kind}" + ("" if stage.ok else " -bad"))

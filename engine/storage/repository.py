@@ -149,6 +149,15 @@ async def recent_orders(db: Database, namespace: Namespace, limit: int = 50) -> 
     return [_order_record(row) for row in rows]
 
 
+async def find_order(db: Database, order_id: str) -> OrderRecord | None:
+    """The stored order with this id (the newest, should two namespaces share an id), or None."""
+    table = models.orders
+    stmt = select(table).where(table.c.order_id == order_id).order_by(table.c.placed_ts.desc()).limit(1)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(stmt)).mappings().first()
+    return _order_record(row) if row is not None else None
+
+
 async def trace(db: Database, correlation_id: str) -> list[Event]:
     """The stored lineage of one correlation id (signal -> risk -> order -> fills), oldest first."""
     table = models.event_log

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from engine.clock import ManualClock
-from engine.day_snapshot import DAY_S, build_day_snapshot, ist_day_bounds
+from engine.day_snapshot import DAY_S, MAX_SNAPSHOT_BYTES, build_day_snapshot, fit, ist_day_bounds, pnl_of
 from engine.events import (
     DaySnapshot,
     DaySnapshotRequest,
     EngineState,
+    EngineStatus,
+    EquityPoint,
     Event,
     Namespace,
+    PnlSnapshot,
     decode_event,
     encode_event,
     make_event,
     trading_state,
 )
+from engine.portfolio.pnl_series import PNL_POINTS
+from engine.recent_events import MAX_RECENT
 from engine.runtime import Engine
 from engine.settings import Settings, load_settings
 from engine.storage.repository import fills_between, orders_between
@@ -131,3 +137,53 @@ async def test_a_request_on_the_bus_is_answered_and_survives_encoding(settings: 
         assert decode_event(encode_event(answer)) == answer  # the same over Kafka or a socket
     finally:
         await engine.stop()
+
+
+def fill_curves(engine: Engine) -> None:
+    """Every strategy's P&L curve full (PNL_POINTS feed seconds of snapshots), as after a long day."""
+    recent = engine.day_snapshots.recent
+    books = list(engine.portfolios[Namespace.PAPER].portfolios.values())
+    start = engine.clock.now()
+    for n in range(PNL_POINTS):
+        for book in books:
+            snapshot = msgspec.structs.replace(
+                pnl_of(book, start + n), realized_pnl=book.realized_pnl + n * 1.37
+            )
+            recent.fold(make_event(snapshot, namespace=Namespace.PAPER, source="t", key=book.portfolio_id))
+
+
+async def test_a_busy_day_with_full_curves_fits_one_kafka_message(settings: Settings) -> None:
+    engine = await traded(settings)
+    try:
+        while len(engine.day_snapshots.recent.events) < MAX_RECENT:
+            await engine.pump(500)
+        assert engine.writer is not None and await engine.writer.flush()
+        fill_curves(engine)
+        built = await engine.day_snapshots.build("r", recent_events=MAX_RECENT)
+        books = engine.portfolios[Namespace.PAPER].portfolios
+        assert len(built.equity) == PNL_POINTS * (len(books) + 1)
+        kept = [e for e in built.recent if not isinstance(e.payload, PnlSnapshot)]
+        assert len(kept) == MAX_RECENT
+        snapshot = fit(built)
+        assert (
+            len(encode_event(make_event(snapshot, namespace=Namespace.SHARED, source="t", key="r")))
+            < 1_000_000
+        )
+        assert len(msgspec.json.encode(snapshot)) <= MAX_SNAPSHOT_BYTES
+        # whatever gave way, the newest stayed, and every portfolio's latest P&L snapshot with them
+        assert snapshot.recent[-len(books) :] == built.recent[-len(books) :]
+        assert snapshot.orders == built.orders[-len(snapshot.orders) :]
+        assert snapshot.fills == built.fills[-len(snapshot.fills) :]
+        assert snapshot.equity == built.equity[-len(snapshot.equity) :]
+    finally:
+        await engine.stop()
+
+
+def test_fit_halves_the_largest_part_keeping_the_newest() -> None:
+    status = EngineStatus(EngineState.RUNNING)
+    equity = tuple(EquityPoint(float(n), "", float(n)) for n in range(10_000))
+    snapshot = DaySnapshot(request_id="r", trading_day="2026-12-02", status=status, equity=equity)
+    assert fit(snapshot, 10**9) is snapshot
+    small = fit(snapshot, 50_000)
+    assert len(msgspec.json.encode(small)) <= 50_000
+    assert small.equity == equity[-len(small.equity) :] and len(small.equity) > len(equity) // 16
