@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,30 @@ async def test_a_busy_day_snapshot_larger_than_a_default_kafka_request_reaches_t
         await console.stop()
     [arrived] = seen.of(EventType.DAY_SNAPSHOT)
     assert arrived.payload == busy.payload
+
+
+async def test_two_consoles_on_kafka_each_see_every_live_event(engine: Engine, kafka_bootstrap: str) -> None:
+    await trade(engine, 10)
+    consoles = [kafka_console_bus(kafka_bootstrap) for _ in range(2)]
+    recorders = [Recorder() for _ in consoles]
+    for console, recorder in zip(consoles, recorders, strict=True):
+        console.subscribe(console_topics(engine.active_namespaces), "seen", recorder)
+        await console.start()
+    try:
+        fills_before = engine.status().fills
+        await trade(engine, 20)
+        fills = engine.status().fills - fills_before
+        assert fills > 0
+
+        def everything(recorder: Recorder) -> bool:
+            return len(recorder.of(EventType.MARKET_TICK)) == 20 * TICKS and (
+                len(recorder.of(EventType.ORDER_FILLED)) == fills
+            )
+
+        for recorder in recorders:
+            await until(partial(everything, recorder), "every live tick and fill on both consoles")
+    finally:
+        for console in consoles:
+            await console.stop()
+    first, second = ({e.id for e in r.events if e.type is not EventType.ENGINE_STATUS} for r in recorders)
+    assert first == second
