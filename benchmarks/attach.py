@@ -58,6 +58,7 @@ KEY_TIMEOUT_S = 5.0  # a key with no visible effect by then counts as lost
 CONSOLE_SIZE = (100, 30)  # compact: one view at a time, `]` and `[` switch views
 VIEW_KEYS = ("]", "[")
 TARGET_LOSS = 0.05
+ALONE, ATTACHED, FROZEN = "no console", "console attached", "console frozen"
 TARGET_KEY_P99_S = 0.100
 
 
@@ -159,6 +160,11 @@ class Window:
     console_cpu: float | None
     load: float  # the machine's 1-minute load average at the end (other processes compete for the cores)
 
+    @property
+    def engine_us_per_tick(self) -> float:
+        """The engine's CPU for each tick it took in, all its work included (the scheduler's share aside)."""
+        return self.engine_cpu / self.ticks_s * 1e6 if self.ticks_s else float("nan")
+
     @classmethod
     def between(cls, name: str, a: Sample, b: Sample) -> Window:
         wall = b.at - a.at
@@ -254,9 +260,9 @@ async def console_child(socket_path: Path) -> dict[str, Any]:
             ready = await until(lambda: bool(app.state.trading_day), CONSOLE_READY_TIMEOUT_S)
             print("ready" if ready else "no snapshot", flush=True)
             if await read_line() == "keys":
-                stop = asyncio.create_task(read_line())
+                told = asyncio.create_task(read_line())
                 n = 0
-                while not stop.done():
+                while not told.done():
                     screen = app.screen
                     assert isinstance(screen, DashboardScreen)
                     took = await timed_view_key(pilot, screen, VIEW_KEYS[n % 2])
@@ -266,8 +272,11 @@ async def console_child(socket_path: Path) -> dict[str, Any]:
                         latencies.append(took)
                     n += 1
                     await asyncio.sleep(KEY_INTERVAL_S)
-                # after a freeze, wait for the console to re-attach on its own
-                await until(lambda: bus.link.attaches >= 2, REATTACH_TIMEOUT_S)
+                if told.result() == "idle":  # about to be frozen: no key pending meanwhile
+                    print("idle", flush=True)
+                    await read_line()  # "report", once thawed
+                    # cut off while frozen, it re-attaches on its own
+                    await until(lambda: bus.link.attaches >= 2, REATTACH_TIMEOUT_S)
             ticks_seen = app.state.ticks.seen
     finally:
         watcher.cancel()
@@ -310,6 +319,12 @@ class Console:
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
 
+    def idle(self) -> None:
+        """Stop pressing keys (and wait until it has), so that no key is pending while it is frozen."""
+        self.tell("idle")
+        assert self.process.stdout is not None
+        self.process.stdout.readline()
+
     def freeze(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
 
@@ -349,45 +364,62 @@ def measure_frozen(
             cut_off_after = elapsed
         if (elapsed >= seconds and cut_off_after is not None) or elapsed >= freeze_max:
             break
-    return Window.between("console frozen", first, sample(socket_path, engine, None)), cut_off_after
+    return Window.between(FROZEN, first, sample(socket_path, engine, None)), cut_off_after
 
 
-def run(seconds: float, rate: float, freeze_max: float, folder: Path) -> tuple[list[Window], dict[str, Any]]:
+def run(
+    seconds: float, rate: float, rounds: int, freeze_max: float, folder: Path
+) -> tuple[list[Window], dict[str, Any]]:
     env = engine_env(folder, rate)
     print(f"engine: launch --headless at {rate:,.0f} ticks/s (data dir {folder / 'data'}) ...", flush=True)
     process, socket_path = start_engine(folder, env)
     engine = psutil.Process(process.pid)
     windows: list[Window] = []
-    console_results: dict[str, Any] = {}
+    console_results: dict[str, Any] = {"latencies": [], "unchanged": 0}
     try:
         time.sleep(WARMUP_S)
-        print(f"window 1: no console, {seconds:g} s ...", flush=True)
-        windows.append(measure("no console", seconds, socket_path, engine))
-        if _socket_bus_available():
+        if not _socket_bus_available():
+            print("the console windows are skipped: alpha_panda_tui.attach_link.SocketBus is not here yet")
+        for number in range(1, rounds + 1):
+            print(f"round {number}/{rounds}: no console, {seconds:g} s ...", flush=True)
+            windows.append(measure(ALONE, seconds, socket_path, engine))
+            if not _socket_bus_available():
+                continue
+            last = number == rounds
             console = Console(folder, env, socket_path)
             try:
                 console.wait_ready()
                 console.tell("keys")
-                print(f"window 2: one console attached, pressing keys, {seconds:g} s ...", flush=True)
-                windows.append(measure("console attached", seconds, socket_path, engine, console.ps))
-                console.freeze()
                 print(
-                    f"window 3: the console frozen (SIGSTOP), {seconds:g} s or until the engine "
-                    f"cuts it off (at most {freeze_max:g} s) ...",
+                    f"round {number}/{rounds}: a console attached, pressing keys, {seconds:g} s ...",
                     flush=True,
                 )
-                frozen, cut_off_after = measure_frozen(seconds, freeze_max, socket_path, engine, folder)
-                windows.append(frozen)
-                console.thaw()
-                console.tell("stop")
-                console_results = console.results()
-                console_results["cut_off_after_s"] = cut_off_after
+                windows.append(measure(ATTACHED, seconds, socket_path, engine, console.ps))
+                cut_off_after: float | None = None
+                if last:
+                    console.idle()
+                    console.freeze()
+                    print(
+                        f"the console frozen (SIGSTOP), {seconds:g} s or until the engine "
+                        f"cuts it off (at most {freeze_max:g} s) ...",
+                        flush=True,
+                    )
+                    frozen, cut_off_after = measure_frozen(seconds, freeze_max, socket_path, engine, folder)
+                    windows.append(frozen)
+                    console.thaw()
+                console.tell("report")
+                results = console.results()
             finally:
                 stop_process(console.process)
-        else:
-            print("the console windows are skipped: alpha_panda_tui.attach_link.SocketBus is not here yet")
-        print(f"window 4: no console again, {seconds:g} s ...", flush=True)
-        windows.append(measure("no console (after)", seconds, socket_path, engine))
+            console_results["latencies"] += results.get("latencies", [])
+            console_results["unchanged"] += results.get("unchanged", 0)
+            if last:
+                console_results.update(
+                    {k: v for k, v in results.items() if k not in ("latencies", "unchanged")},
+                    cut_off_after_s=cut_off_after,
+                )
+        print(f"no console again, {seconds:g} s ...", flush=True)
+        windows.append(measure(ALONE, seconds, socket_path, engine))
     finally:
         stop_process(process)
     return windows, console_results
@@ -409,6 +441,7 @@ def report(windows: list[Window], console: dict[str, Any], rate: float) -> bool:
         ("conflated/s", 12),
         ("fills/s", 8),
         ("engine CPU", 11),
+        ("us/tick", 8),
         ("console CPU", 12),
         ("load", 6),
     )
@@ -417,35 +450,41 @@ def report(windows: list[Window], console: dict[str, Any], rate: float) -> bool:
         console_cpu = f"{w.console_cpu:.0%}" if w.console_cpu is not None else "-"
         print(
             f"{w.name:22} {w.ticks_s:9,.0f} {w.conflated_s:12,.0f} {w.fills_s:8,.1f} "
-            f"{w.engine_cpu:11.0%} {console_cpu:>12} {w.load:6.1f}"
+            f"{w.engine_cpu:11.0%} {w.engine_us_per_tick:8.1f} {console_cpu:>12} {w.load:6.1f}"
         )
     cores = os.cpu_count() or 1
     if max(w.load for w in windows) > cores:
         print(f"the load exceeded the {cores} cores: other processes competed, the figures are noisy")
-    alone = [w for w in windows if w.console_cpu is None and "frozen" not in w.name]
-    base_ticks = statistics.mean(w.ticks_s for w in alone)
-    base_fills = statistics.mean(w.fills_s for w in alone)
-    base_cpu = statistics.mean(w.engine_cpu for w in alone)
+    by_kind = {kind: [w for w in windows if w.name == kind] for kind in (ALONE, ATTACHED, FROZEN)}
+    alone = by_kind[ALONE]
+    base_ticks = statistics.median(w.ticks_s for w in alone)
+    base_fills = statistics.median(w.fills_s for w in alone)
+    base_cpu = statistics.median(w.engine_cpu for w in alone)
+    base_us = statistics.median(w.engine_us_per_tick for w in alone)
     targets: dict[str, bool] = {}
     print()
-    for w in windows:
-        if w in alone:
+    print(f"medians of each kind of window against the {len(alone)} without a console:")
+    for kind in (ATTACHED, FROZEN):
+        these = by_kind[kind]
+        if not these:
             continue
-        tick_loss = 1 - w.ticks_s / base_ticks
-        fill_loss = 1 - w.fills_s / base_fills if base_fills else 0.0
-        extra_cpu = w.engine_cpu - base_cpu
+        tick_loss = 1 - statistics.median(w.ticks_s for w in these) / base_ticks
+        fill_loss = 1 - statistics.median(w.fills_s for w in these) / base_fills if base_fills else 0.0
+        extra_cpu = statistics.median(w.engine_cpu for w in these) - base_cpu
+        per_tick = statistics.median(w.engine_us_per_tick for w in these) / base_us - 1
+        console_cpus = [w.console_cpu for w in these if w.console_cpu is not None]
         print(
-            f"{w.name:22} engine loss vs no console: ticks {tick_loss:+.1%}, fills {fill_loss:+.1%}; "
-            f"engine CPU {extra_cpu:+.0%} of a core"
+            f"{kind:22} engine loses ticks {tick_loss:+.1%} (fills {fill_loss:+.1%}); "
+            f"engine CPU {extra_cpu:+.0%} of a core ({per_tick:+.0%} a tick)"
+            + (f"; console CPU {statistics.median(console_cpus):.0%} of a core" if console_cpus else "")
         )
-        targets[f"engine loses < 5% with the {w.name.removeprefix('console ')} console"] = (
-            tick_loss < TARGET_LOSS
-        )
+        targets[f"engine loses < 5% of its ticks/s with a {kind}"] = tick_loss < TARGET_LOSS
     latencies: list[float] = console.get("latencies", [])
     if console:
         slowest = max(latencies, default=float("nan"))
         print(
             f"{'keypress (] / [)':22} p50 {_percentile(latencies, 50) * 1000:.1f} ms   "
+            f"p90 {_percentile(latencies, 90) * 1000:.1f} ms   "
             f"p99 {_percentile(latencies, 99) * 1000:.1f} ms   max {slowest * 1000:.1f} ms"
             f"   (n={len(latencies)}, {console.get('unchanged', 0)} without effect)"
         )
@@ -475,6 +514,7 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each window (default 20)")
     parser.add_argument("--rate", type=float, default=20_000.0, help="simulated ticks/s (default 20000)")
+    parser.add_argument("--rounds", type=int, default=3, help="no-console / console window pairs (default 3)")
     parser.add_argument(
         "--freeze-max",
         type=float,
@@ -488,7 +528,7 @@ def main() -> int:
         args.out.write_text(json.dumps(asyncio.run(console_child(args.console))))
         return 0
     with tempfile.TemporaryDirectory(prefix="attach-bench-") as tmp:
-        windows, console = run(args.seconds, args.rate, args.freeze_max, Path(tmp))
+        windows, console = run(args.seconds, args.rate, args.rounds, args.freeze_max, Path(tmp))
     return 0 if report(windows, console, args.rate) else 1
 
 
