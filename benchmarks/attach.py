@@ -1,27 +1,29 @@
 """Attach benchmark: a headless engine at 20,000 ticks/s, with and without consoles attached to it.
 
-    python benchmarks/attach.py                 # 20 s windows at 20,000 ticks/s
-    python benchmarks/attach.py --seconds 10
+    python benchmarks/attach.py                 # 3 rounds of 20 s windows at 20,000 ticks/s
+    python benchmarks/attach.py --seconds 10 --rounds 2
 
 The engine runs as `alpha-panda-tui launch --headless` in its own process and data dir
 (the simulated feed, SQLite storage, risk limits raised so orders keep filling). Its
 throughput is read from the control socket's `status` (ticks published by the feed,
-ticks conflated by slow consumer groups, fills) and its CPU from the process. Windows:
+ticks conflated by slow consumer groups, fills) and its CPU from the process. Each round:
 
   1. no console;
   2. one console attached: the real AlphaPandaApp, headless (App.run_test) in a second
      process, attached through the control socket (SocketBus); a key that switches the
      view (`]` / `[` in a compact terminal) is pressed every 150 ms, each timed from the
-     press until the app has handled it and shows the new view;
-  3. the console frozen (SIGSTOP): the engine must not slow, and it cuts the console
-     off once it falls too far behind; afterwards (SIGCONT) the console re-attaches;
-  4. no console again (the engine's own drift over the run).
+     press until the app has handled it and shows the new view; the console then quits.
 
-Reported per window: ticks/s, conflated ticks/s, fills/s, the engine's CPU, the machine's
-load; the console's CPU (its process, share of one core); keypress p50/p99/max; when the
-frozen console was cut off. Engine loss is ticks/s against the mean of windows 1 and 4
-(fills/s drift as the session's positions build up: shown, not judged), and the engine's
-extra CPU for serving a console. Targets: engine loss < 5%; keypress p99 < 100 ms.
+In the last round the console, idle, is then frozen (SIGSTOP): the engine must not slow,
+and it cuts the console off once it falls too far behind; thawed (SIGCONT), the console
+re-attaches by itself. A last window without a console ends the run.
+
+Reported per window: ticks/s, conflated ticks/s, fills/s, the engine's CPU (and per tick),
+the console's CPU (its process, share of one core), the machine's load; keypress p50/p90/
+p99/max over every round; when the frozen console was cut off. Engine loss compares the
+medians of ticks/s with and without a console (fills/s drift as the session's positions
+build up: shown, not judged); the engine's CPU a tick shows what serving a console costs it
+whatever the scheduler does. Targets: engine loss < 5%; keypress p99 < 100 ms.
 On a machine busy with other work (load above its cores) the figures are noisy.
 """
 
