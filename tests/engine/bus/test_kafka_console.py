@@ -112,9 +112,9 @@ async def test_a_console_on_kafka_gets_the_day_then_live_events_and_its_halt_tak
         assert snapshot.status.ticks == before.ticks
         stored = {f.fill.trade_id for f in snapshot.fills}
         assert {row.trade_id for row in state.orders.fills} == stored
-        assert state.pnl.total() == pytest.approx(
-            sum(m.totals().net_pnl for m in engine.portfolios.values()), abs=0.01
-        )
+        net = sum(p.realized_pnl + p.unrealized_pnl - p.charges for p in snapshot.portfolios)
+        assert net == pytest.approx(sum(m.totals().net_pnl for m in engine.portfolios.values()), abs=0.01)
+        assert set(state.pnl.portfolios) == {p.portfolio_id for p in snapshot.portfolios}
         assert not seen.of(EventType.MARKET_TICK)
         assert not seen.of(EventType.ORDER_FILLED)
 
