@@ -10,6 +10,13 @@ partition is the highest offset this process's producer was acked for, or the
 consumer's last fetched high-water mark, whichever is larger. Events produced by
 another process are therefore only counted once this group has fetched from that
 partition.
+
+A bus built with `from_newest=True` (a console watching an engine from another
+process) joins no consumer group: each subscription reads every partition of its
+topics by itself, from the newest offsets as they stand when `start()` returns,
+commits nothing, and keeps dead letters out of the engine's topics (logged only).
+So two consoles never split a topic between them, nothing is replayed from before
+the console started, and nothing is left behind on the broker when it goes.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from aiokafka.structs import RecordMetadata
 
 from engine.backoff import Backoff
 from engine.bus.base import Bus, SegregationError, Subscription, check_namespace
-from engine.events import DeadLetter, Event, MalformedEvent, decode_event, encode_event
+from engine.events import DeadLetter, Event, MalformedEvent, Namespace, decode_event, encode_event
 from engine.tasks import cancel_and_wait
 from engine.topics import all_topics, dlq_topic, topic_namespace
 
@@ -36,6 +43,11 @@ log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 CONSUMER_RETRY_MIN_S = 0.1  # a consumer that hit a broker error waits at least this before trying again
+# the largest event: a busy day's DaySnapshot (500 orders, 500 fills, 500 recent events, P&L curves of
+# many strategies) is 1-3 MB of JSON, above the 1 MiB Kafka clients and brokers allow by default
+MAX_EVENT_BYTES = 8 * 1024 * 1024
+TOPIC_CONFIGS = {"max.message.bytes": str(MAX_EVENT_BYTES)}  # topics this bus creates; not existing ones
+METADATA_WAIT_S = 5.0  # how long a from-newest reader waits for its topics' metadata, and for their end
 
 
 class BusUnavailable(RuntimeError):
@@ -72,6 +84,7 @@ class KafkaBus(Bus):
         fetch_max_wait_ms: int = 50,
         max_poll_records: int = 500,
         client_id: str = "alpha-panda",
+        from_newest: bool = False,
     ) -> None:
         super().__init__(max_retries=max_retries, retry_backoff_s=retry_backoff_s)
         self.bootstrap = bootstrap
@@ -84,6 +97,7 @@ class KafkaBus(Bus):
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.max_poll_records = max_poll_records
         self.client_id = client_id
+        self.from_newest = from_newest
         self._producer: AIOKafkaProducer | None = None
         self._groups: list[_GroupConsumer] = []
         self._produced: dict[TopicPartition, int] = {}  # acked end offset per partition
@@ -114,6 +128,7 @@ class KafkaBus(Bus):
             client_id=self.client_id,
             acks="all",
             linger_ms=self.linger_ms,
+            max_request_size=MAX_EVENT_BYTES,
         )
         try:
             await producer.start()
@@ -125,6 +140,9 @@ class KafkaBus(Bus):
         try:
             await self._create_topics()
             await asyncio.gather(*(self._start_consumer(group) for group in self._groups))
+        except BusUnavailable:
+            await self.stop()
+            raise
         except (KafkaError, OSError) as exc:
             await self.stop()
             raise BusUnavailable(f"Kafka at {self.bootstrap} failed during start: {exc}") from exc
@@ -141,7 +159,7 @@ class KafkaBus(Bus):
         await admin.start()
         try:
             response = await admin.create_topics(
-                [NewTopic(name, self.partitions, 1) for name in sorted(names)]
+                [NewTopic(name, self.partitions, 1, topic_configs=TOPIC_CONFIGS) for name in sorted(names)]
             )
         finally:
             await admin.close()
@@ -150,6 +168,9 @@ class KafkaBus(Bus):
                 log.warning("could not create Kafka topic %s: error %d %s", topic, code, rest)
 
     async def _start_consumer(self, group: _GroupConsumer) -> None:
+        if self.from_newest:
+            await self._start_newest_reader(group)
+            return
         consumer = AIOKafkaConsumer(
             *group.sub.topics,
             bootstrap_servers=self.bootstrap,
@@ -163,6 +184,69 @@ class KafkaBus(Bus):
         )
         await consumer.start()
         group.consumer = consumer
+
+    async def _start_newest_reader(self, group: _GroupConsumer) -> None:
+        """Read every partition of the group's topics from their end offsets as they stand now.
+
+        Positions are resolved before this returns, so an event published afterwards (an
+        answer to a request this process sends next) is never skipped by a late offset reset.
+        """
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+        )
+        await consumer.start()
+        try:
+            partitions = await self._partitions(consumer, group.sub.topics)
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            await self._skip_to_highwater(consumer, partitions)
+            for tp in partitions:
+                group.handled[tp] = await consumer.position(tp)
+        except BaseException:
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
+            raise
+        group.consumer = consumer
+
+    async def _skip_to_highwater(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Move past every record already on the partitions, dropping what a fetch brings meanwhile.
+
+        The end offset alone is not enough: some Kafka-protocol brokers (tansu) answer it with
+        the last batch's first offset + 1; a fetch's high-water mark is right on every broker.
+        """
+        deadline = time.monotonic() + METADATA_WAIT_S
+        while any(consumer.highwater(tp) is None for tp in partitions):
+            if time.monotonic() > deadline:
+                raise BusUnavailable(
+                    f"Kafka at {self.bootstrap} did not answer a fetch in {METADATA_WAIT_S:g} s"
+                )
+            await consumer.getmany(*partitions, timeout_ms=self.fetch_max_wait_ms)
+        for tp in partitions:
+            end = consumer.highwater(tp)
+            if end is not None and end > await consumer.position(tp):
+                consumer.seek(tp, end)
+
+    async def _partitions(self, consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+        """Every partition of these topics (a topic created a moment ago may need a metadata refresh)."""
+        deadline = time.monotonic() + METADATA_WAIT_S
+        while True:
+            await consumer.topics()  # refreshes the metadata partitions_for_topic reads
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic in topics
+                for partition in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            missing = sorted(set(topics) - {tp.topic for tp in partitions})
+            if not missing:
+                return partitions
+            if time.monotonic() > deadline:
+                raise BusUnavailable(f"Kafka at {self.bootstrap} has no topic {', '.join(missing)}")
+            await asyncio.sleep(0.1)
 
     async def _start_and_consume(self, group: _GroupConsumer) -> None:
         await self._start_consumer(group)
@@ -190,6 +274,22 @@ class KafkaBus(Bus):
                 await producer.stop()
 
     # -- publishing -----------------------------------------------------------
+    async def publish_dead_letter(
+        self,
+        topic: str,
+        letter: DeadLetter,
+        *,
+        namespace: Namespace,
+        correlation_id: str = "",
+        causation_id: str = "",
+    ) -> None:
+        if self.from_newest:  # a console's own failure: the engine's dead-letter topics are not its to fill
+            log.error("not dead-lettered (console bus): %s on %s: %s", letter.group, topic, letter.error)
+            return
+        await super().publish_dead_letter(
+            topic, letter, namespace=namespace, correlation_id=correlation_id, causation_id=causation_id
+        )
+
     def _checked(self, topic: str, event: Event) -> None:
         try:
             check_namespace(topic, event)
@@ -359,7 +459,7 @@ class KafkaBus(Bus):
 
     async def _commit(self, group: _GroupConsumer) -> None:
         consumer = group.consumer
-        if consumer is None:
+        if consumer is None or self.from_newest:
             return
         assigned = consumer.assignment()
         offsets = {
