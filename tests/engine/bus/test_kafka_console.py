@@ -117,6 +117,13 @@ async def test_a_console_on_kafka_gets_the_day_then_live_events_and_its_halt_tak
         assert set(state.pnl.portfolios) == {p.portfolio_id for p in snapshot.portfolios}
         assert not seen.of(EventType.MARKET_TICK)
         assert not seen.of(EventType.ORDER_FILLED)
+        # with the engine's recent events (the signals pane as if it had watched) and its P&L curves
+        recent_fills = {e.payload.trade_id for e in snapshot.recent if isinstance(e.payload, OrderFilled)}
+        assert recent_fills and recent_fills <= stored
+        recent_signals = [e.id for e in snapshot.recent if e.type is EventType.TRADING_SIGNAL]
+        assert recent_signals
+        assert [row.event_id for row in state.signals.rows][-len(recent_signals) :] == recent_signals
+        assert any(point.strategy_id == "" for point in snapshot.equity)
 
         # live events reach it
         await trade(engine, 20)
