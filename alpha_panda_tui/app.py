@@ -118,6 +118,7 @@ class AlphaPandaApp(App[int]):
         super().__init__()
         self.link = link  # None: a console on a bare bus (tests, tools): no detach, no stop
         self.detached = False  # closed with `D`: the engine keeps running
+        self.engine_stopping = False  # closed after `X`: the engine was asked to stop, and agreed
         self.freeze_gc = freeze_gc
         self.bridge = bridge
         self.state: UiState = bridge.state
@@ -581,6 +582,7 @@ class AlphaPandaApp(App[int]):
             except EngineLinkError as exc:
                 self.notify(str(exc), severity="error")
                 return
+            self.engine_stopping = True
             self.exit(0)  # the engine is stopping: nothing more to show or control
 
         self.push_screen(
