@@ -230,7 +230,9 @@ class AlphaPandaApp(App[int]):
         self.state = fresh
         while len(self.screen_stack) > 1:  # screens and dialogs about the old run
             self.pop_screen()
-        self.switch_screen(DashboardScreen())  # drawn anew: nothing it remembers of the old run
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.forget_painted()
         self.notify("The engine restarted: showing its new run.", severity="warning")
 
     # -- what the footer shows ------------------------------------------------------

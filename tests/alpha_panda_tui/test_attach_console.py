@@ -3,14 +3,16 @@ once, what its keys do to the engine, and that closing it never stops the engine
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
+from alpha_panda_tui.attach_link import LinkState
 from alpha_panda_tui.control_client import command, day_snapshot
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from engine.events import CommandAction, EngineState
-from tests.alpha_panda_tui.attach_harness import EngineProcess, attached
+from tests.alpha_panda_tui.attach_harness import AttachedConsole, EngineProcess, attached
 from tests.alpha_panda_tui.harness import wait_for
 
 pytestmark = pytest.mark.slow
@@ -132,3 +134,71 @@ async def test_a_read_only_console_watches_and_its_keys_do_nothing(engine: Engin
         assert any("read-only console" in notice for notice in console.notices())
         header = str(app.screen.query_one("#header").render())
         assert "READ-ONLY" in header
+
+
+async def test_the_console_keeps_the_last_picture_and_reconnects_to_a_restarted_engine(
+    engine: EngineProcess,
+) -> None:
+    async with attached(engine) as console:
+        app = console.app
+        first_run = console.bus.link.hello
+        assert first_run is not None
+        before = app.state
+        shown_strategies = [row.status.name for row in before.strategies.rows]
+        assert await asyncio.to_thread(engine.terminate) == 0
+        await console.until(lambda: console.bus.link.state is LinkState.LOST)
+        await console.pilot.pause(1.1)
+        await console.settle()
+        header = str(app.screen.query_one("#header").render())
+        assert "engine gone" in header and "last picture kept" in header
+        assert (
+            app.state is before and [row.status.name for row in app.state.strategies.rows] == shown_strategies
+        )
+
+        await asyncio.to_thread(engine.start)
+        await console.until(lambda: console.bus.link.attaches == 2, timeout=20)
+        second_run = console.bus.link.hello
+        assert second_run is not None and second_run.run_id != first_run.run_id
+        await console.until(lambda: app.state is not before and app.state.status is not None)
+        assert app.state.status is not None and app.state.status.state is EngineState.RUNNING
+        assert [row.status.name for row in app.state.strategies.rows] == shown_strategies
+        header = str(app.screen.query_one("#header").render())
+        assert f"ATTACHED pid {second_run.pid}" in header
+        await console.press("1")  # and it controls the new run
+        await wait_for(lambda: not engine.status().strategies[0].enabled)
+
+
+async def test_two_consoles_see_the_same_engine(engine: EngineProcess) -> None:
+    async with attached(engine) as one, attached(engine, read_only=True) as two:
+        await one.press("exclamation_mark")
+        await one.press("y")
+        await one.until(lambda: one.app.halted)
+        await two.until(lambda: two.app.halted)
+        assert engine.call(command, engine.socket, CommandAction.FEED_PAUSE).ok
+        await wait_for(lambda: engine.status().feed_paused)
+        await one.until(lambda: one.app.feed_paused)
+        await two.until(lambda: two.app.feed_paused)
+        expected = engine.status()
+
+        def picture(console: AttachedConsole) -> tuple[object, ...]:
+            state = console.app.state
+            status = state.status
+            assert status is not None
+            return (
+                status.state,
+                status.halted_reason,
+                [(s.name, s.enabled) for s in status.strategies],
+                sorted(state.orders.by_id),
+                len(state.orders.fills),
+            )
+
+        stored = engine.call(day_snapshot, engine.socket)
+        engines = (
+            expected.state,
+            expected.halted_reason,
+            [(s.name, s.enabled) for s in expected.strategies],
+            sorted(order.order_id for order in stored.orders),
+            expected.fills,
+        )
+        await one.until(lambda: picture(one) == engines)
+        await two.until(lambda: picture(two) == engines)
