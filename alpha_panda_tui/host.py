@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from alpha_panda_tui import __version__
 from alpha_panda_tui.data_dir_lock import DataDirLock, DataDirLocked
 from alpha_panda_tui.exit_codes import EXIT_ALREADY_RUNNING, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.logging_config import configure_logging
@@ -144,7 +145,14 @@ class EngineHost:
                 self.on_signal(sig, self.stop_requested.set)
             await prepare_instruments(settings)  # Kite's dumps of the day, before the engine reads them
             engine = Engine(settings, live=self.live)
-            control = ControlServer(engine.bus, settings.control_socket, engine.status)
+            control = ControlServer(
+                engine.bus,
+                settings.control_socket,
+                engine.status,
+                namespaces=engine.active_namespaces,
+                on_stop=self.stop_requested.set,  # `alpha-panda-tui stop`, or a console's "stop the engine"
+                version=__version__,
+            )
             control.wire()
             self._engine, self._control = engine, control
         except BaseException:
@@ -197,10 +205,14 @@ class EngineHost:
         try:
             self._remove_signal_handlers()
             if self._control is not None:
-                await self._control.stop()
-            if self._engine is not None:
-                await self._engine.stop()
-                self._collect_problems(self._engine)
+                await self._control.stop_listening()
+            try:
+                if self._engine is not None:
+                    await self._engine.stop()
+                    self._collect_problems(self._engine)
+            finally:
+                if self._control is not None:  # after the engine: attached consoles see its last status
+                    await self._control.stop("the engine stopped")
         finally:
             self._release()
 

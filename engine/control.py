@@ -6,6 +6,7 @@ request per line, one JSON reply per line:
     {"op": "status"}                                  -> {"ok": true, "status": {...EngineStatus...}}
     {"op": "command", "action": "halt", "target": ""} -> {"ok": true, "reply": {...CommandReply...}}
     {"op": "day_snapshot", "max_orders": 500}         -> {"ok": true, "snapshot": {...DaySnapshot...}}
+    {"op": "stop", "reason": "end of day"}            -> {"ok": true, "stopping": true, "pid": 123}
     anything the engine cannot answer                 -> {"ok": false, "error": "..."}
 
 A command is published on the bus like any other (so the engine cannot tell
@@ -15,7 +16,21 @@ that did not answer in time (then "ok" is false). The server waits for that
 reply, and for nothing else: a timeout is its only wait. A day snapshot is
 asked for the same way: a DaySnapshotRequest on the bus, its DaySnapshot back.
 The reply shapes are the structs below; a client decodes them with
-`msgspec.convert` (see alpha_panda_tui/control_client.py).
+`msgspec.convert` (see alpha_panda_tui/control_client.py). "stop" asks the
+engine's host to stop it, as SIGTERM does ("ok" false when this engine has no
+host that can).
+
+One request keeps its connection open: attach, the stream a console runs on
+(engine/control_stream.py has the frames and the rules):
+
+    {"op": "attach", "read_only": false, "client": "alice@laptop pid 42"}
+      <- {"kind": "hello", "pid": .., "run_id": "..", "data_dir": "..", "namespaces": ["paper"],
+          "version": "..", "read_only": false, "started_at": 1764680000.0}   (or {"ok": false, "error": ..})
+      <- {"kind": "event", "topic": "market.ticks", "event": {...as encode_event...}}   ... the live events
+      -> {"kind": "publish", "topic": "control.commands", "event": {...}}   a Command or a request
+      <- {"kind": "refused", "event_id": "..", "reason": ".."}              what the engine did not act on
+      -> {"kind": "stop_engine", "reason": ".."}                            stop the engine (not read-only)
+      <- {"kind": "bye", "reason": "..", "cut_off": false}                  the last frame
 
 A client cannot hurt the engine: garbage, a partial or oversized request gets
 an error reply; a connection that sends no request in time is answered with
@@ -23,7 +38,8 @@ an error and closed, as is one that does not read its reply; a client that
 goes away early is no error. At most `max_connections` are handled at once;
 others wait for a turn (up to the request timeout, and at most
 `max_waiting` of them) or get a "busy" reply, so a burst of clients is
-answered or cleanly refused, never left hanging or reset.
+answered or cleanly refused, never left hanging or reset. An attached console
+holds no turn once attached; at most `max_consoles` attach at once.
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +56,7 @@ import msgspec
 
 from engine.bus.base import Bus
 from engine.commands import COMMAND_TIMEOUT_S
+from engine.control_stream import CLOSE_TIMEOUT_S, MAX_BEHIND, MAX_CONSOLES, ConsoleStreams
 from engine.day_snapshot import MAX_ROWS
 from engine.events import (
     Command,
@@ -88,7 +105,15 @@ class DaySnapshotReply(msgspec.Struct, frozen=True):
     ok: bool = True
 
 
-Reply = ErrorReply | StatusReply | CommandAnswer | DaySnapshotReply
+class StoppingReply(msgspec.Struct, frozen=True):
+    """The engine's host was asked to stop it, and does."""
+
+    pid: int
+    stopping: bool = True
+    ok: bool = True
+
+
+Reply = ErrorReply | StatusReply | CommandAnswer | DaySnapshotReply | StoppingReply
 Answer = CommandReply | DaySnapshot  # what the server waits for on engine.status
 
 
@@ -103,7 +128,15 @@ class ControlServer:
         reply_wait_s: float = REPLY_WAIT_S,
         max_connections: int = MAX_CONNECTIONS,
         max_waiting: int = MAX_WAITING,
+        namespaces: Sequence[Namespace] = (Namespace.PAPER,),
+        on_stop: Callable[[], None] | None = None,
+        version: str = "",
+        max_consoles: int = MAX_CONSOLES,
+        max_behind: int = MAX_BEHIND,
+        close_timeout_s: float = CLOSE_TIMEOUT_S,
     ) -> None:
+        """`namespaces`: the engine's (what attached consoles are streamed); `on_stop`: stops the
+        engine (the host's), for op "stop" and a console's stop_engine; None = they are refused."""
         self.bus = bus
         self.socket_path = socket_path
         self._status = status
@@ -116,6 +149,17 @@ class ControlServer:
         self._stopping = False
         self._answers: dict[str, asyncio.Future[Answer]] = {}  # by request id
         self._handlers: set[asyncio.Task[Any]] = set()
+        self.on_stop = on_stop
+        self.streams = ConsoleStreams(
+            bus,
+            namespaces,
+            data_dir=str(socket_path.parent),
+            version=version,
+            on_stop=on_stop,
+            max_consoles=max_consoles,
+            max_behind=max_behind,
+            close_timeout_s=close_timeout_s,
+        )
         self.accepted = 0
         self.connections = 0  # being handled now
         self.waiting = 0  # for a turn
@@ -126,6 +170,7 @@ class ControlServer:
 
     def wire(self) -> None:
         self.bus.subscribe([ENGINE_STATUS], "control", self._on_status_topic)
+        self.streams.wire()
 
     async def _on_status_topic(self, event: Event) -> None:
         payload = event.payload
@@ -152,19 +197,23 @@ class ControlServer:
         )
         os.chmod(self.socket_path, 0o600)
 
-    async def stop(self) -> None:
+    async def stop_listening(self) -> None:
+        """Accept no more connections; attached consoles go on streaming (e.g. the engine's last events)."""
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
             self._server = None
+            with contextlib.suppress(FileNotFoundError):
+                self.socket_path.unlink()
+
+    async def stop(self, reason: str = "the engine stopped") -> None:
+        """Stop listening, say `reason` to every attached console, end every connection."""
+        await self.stop_listening()
+        await self.streams.close(reason)
         self._stopping = True
         handlers, self._handlers = list(self._handlers), set()
         for task in handlers:
             task.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -172,24 +221,32 @@ class ControlServer:
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
         try:
-            await self._answer(reader, writer)
-            await self._close(reader, writer)
+            attach = await self._answer(reader, writer)
+            if attach is None:
+                await self._close(reader, writer)
+            else:  # the connection is a console's stream now, until it goes
+                await self.streams.serve(attach, reader, writer)
         except asyncio.CancelledError:  # the server stops
             writer.transport.abort()
             if not self._stopping:
                 raise
             # end quietly: Python 3.11's stream callback reports a cancelled handler as an error
 
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _answer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> dict[str, Any] | None:
+        """Answer the connection's request; an attach request is returned instead (to be streamed)."""
         self.accepted += 1
         if not await self._turn():
             self.refused += 1
             busy = f"the engine is busy ({self._max_connections} control connections open); try again"
             await self._send(writer, ErrorReply(busy))
-            return
+            return None
         self.connections += 1
         try:
             reply = await self._reply_to(reader)
+            if isinstance(reply, dict):
+                return reply
             if reply is not None and await self._send(writer, reply):
                 self.answered += 1
         except Exception:  # a bad client must never hurt the engine, nor fill its log
@@ -197,6 +254,7 @@ class ControlServer:
         finally:
             self.connections -= 1
             self._turns.release()
+        return None
 
     async def _turn(self) -> bool:
         """Wait for one of the `max_connections` turns; False if too many wait, or for too long."""
@@ -212,8 +270,9 @@ class ControlServer:
             self.waiting -= 1
         return True
 
-    async def _reply_to(self, reader: asyncio.StreamReader) -> Reply | None:
-        """The reply to the connection's request line; None if the client went away first."""
+    async def _reply_to(self, reader: asyncio.StreamReader) -> Reply | dict[str, Any] | None:
+        """The reply to the connection's request line; None if the client went away first; the
+        request itself if it is an attach."""
         try:
             line = await asyncio.wait_for(reader.readuntil(b"\n"), self._request_timeout_s)
         except TimeoutError:
@@ -229,6 +288,9 @@ class ControlServer:
         except ConnectionError:
             self._went_away("while sending its request")
             return None
+        attach = _attach_request(line)
+        if attach is not None:
+            return attach
         try:
             return await self.handle_request(line)
         except Exception:
@@ -281,7 +343,18 @@ class ControlServer:
             return await self._command(request)
         if op == "day_snapshot":
             return await self._day_snapshot(request)
-        return ErrorReply(f"unknown op {op!r}; use 'status', 'command' or 'day_snapshot'")
+        if op == "stop":
+            return self._stop(request)
+        if op == "attach":
+            return ErrorReply("attach keeps its connection open: send it as the connection's first line")
+        return ErrorReply(f"unknown op {op!r}; use 'status', 'command', 'day_snapshot', 'stop' or 'attach'")
+
+    def _stop(self, request: dict[str, Any]) -> Reply:
+        if self.on_stop is None:
+            return ErrorReply("this engine cannot be stopped over its control socket; stop its process")
+        log.warning("stop requested over the control socket: %s", str(request.get("reason", "")) or "-")
+        self.on_stop()
+        return StoppingReply(pid=os.getpid())
 
     async def _command(self, request: dict[str, Any]) -> Reply:
         try:
@@ -337,6 +410,17 @@ class ControlServer:
             return None
         finally:
             self._answers.pop(event.id, None)
+
+
+def _attach_request(line: bytes) -> dict[str, Any] | None:
+    """The request, if the line is an attach request."""
+    try:
+        request = msgspec.json.decode(line)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if isinstance(request, dict) and request.get("op") == "attach":
+        return request
+    return None
 
 
 async def _discard(reader: asyncio.StreamReader) -> None:
