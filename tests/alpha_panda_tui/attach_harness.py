@@ -22,10 +22,11 @@ from typing import Any, TypeVar
 from textual.pilot import Pilot
 
 from alpha_panda_tui.app import AlphaPandaApp
-from alpha_panda_tui.attach_cli import attached_app
-from alpha_panda_tui.attach_link import SocketBus
+from alpha_panda_tui.attach_cli import SocketLink, attached_app
+from alpha_panda_tui.attach_link import LinkState, SocketBus
 from alpha_panda_tui.control_client import EngineNotRunning, send, status
-from engine.events import EngineStatus
+from engine.control_stream import Hello
+from engine.events import EngineStatus, Namespace
 from tests.alpha_panda_tui.harness import INSTRUMENTS, WIDE, wait_for
 from tests.strategy_configs import CHATTY_STRATEGIES_TOML
 
@@ -115,6 +116,23 @@ class EngineProcess:
             self.proc.kill()
             self.proc.wait(10)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def attached_link(*, read_only: bool, pid: int = 4242, data_dir: str = "/srv/alpha") -> SocketLink:
+    """A SocketBus's link as it stands after an engine's hello (the bus itself not started)."""
+    bus = SocketBus(Path(data_dir) / "control.sock", read_only=read_only)
+    bus.link.state = LinkState.ATTACHED
+    bus.link.attaches = 1
+    bus.link.hello = Hello(
+        pid=pid,
+        run_id="run-1",
+        data_dir=data_dir,
+        namespaces=(Namespace.PAPER,),
+        version="test",
+        read_only=read_only,
+        started_at=0.0,
+    )
+    return SocketLink(bus)
 
 
 @dataclass
