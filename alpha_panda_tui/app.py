@@ -574,6 +574,9 @@ class AlphaPandaApp(App[int]):
             return
         if not self.debounce.allow("stop_engine") or self._dialog_open():
             return
+        if link.stop_unavailable:
+            self.notify(link.stop_unavailable, severity="warning")
+            return
         engine = link.view().engine_name
 
         async def confirmed(ok: bool | None) -> None:

@@ -97,6 +97,7 @@ class SocketLink:
     """An engine reached through its control socket: SocketBus's link, as the console shows it."""
 
     attached = True
+    stop_unavailable = ""
 
     def __init__(self, bus: SocketBus) -> None:
         self.bus = bus
@@ -222,27 +223,21 @@ class KafkaLink:
     def view(self) -> LinkView:
         return self._view
 
+    stop_unavailable = (
+        "a Kafka console cannot stop the engine: run `alpha-panda-tui stop` on its machine, "
+        "or attach through its control socket (`attach --socket`, over an SSH tunnel)"
+    )
+
     async def stop_engine(self, reason: str) -> None:
-        raise EngineLinkError(
-            "a Kafka console cannot stop the engine: run `alpha-panda-tui stop` on its machine, "
-            "or attach through its control socket (`attach --socket`, over an SSH tunnel)"
-        )
+        raise EngineLinkError(self.stop_unavailable)
 
 
 async def attach_kafka(settings: Settings, bootstrap: str, *, read_only: bool) -> int:
-    from alpha_panda_tui.app import make_app
-
     # the Kafka client loads only for a Kafka console
     make_bus: Callable[[str], Bus] = importlib.import_module("alpha_panda_tui.attach_kafka").kafka_console_bus
     bus = make_bus(bootstrap)
-    link = KafkaLink(bootstrap, read_only=read_only)
-    app = make_app(
-        bus=bus,
-        instruments=console_instruments(settings),
-        settings=settings,
-        namespaces=BROKER_NAMESPACES,
-        link=link,
-        freeze_gc=True,
+    app = kafka_app(
+        bus, bootstrap, settings=settings, instruments=console_instruments(settings), read_only=read_only
     )
     try:
         await bus.start()
@@ -253,8 +248,32 @@ async def attach_kafka(settings: Settings, bootstrap: str, *, read_only: bool) -
         await _run(app)
     finally:
         await bus.stop()
-    print(_goodbye(app, link.view()))
+    print(_goodbye(app, KafkaLink(bootstrap, read_only=read_only).view()))
     return EXIT_OK
+
+
+def kafka_app(
+    bus: Bus,
+    bootstrap: str,
+    *,
+    settings: Settings | None,
+    instruments: InstrumentRegistry,
+    read_only: bool,
+    **options: Any,
+) -> AlphaPandaApp:
+    """The console on a Kafka console bus (subscribed before the bus starts: it reads from the newest
+    offsets on, and the day so far comes in the snapshot it asks for). `options` go to make_app."""
+    from alpha_panda_tui.app import make_app
+
+    options.setdefault("freeze_gc", True)
+    return make_app(
+        bus=bus,
+        instruments=instruments,
+        settings=settings,
+        namespaces=BROKER_NAMESPACES,
+        link=KafkaLink(bootstrap, read_only=read_only),
+        **options,
+    )
 
 
 # -- shared ----------------------------------------------------------------------------------------

@@ -27,6 +27,11 @@ class EngineLink(Protocol):
     @property
     def read_only(self) -> bool: ...
 
+    @property
+    def stop_unavailable(self) -> str:
+        """Why this console cannot stop the engine ("" when it can)."""
+        ...
+
     def view(self) -> LinkView: ...
 
     async def stop_engine(self, reason: str) -> None:
@@ -39,6 +44,7 @@ class EmbeddedLink:
 
     attached = False
     read_only = False
+    stop_unavailable = ""
 
     def __init__(self, data_dir: Path, stop: Callable[[], None]) -> None:
         self._view = LinkView(
