@@ -47,6 +47,11 @@ def add_attach_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     attach = sub.add_parser(
         "attach",
         help="open the console on the engine running on this data dir (or elsewhere); quit leaves it running",
+        description=(
+            "Open the console on a running engine (headless, or another terminal's `launch`) through its "
+            "control socket: the day so far at once, then live. D or q closes the console and leaves the "
+            "engine running; X stops the engine after asking. With no engine answering: exit 1."
+        ),
     )
     attach.add_argument("--read-only", action="store_true", help="watch only: every acting key is refused")
     attach.add_argument(

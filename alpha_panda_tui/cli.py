@@ -19,6 +19,7 @@ from alpha_panda_tui.broker_choice import (
     broker_overrides,
     merge_overrides,
 )
+from alpha_panda_tui.cli_numbers import positive_number
 from alpha_panda_tui.control_client import ControlError, EngineNotRunning
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.login_cli import add_login_parsers
@@ -40,13 +41,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    launch = sub.add_parser("launch", help="start the console (or --headless engine)")
+    launch = sub.add_parser(
+        "launch",
+        help="start the console (or --headless engine)",
+        description=(
+            "Start the trading engine with its keyboard console, or with --headless without one (status "
+            "lines to the log; drive it from another terminal with `status`, `halt`, `strategy` ...). "
+            "Paper trading on a simulated feed unless the configuration says otherwise."
+        ),
+    )
     launch.add_argument("--headless", action="store_true", help="run the engine without a UI")
     launch.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this long"
+        "--duration",
+        type=positive_number,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this long (default: until Ctrl-C or the feed ends)",
     )
     launch.add_argument("--log-format", choices=["text", "json"], default=None, help="log line format")
-    launch.add_argument("--ticks-per-second", type=float, default=None, help="simulated feed rate")
+    launch.add_argument(
+        "--ticks-per-second",
+        type=positive_number,
+        default=None,
+        metavar="RATE",
+        help="simulated (or replayed) feed rate",
+    )
     launch.add_argument("--seed", type=int, default=None, help="simulated feed seed")
     launch.add_argument(
         "--replay",
@@ -64,39 +83,102 @@ def _parser() -> argparse.ArgumentParser:
     add_broker_argument(launch)
 
     add_attach_parser(sub)
-    sub.add_parser("status", help="show the running engine's status")
+    sub.add_parser(
+        "status",
+        help="show the running engine's status",
+        description="Show the running engine's state, feed, order flow, latches and health checks.",
+    )
 
-    strategy = sub.add_parser("strategy", help="list, enable or disable strategies on the running engine")
+    strategy = sub.add_parser(
+        "strategy",
+        help="list, enable or disable strategies on the running engine",
+        description="List the running engine's strategies, or enable or disable one of them.",
+    )
     strategy_sub = strategy.add_subparsers(dest="strategy_command", required=True, metavar="ACTION")
-    strategy_sub.add_parser("list", help="list strategies")
+    strategy_sub.add_parser(
+        "list",
+        help="list strategies",
+        description="List the running engine's strategies: kind, state, signals and namespaces.",
+    )
     for verb in ("enable", "disable"):
-        p = strategy_sub.add_parser(verb, help=f"{verb} a strategy (persisted)")
-        p.add_argument("name")
+        p = strategy_sub.add_parser(
+            verb,
+            help=f"{verb} a strategy (persisted)",
+            description=f"{verb.capitalize()} a strategy of the running engine; a restart keeps it {verb}d.",
+        )
+        p.add_argument("name", help="the strategy's name (see `strategy list`)")
 
-    halt = sub.add_parser("halt", help="kill switch: reject every new signal until resumed")
-    halt.add_argument("--reason", default="halted from the command line")
-    sub.add_parser("resume", help="lift the kill switch")
-    flatten = sub.add_parser("flatten", help="close positions with MARKET orders (paper and live)")
+    halt = sub.add_parser(
+        "halt",
+        help="kill switch: reject every new signal until resumed",
+        description=(
+            "Engage the kill switch: every new signal is rejected until `resume`; open live orders are "
+            "cancelled. A second halt keeps the first reason."
+        ),
+    )
+    halt.add_argument(
+        "--reason", default="halted from the command line", help="why (shown in status and the log)"
+    )
+    sub.add_parser(
+        "resume",
+        help="lift the kill switch",
+        description="Lift the kill switch: signals pass the risk checks again.",
+    )
+    flatten = sub.add_parser(
+        "flatten",
+        help="close positions with MARKET orders (paper and live)",
+        description=(
+            "Close positions with MARKET orders in every namespace (paper, and live once confirmed): "
+            "everything, one strategy's or one symbol's."
+        ),
+    )
     scope = flatten.add_mutually_exclusive_group(required=True)
     scope.add_argument("--all", action="store_true", help="every position")
     scope.add_argument("--strategy", metavar="NAME", help="one strategy's positions")
     scope.add_argument("--symbol", metavar="SYMBOL", help="one instrument's positions")
-    flatten.add_argument("--reason", default="flattened from the command line")
+    flatten.add_argument(
+        "--reason", default="flattened from the command line", help="why (on the orders and in the audit log)"
+    )
     confirm = sub.add_parser(
-        "confirm-live", help="allow live orders on an engine launched with --live (type LIVE or your user id)"
+        "confirm-live",
+        help="allow live orders on an engine launched with --live (type LIVE or your user id)",
+        description=(
+            "Arm live orders on an engine launched with --live: until confirmed, no order reaches Kite."
+        ),
     )
     confirm.add_argument("word", help="LIVE, or your Zerodha user id")
-    audit = sub.add_parser("audit", help="show the audit log of live actions, newest first")
+    audit = sub.add_parser(
+        "audit",
+        help="show the audit log of live actions, newest first",
+        description="Show the audit log (who did what to the live account, and when), newest first.",
+    )
     audit.add_argument("-n", "--limit", type=int, default=50, help="how many entries (default 50)")
-    reset = sub.add_parser("reset-latch", help="reset a daily-loss latch (a strategy, or all)")
-    reset.add_argument("name", nargs="?", default="")
+    reset = sub.add_parser(
+        "reset-latch",
+        help="reset a daily-loss latch (a strategy, or all)",
+        description=(
+            "Reset a daily-loss latch on the running engine: the strategy trades again with a fresh "
+            "day's loss budget. With no name, every latch (and the global one) is reset."
+        ),
+    )
+    reset.add_argument("name", nargs="?", default="", help="the latched strategy (default: every latch)")
     acknowledge = sub.add_parser(
         "acknowledge",
         help="acknowledge a live position mismatch: the strategies it held trade again (a strategy, or all)",
+        description=(
+            "Acknowledge a position mismatch between Kite and the engine: the difference is accepted "
+            "and the strategies it held trade again."
+        ),
     )
-    acknowledge.add_argument("name", nargs="?", default="")
+    acknowledge.add_argument(
+        "name", nargs="?", default="", help="the held strategy (default: every mismatch)"
+    )
 
-    doctor = sub.add_parser("doctor", help="validate config and run every health check")
+    doctor = sub.add_parser(
+        "doctor",
+        help="validate config and run every health check",
+        description="Validate the configuration and run every health check; exit 1 if a critical one fails.",
+    )
     add_broker_argument(doctor)
     add_replay_parser(sub)
     add_sandbox_parsers(sub)

@@ -19,6 +19,7 @@ from alpha_panda_tui.audit_cli import record_action
 from alpha_panda_tui.broker_choice import Broker, add_broker_argument
 from alpha_panda_tui.broker_login import logged_in_line
 from alpha_panda_tui.browser import open_in_browser
+from alpha_panda_tui.cli_numbers import positive_number
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from alpha_panda_tui.host import make_data_dir_private
 from engine.settings import Settings
@@ -51,13 +52,17 @@ def add_login_parsers(subparsers: Any) -> None:
     login.add_argument("--no-browser", action="store_true", help="only print the login URL")
     login.add_argument(
         "--wait",
-        type=float,
+        type=positive_number,
         default=DEFAULT_WAIT_S,
         metavar="SECONDS",
         help=f"give up after this long (default {DEFAULT_WAIT_S:g})",
     )
     add_broker_argument(login)
-    logout = subparsers.add_parser("logout", help="invalidate today's Kite session and delete it")
+    logout = subparsers.add_parser(
+        "logout",
+        help="invalidate today's Kite session and delete it",
+        description="Invalidate today's Kite session at Zerodha and delete it from the data dir.",
+    )
     add_broker_argument(logout)
 
 

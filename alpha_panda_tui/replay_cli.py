@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.file_paths import not_a_file
 from engine.instruments import InstrumentRegistry
 from engine.market.calendar import IST
 from engine.market.tick_files import TickFileError
@@ -118,8 +119,9 @@ def run_replay_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     path: Path = args.file
-    if not path.is_file():
-        raise ReplaySetupError(f"tick file {str(path)!r} does not exist")
+    problem = not_a_file(path)
+    if problem is not None:
+        raise ReplaySetupError(f"tick file {str(path)!r} {problem}")
     if args.interval <= 0:
         raise ReplaySetupError(f"--interval must be positive, got {args.interval}")
     if args.workers is not None and args.workers < 1:

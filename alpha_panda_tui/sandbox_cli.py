@@ -23,6 +23,7 @@ from alpha_panda_tui.broker_choice import (
     sandbox_file,
     write_sandbox_file,
 )
+from alpha_panda_tui.cli_numbers import positive_int, positive_number
 from alpha_panda_tui.exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from engine.settings import Settings
 
@@ -49,7 +50,12 @@ MAX_SYNTHETIC_INSTRUMENTS = 10_000
 
 def add_sandbox_parsers(subparsers: Any) -> None:
     sandbox = subparsers.add_parser(
-        "sandbox", help="run a local Kite Connect sandbox (REST + ticker on a simulated market) until Ctrl-C"
+        "sandbox",
+        help="run a local Kite Connect sandbox (REST + ticker on a simulated market) until Ctrl-C",
+        description=(
+            "Run a local Kite Connect sandbox: the REST API and the ticker on a simulated market, so the "
+            "live path (`launch --broker sandbox`) can be tried without a Zerodha account. Runs until Ctrl-C."
+        ),
     )
     sandbox.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
     sandbox.add_argument(
@@ -62,16 +68,20 @@ def add_sandbox_parsers(subparsers: Any) -> None:
     sandbox.add_argument("--seed", type=int, default=42, help="market simulation seed")
     sandbox.add_argument(
         "--updates-per-second",
-        type=_positive,
+        type=positive_number,
         default=1.0,
         metavar="X",
         help="ticks per instrument per second (Kite sends about one)",
     )
-    fault = subparsers.add_parser("sandbox-fault", help="inject a fault into the running Kite sandbox")
+    fault = subparsers.add_parser(
+        "sandbox-fault",
+        help="inject a fault into the running Kite sandbox",
+        description="Inject a fault into the running Kite sandbox (or read its stats and requests).",
+    )
     fault.add_argument("fault", choices=[*FAULT_COMMANDS, *READ_COMMANDS], help="what to do")
     fault.add_argument(
         "--seconds",
-        type=_positive,
+        type=positive_number,
         default=None,
         help="silence: how long (default: until speak); fail-after-accept --how late: the delay (default 2)",
     )
@@ -83,7 +93,7 @@ def add_sandbox_parsers(subparsers: Any) -> None:
     )
     fault.add_argument(
         "--count",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="fail-rest, rate-limit, fail-after-accept: how many calls",
     )
@@ -226,23 +236,6 @@ def _instrument_count(text: str) -> int:
     value = _int(text)
     if not 0 <= value <= MAX_SYNTHETIC_INSTRUMENTS:
         raise argparse.ArgumentTypeError(f"must be 0 to {MAX_SYNTHETIC_INSTRUMENTS:,}, not {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
 
 

@@ -8,7 +8,9 @@ whichever broker owns the order for a cancel ...), collects their results and
 publishes one `CommandReply` on engine.status the moment the last of them has
 answered, or, if the timeout passes first, one carrying the results it has and
 naming the services that did not answer. The timeout is the
-only wait: a sender waits for the reply, never for a fixed while.
+only wait: a sender waits for the reply, never for a fixed while. An action no
+service of this engine handles is answered at once by the router itself, failed,
+with the reason (`unavailable`) when the engine gave one.
 """
 
 from __future__ import annotations
@@ -63,14 +65,17 @@ class CommandRouter(Service):
         responders: Responders,
         *,
         any_of: Collection[CommandAction] = (),
+        unavailable: Mapping[CommandAction, str] | None = None,
         timeout_s: float = COMMAND_TIMEOUT_S,
     ) -> None:
         """`responders`: the services that must answer each action; for an action in `any_of`,
         the first answer from one of them is enough (a cancel is answered by the broker owning
-        the order; the others ignore it)."""
+        the order; the others ignore it). `unavailable`: why this engine cannot do an action
+        that no service answers (said in the router's own failed result)."""
         super().__init__(bus)
         self.responders = {action: tuple(names) for action, names in responders.items()}
         self.any_of = frozenset(any_of)
+        self.unavailable = dict(unavailable or {})
         self.timeout_s = timeout_s
         self._pending: dict[str, _Pending] = {}
         self._early: dict[str, list[CommandResult]] = {}
@@ -102,6 +107,11 @@ class CommandRouter(Service):
         action = command.action
         pending = _Pending(event, action, self.responders.get(action, ()), action in self.any_of)
         pending.results.extend(self._early.pop(event.id, ()))
+        if not pending.expected and not pending.results:
+            why = self.unavailable.get(action, f"this engine has no service that handles {action.value}")
+            pending.results.append(
+                CommandResult(command_id=event.id, action=action, ok=False, message=why, service=self.name)
+            )
         if not pending.missing():
             await self._reply(pending)
             return

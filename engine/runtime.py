@@ -306,7 +306,10 @@ class Engine:
         )
         self.services.append(self.day_snapshots)
         self.commands = CommandRouter(
-            self.bus, self._command_responders(), any_of=(CommandAction.CANCEL_ORDER,)
+            self.bus,
+            self._command_responders(),
+            any_of=(CommandAction.CANCEL_ORDER,),
+            unavailable=self._commands_unavailable(),
         )
         self.services.insert(0, self.commands)  # wired first: it sees a command before its answers
         for service in self.services:
@@ -445,6 +448,16 @@ class Engine:
             CommandAction.FLATTEN: control,
             CommandAction.CONFIRM_LIVE: control,
         }
+
+    def _commands_unavailable(self) -> dict[CommandAction, str]:
+        """Why this engine cannot do an action no service of it answers."""
+        unavailable: dict[CommandAction, str] = {}
+        if self.reconciler is None:
+            unavailable[CommandAction.ACKNOWLEDGE_MISMATCH] = (
+                "no position mismatch to acknowledge: this engine does not reconcile positions"
+                " with Kite (only an engine trading live with Zerodha does)"
+            )
+        return unavailable
 
     def execution_services(self) -> list[Service]:
         return [self.paper, *([self.zerodha] if self.zerodha is not None else [])]

@@ -560,20 +560,46 @@ def _shown_input(err: Any, loc: tuple[int | str, ...]) -> str:
     return f" (got {shown[:80]}{'...' if len(shown) > 80 else ''})"
 
 
+def _unknown_setting(loc: tuple[int | str, ...], config_file: Path, why: str = "") -> list[str]:
+    field = ".".join(str(p) for p in loc)
+    parent, name = loc[:-1], str(loc[-1]) if loc else ""
+    close = difflib.get_close_matches(name.lower(), _known_names(parent), n=1)
+    hint = f" (did you mean `{'.'.join([*map(str, parent), close[0]])}`?)" if close else ""
+    return [
+        f"  - {field}: unknown setting{why}",
+        f"    fix: remove or correct the spelling of `{field}`{hint} in {config_file}"
+        f" or the environment variable {_env_name(loc)}",
+    ]
+
+
+def _is_section(info: FieldInfo | None) -> bool:
+    annotation = info.annotation if info is not None else None
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 def explain_validation_error(exc: ValidationError) -> str:
     lines = ["Invalid configuration:"]
     config_file = default_config_dir() / CONFIG_FILE_NAME
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         field = ".".join(str(p) for p in loc) or "(settings)"
+        given = err.get("input")
+        info = _field_at(loc) if loc else None
         if err.get("type") == "extra_forbidden":
-            lines.append(f"  - {field}: unknown setting")
-            parent, name = loc[:-1], str(loc[-1]) if loc else ""
-            close = difflib.get_close_matches(name.lower(), _known_names(parent), n=1)
-            hint = f" (did you mean `{'.'.join([*map(str, parent), close[0]])}`?)" if close else ""
+            lines.extend(_unknown_setting(loc, config_file))
+            continue
+        if isinstance(given, dict) and info is not None and not _is_structured(info):
+            # `risk.max_quantity.x = 1` or ALPHA_PANDA_RISK__MAX_QUANTITY__X: a key under a single value
+            why = f" (`{field}` is a single value, not a section)"
+            for key in given:
+                lines.extend(_unknown_setting((*loc, str(key)), config_file, why))
+            continue
+        if _is_section(info) and not isinstance(given, dict):
+            example = next(iter(_known_names(loc)), "NAME")
+            lines.append(f"  - {field}: is a section of settings, not a single value{_shown_input(err, loc)}")
             lines.append(
-                f"    fix: remove or correct the spelling of `{field}`{hint} in {config_file}"
-                f" or the environment variable {_env_name(loc)}"
+                f"    fix: set its settings one by one, under [{field}] in {config_file}"
+                f" or as {_env_name((*loc, example))} (and so on)"
             )
             continue
         lines.append(f"  - {field}: {err['msg']}{_shown_input(err, loc)}")
@@ -679,6 +705,41 @@ def _not_utf8(*paths: Path) -> str:
     return " or ".join(str(p) for p in paths)
 
 
+def _env_name_hint(name: str) -> str:
+    """The name an unknown ALPHA_PANDA_* variable was probably meant to have ("" if none is close)."""
+    loc: list[str] = []
+    for part in name[len(ENV_PREFIX) :].lower().split("__"):
+        known = _known_names(tuple(loc))
+        if part not in known:
+            close = difflib.get_close_matches(part, known, n=1)
+            part = close[0] if close else part
+        loc.append(part)
+    guess = _env_name(tuple(loc))
+    return guess if guess != name.upper() and loc[0] in Settings.model_fields else ""
+
+
+def _check_env_names(dotenv: Path) -> None:
+    """An ALPHA_PANDA_* variable that names no setting is a mistake (pydantic would ignore it)."""
+    from dotenv import dotenv_values
+
+    found = [(name, "the environment") for name in os.environ]
+    if dotenv.is_file():
+        found += [(name, str(dotenv.resolve())) for name in dotenv_values(dotenv)]
+    lines = []
+    for name, where in found:
+        top = name[len(ENV_PREFIX) :].split("__")[0].lower()
+        if not name.upper().startswith(ENV_PREFIX) or top in Settings.model_fields:
+            continue
+        hint = _env_name_hint(name)
+        lines.append(f"  - {name} (in {where}): unknown setting{f' (did you mean {hint}?)' if hint else ''}")
+        if where == "the environment":
+            lines.append(f"    fix: correct its name, or remove it: unset {name}")
+        else:
+            lines.append(f"    fix: correct its name, or remove that line of {where}")
+    if lines:
+        raise ConfigError("\n".join(["Invalid configuration:", *lines]))
+
+
 def _check_dotenv(path: Path) -> None:
     """A .env line python-dotenv cannot parse is dropped with only a warning; make it an error.
 
@@ -704,6 +765,7 @@ def load_settings(**overrides: Any) -> Settings:
     config_file = default_config_dir() / CONFIG_FILE_NAME
     try:
         _check_dotenv(Path(".env"))
+        _check_env_names(Path(".env"))
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(explain_validation_error(exc)) from None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.events import DepthLevel, MarketTick
+from engine.file_paths import not_a_file
 from engine.instruments import InstrumentRegistry, UnknownInstrument
 from engine.market.calendar import IST
 
@@ -807,8 +808,9 @@ def read_ticks(
     Header problems raise TickFileError here; a bad row when it is reached.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TickFileError(path, None, None, "no such file")
+    problem = not_a_file(path)
+    if problem is not None:
+        raise TickFileError(path, None, None, problem)
     if path.suffix.lower() in PARQUET_SUFFIXES:
         layout = _Layout(path, _parquet_file(path).schema_arrow.names, unit="row")
         batches = _fast_then_careful(

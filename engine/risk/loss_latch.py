@@ -107,13 +107,16 @@ class LossLatch:
 
         The reset strategies' day P&L restarts from their current value: a person
         who resets a latch grants a fresh loss budget, rather than one the next
-        snapshot would exhaust again at once.
+        snapshot would exhaust again at once. With no latch to reset, nothing changes.
         """
         if strategy_id:
             was_latched = self.strategy_reasons.pop(strategy_id, None) is not None
-            self._rebase(strategy_id)
+            if was_latched:
+                self._rebase(strategy_id)
             return was_latched
         was_latched = self.global_reason is not None or bool(self.strategy_reasons)
+        if not was_latched:
+            return False
         self.global_reason = None
         self.strategy_reasons.clear()
         for name in list(self._value):

@@ -355,11 +355,14 @@ class RiskManager(Service):
         if target and names is not None and target not in names and target not in latched:
             known = ", ".join(sorted(names)) or "none"
             return False, f"{ns}: no strategy named {target!r}; known strategies: {known}"
-        was_latched = self._latch.reset(target)
+        what = f"strategy {target}" if target else "all strategies and global"
+        if not self._latch.reset(target):
+            still = " (the global latch is set: resetting every latch lifts it)"
+            return (
+                True,
+                f"{ns}: no daily loss latch set for {what}{still if self._latch.global_reason else ''}",
+            )
         await self.state_store.put_state(self.latch_key, self._latch.latch_state())
         await self.state_store.put_state(self.day_key, self._latch.day_state())
-        what = f"strategy {target}" if target else "all strategies and global"
-        if not was_latched:
-            return True, f"{ns}: no daily loss latch set for {what}"
         log.warning("%s: loss latch reset for %s", self.name, what)
         return True, f"{ns}: daily loss latch reset for {what}; day P&L now counts from here"

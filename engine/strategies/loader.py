@@ -33,6 +33,7 @@ from typing import Any
 
 from assets import asset_path
 from engine.events import Namespace
+from engine.file_paths import not_a_file
 from engine.instruments import Instrument, InstrumentRegistry, UnknownInstrument
 from engine.settings import Settings
 from engine.strategies.base import Strategy
@@ -68,9 +69,10 @@ def strategies_file(settings: Settings) -> Path:
     """The strategies TOML in force for these settings."""
     if settings.strategies.file is not None:
         path = settings.strategies.file.expanduser()
-        if not path.is_file():
+        problem = not_a_file(path)
+        if problem is not None:
             raise StrategyConfigError(
-                f"strategies.file is set to {path}, which does not exist; "
+                f"strategies.file is set to {path}, which {problem}; "
                 "fix the path or unset it to use the default strategies"
             )
         return path

@@ -256,6 +256,8 @@ class Reconciler(Service):
         if strategy_id and strategy_id not in held:
             names = ", ".join(sorted(held)) or "none"
             return False, f"zerodha: strategy {strategy_id!r} is not held; held: {names}"
+        if not held and not self.alarms:
+            return True, "zerodha: no position mismatch to acknowledge; no strategy is held"
         released = await self.holder.release_strategy(strategy_id)
         cleared = [
             key

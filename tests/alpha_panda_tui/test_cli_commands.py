@@ -79,6 +79,13 @@ def test_halt_resume_and_unknown_names_answer_once_per_namespace(data_dir: Path)
         toggle = cli(data_dir, "strategy", "enable", "nope")
         assert toggle.returncode == 1 and "FAILED: no strategy named 'nope'" in toggle.stdout
 
+        mismatch = cli(data_dir, "acknowledge", "nosuch")
+        assert mismatch.returncode == 1
+        assert lines(mismatch) == [
+            "FAILED: no position mismatch to acknowledge: this engine does not reconcile positions"
+            " with Kite (only an engine trading live with Zerodha does)"
+        ]
+
         listing = cli(data_dir, "strategy", "list")
         assert listing.returncode == 0
         row = r"ema_5_20\s+ema_crossover\s+enabled\s+\d+\s+paper$"
@@ -101,7 +108,9 @@ def test_flatten_and_the_typed_live_confirmation_from_another_terminal(data_dir:
     with running(data_dir) as _engine:
         everything = cli(data_dir, "flatten", "--all")
         assert everything.returncode == 0, everything.stdout + everything.stderr
-        assert lines(everything) == ["ok: paper: 0 closing order(s) for every position"]
+        # the engine trades while the test runs: whatever it holds then is closed
+        [closed] = lines(everything)
+        assert re.fullmatch(r"ok: paper: \d+ closing order\(s\) for every position", closed), closed
         nope = cli(data_dir, "flatten", "--strategy", "nope")
         assert nope.returncode == 1
         [line] = lines(nope)

@@ -21,6 +21,7 @@ CASES = {
     "unknown symbol": ('[feed]\nsymbols = ["NOSUCH"]\n', {}),
     "numeric session start": ("[feed]\nsession_start = 0\n", {}),
     "misspelt secret": (None, {"ALPHA_PANDA_ZERODHA__API_SECRETT": "supersecret123"}),
+    "misspelt section in an env var": (None, {"ALPHA_PANDA_RISKK__X": "supersecret123"}),
 }
 
 
@@ -96,3 +97,22 @@ def test_a_bad_order_setting_names_the_file_strategy_and_field_and_exits_2(isola
     assert "must be a whole number of ticks" in output and "got 1.5" in output
     assert "Traceback" not in output
     assert not (isolated_dirs / "data" / "alpha_panda.db").exists(), "something started"
+
+
+def test_a_misspelt_environment_variable_is_named_with_a_suggestion(isolated_dirs: Path) -> None:
+    result = _run("launch", "--headless", "--duration", "1", env={"ALPHA_PANDA_RISKK__X": "1"})
+    assert result.returncode == EXIT_CONFIG
+    assert result.stderr == (
+        "Invalid configuration:\n"
+        "  - ALPHA_PANDA_RISKK__X (in the environment): unknown setting (did you mean ALPHA_PANDA_RISK__X?)\n"
+        "    fix: correct its name, or remove it: unset ALPHA_PANDA_RISKK__X\n"
+    )
+
+
+def test_a_folder_given_as_a_tick_file_is_called_a_folder(isolated_dirs: Path) -> None:
+    replay = _run("replay", str(isolated_dirs), env={})
+    assert replay.returncode == EXIT_CONFIG
+    assert f"tick file {str(isolated_dirs)!r} is a folder, not a file" in replay.stderr
+    launch = _run("launch", "--headless", "--duration", "1", "--replay", str(isolated_dirs), env={})
+    assert launch.returncode == EXIT_CONFIG
+    assert f"{isolated_dirs}: is a folder, not a file" in launch.stderr and "Traceback" not in launch.stderr

@@ -162,4 +162,4 @@ def test_headless_replay_of_a_recorded_file_runs_to_the_end(isolated_dirs: Path)
 def test_launch_with_a_missing_replay_file_says_so(isolated_dirs: Path) -> None:
     result = _cli(isolated_dirs, "launch", "--headless", "--replay", str(isolated_dirs / "nope.csv"))
     assert result.returncode == 2
-    assert "nope.csv: no such file" in result.stderr and "Traceback" not in result.stderr
+    assert "nope.csv: does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -187,6 +187,14 @@ def test_unknown_strategy_names_are_failed_answers(engine: Running) -> None:
     assert "no strategy named 'nope'" in toggle.results[0].message
 
 
+def test_an_action_this_engine_cannot_do_is_a_failed_answer_that_says_why(engine: Running) -> None:
+    reply = control_client.command(engine.socket_path, CommandAction.ACKNOWLEDGE_MISMATCH, target="nosuch")
+    assert not reply.ok and reply.missing == ()
+    [result] = reply.results
+    assert (result.service, result.ok) == ("commands", False)
+    assert result.message.startswith("no position mismatch to acknowledge: this engine does not reconcile")
+
+
 def test_a_service_that_does_not_answer_is_named_in_a_timeout_reply(caplog: pytest.LogCaptureFixture) -> None:
     with running(stuck=Namespace.ZERODHA) as engine:
         began = time.perf_counter()
@@ -285,6 +293,31 @@ async def test_results_that_arrive_before_their_command_are_kept() -> None:
     command = make_event(pause, namespace=Namespace.SHARED, source="t", key="")
     await bus.publish(CONTROL_COMMANDS, command)
     assert [(r.ok, r.results[0].message, r.missing) for r in replies] == [(True, "feed paused", ())]
+    await router.stop()
+
+
+async def test_an_action_no_service_handles_is_answered_at_once_and_failed() -> None:
+    bus = DirectBus()
+    replies: list[CommandReply] = []
+
+    async def on_status(event: Event) -> None:
+        if isinstance(event.payload, CommandReply):
+            replies.append(event.payload)
+
+    router = CommandRouter(
+        bus, {}, unavailable={CommandAction.CONFIRM_LIVE: "this engine was not launched live"}, timeout_s=60
+    )
+    router.wire()
+    bus.subscribe([ENGINE_STATUS], "test", on_status)
+    for action in (CommandAction.CONFIRM_LIVE, CommandAction.FEED_PAUSE):
+        await bus.publish(
+            CONTROL_COMMANDS,
+            make_event(Command(action=action), namespace=Namespace.SHARED, source="t", key=""),
+        )
+    assert [(r.ok, [(x.service, x.ok, x.message) for x in r.results], r.missing) for r in replies] == [
+        (False, [("commands", False, "this engine was not launched live")], ()),
+        (False, [("commands", False, "this engine has no service that handles feed_pause")], ()),
+    ]
     await router.stop()
 
 

@@ -163,3 +163,65 @@ def test_an_ordinary_wrong_value_is_still_shown(monkeypatch: pytest.MonkeyPatch)
 def test_a_misspelt_symbol_gets_a_suggestion(isolated_dirs: Path) -> None:
     _config(isolated_dirs, '[feed]\nsymbols = ["RELIANC"]\n')
     assert "did you mean 'RELIANCE'?" in _error()
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("ALPHA_PANDA_RISKK__X", "did you mean ALPHA_PANDA_RISK__X?"),
+        ("ALPHA_PANDA_RISKK__MAX_QTY", "did you mean ALPHA_PANDA_RISK__MAX_QUANTITY?"),
+        ("alpha_panda_feeed", "did you mean ALPHA_PANDA_FEED?"),
+    ],
+)
+def test_an_environment_variable_that_names_no_setting_is_named_with_a_suggestion(
+    isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch, name: str, hint: str
+) -> None:
+    monkeypatch.setenv(name, "supersecret123")
+    message = _error()
+    assert f"  - {name} (in the environment): unknown setting ({hint})" in message
+    assert f"fix: correct its name, or remove it: unset {name}" in message
+    assert "supersecret123" not in message
+
+
+def test_an_unknown_variable_with_nothing_close_gets_no_suggestion(
+    isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALPHA_PANDA_ZZZ", "1")
+    assert "  - ALPHA_PANDA_ZZZ (in the environment): unknown setting\n" in _error()
+
+
+def test_an_unknown_variable_in_dotenv_names_the_file(isolated_dirs: Path) -> None:
+    (isolated_dirs / ".env").write_text("ALPHA_PANDA_RISKK__X=1\n", encoding="utf-8")
+    message = _error()
+    env = isolated_dirs / ".env"
+    assert (
+        f"  - ALPHA_PANDA_RISKK__X (in {env}): unknown setting (did you mean ALPHA_PANDA_RISK__X?)" in message
+    )
+    assert f"fix: correct its name, or remove that line of {env}" in message
+
+
+@pytest.mark.parametrize(
+    ("toml", "env"),
+    [("[risk]\nmax_quantity.x = 1\n", {}), (None, {"ALPHA_PANDA_RISK__MAX_QUANTITY__X": "1"})],
+)
+def test_a_key_under_a_single_value_is_told_it_is_unknown(
+    isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch, toml: str | None, env: dict[str, str]
+) -> None:
+    if toml is not None:
+        _config(isolated_dirs, toml)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    message = _error()
+    assert (
+        "risk.max_quantity.x: unknown setting (`risk.max_quantity` is a single value, not a section)"
+        in message
+    )
+    assert "set a valid value" not in message
+
+
+def test_a_section_given_one_value_is_told_it_is_a_section(isolated_dirs: Path) -> None:
+    _config(isolated_dirs, "risk = 5\n")
+    message = _error()
+    assert "  - risk: is a section of settings, not a single value (got 5)" in message
+    assert "under [risk]" in message and "ALPHA_PANDA_RISK__MAX_QUANTITY" in message
+    assert "set a valid value" not in message

@@ -144,7 +144,7 @@ def test_a_busy_port_is_a_clear_error(isolated_dirs: Path, capsys: pytest.Captur
         (["--port", "70000"], "a port is 0-65535"),
         (["--instruments", "-1"], "must be 0 to 10,000"),
         (["--instruments", "many"], "not a whole number"),
-        (["--updates-per-second", "0"], "must be more than 0"),
+        (["--updates-per-second", "0"], "must be a number greater than 0"),
     ],
 )
 def test_bad_sandbox_options_are_refused_by_name(

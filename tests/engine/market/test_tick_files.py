@@ -297,7 +297,7 @@ def test_parquet_errors_name_the_row(tmp_path: Path) -> None:
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:
-    with pytest.raises(TickFileError, match="no such file"):
+    with pytest.raises(TickFileError, match="does not exist"):
         read_ticks(tmp_path / "nope.csv", REGISTRY)
     with pytest.raises(TickFileError, match="empty file"):
         read_ticks(write_text(tmp_path / "e.csv", ""), REGISTRY)

@@ -188,3 +188,30 @@ async def test_daily_counters_reset_on_a_new_ist_day(rig: RiskRig) -> None:
         1,
         {"market_hours": 1},
     )
+
+
+async def test_a_reset_with_no_latch_set_says_so_and_changes_nothing(rig: RiskRig) -> None:
+    manager = await rig.add_manager(max_daily_loss_per_strategy=10_000.0)
+    await rig.pnl("s1", 0.0)
+    await rig.pnl("s1", -6_000.0)
+    stored = await rig.store.get_state("risk:paper:latch")
+
+    (one,) = await rig.command(CommandAction.RESET_LOSS_LATCH, target="s1")
+    (every,) = await rig.command(CommandAction.RESET_LOSS_LATCH)
+    assert (one.ok, one.message) == (True, "paper: no daily loss latch set for strategy s1")
+    assert (every.ok, every.message) == (True, "paper: no daily loss latch set for all strategies and global")
+    assert manager.day_pnl("s1") == -6_000.0  # no fresh loss budget from a reset of nothing
+    assert await rig.store.get_state("risk:paper:latch") == stored
+    await rig.pnl("s1", -10_500.0)
+    assert set(manager.latches) == {"s1"}
+
+
+async def test_a_strategy_reset_under_the_global_latch_says_what_still_blocks_it(rig: RiskRig) -> None:
+    await rig.add_manager(max_daily_loss_per_strategy=50_000.0, max_daily_loss=20_000.0)
+    await rig.pnl("s1", 0.0)
+    await rig.pnl("s1", -21_000.0)
+    (result,) = await rig.command(CommandAction.RESET_LOSS_LATCH, target="s1")
+    assert result.message == (
+        "paper: no daily loss latch set for strategy s1"
+        " (the global latch is set: resetting every latch lifts it)"
+    )

@@ -212,6 +212,15 @@ async def test_acknowledging_a_strategy_that_is_not_held_says_so(tmp_path: Path)
     assert not ok and "'momentum' is not held" in message
 
 
+async def test_acknowledging_with_nothing_held_says_so_and_records_nothing(tmp_path: Path) -> None:
+    async with reconcile_rig(tmp_path) as rig:
+        await rig.reconciler.reconcile("test")
+        ok, message = await rig.reconciler.acknowledge("", actor="cli")
+        audit = await rig.audit.recent(20)
+    assert ok and message == "zerodha: no position mismatch to acknowledge; no strategy is held"
+    assert not [e for e in audit if e.action == "mismatch_acknowledged"]
+
+
 async def test_a_broker_error_is_reported_not_raised(tmp_path: Path) -> None:
     async with reconcile_rig(tmp_path, rest_retries=0) as rig:
         rig.sandbox.faults.fail_rest(503, 5)
