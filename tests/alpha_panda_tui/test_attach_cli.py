@@ -163,3 +163,26 @@ def test_detaching_launch_keeps_the_engine_running_headless_until_it_is_stopped(
         terminal.kill()
     log = (engine.data_dir / "logs" / "console.log").read_text(encoding="utf-8")
     assert "console detached" in log and log.index("console detached") < log.index("engine stopped")
+
+
+def test_attach_read_only_on_a_terminal_then_detach(engine: EngineProcess) -> None:
+    engine.start()
+    assert engine.proc is not None
+    terminal = Terminal(["attach", "--read-only"], engine.env())
+    try:
+        terminal.read_until(f"ATTACHED pid {engine.proc.pid}".encode())
+        terminal.read_until(b"READ-ONLY")
+        terminal.type(b"!")
+        terminal.read_until(b"read-only console")
+        terminal.type(b"D")
+        assert terminal.wait() == EXIT_OK
+        assert b"keeps running" in terminal.output
+    finally:
+        terminal.kill()
+    assert engine.running() and engine.status().state.value == "running"
+
+
+def test_attach_over_kafka_needs_the_broker_named(engine: EngineProcess) -> None:
+    result = engine.cli("attach", "--bus", "kafka")
+    assert result.returncode == EXIT_FAILED
+    assert "--bootstrap HOST:PORT" in result.stderr
