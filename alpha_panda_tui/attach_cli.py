@@ -298,6 +298,8 @@ async def _run(app: AlphaPandaApp) -> None:
 def _goodbye(app: AlphaPandaApp, view: LinkView) -> str:
     if app.engine_stopping:
         return f"The engine ({view.engine_name}) is stopping."
+    if view.phase is not LinkPhase.ATTACHED:
+        return f"Console closed; the engine ({view.engine_name}) was not reachable: {view.detail}"
     return (
         f"Console closed; the engine ({view.engine_name}) keeps running. "
         "Attach again with `alpha-panda-tui attach`."
