@@ -36,9 +36,10 @@ class Terminal:
         self.closed = False
         self.code: int | None = None
 
-    def read_until(self, text: bytes, timeout: float = WAIT_S) -> None:
+    def read_until(self, text: bytes, timeout: float = WAIT_S, *, after: int = 0) -> None:
+        """Read until `text` shows (in what came after the first `after` bytes)."""
         deadline = time.monotonic() + timeout
-        while text not in self.output:
+        while text not in self.output[after:]:
             assert time.monotonic() < deadline, f"never saw {text!r}; got {self.output[-2000:]!r}"
             ready, _, _ = select.select([self.fd], [], [], 0.05)
             if ready:
@@ -186,3 +187,23 @@ def test_attach_over_kafka_needs_the_broker_named(engine: EngineProcess) -> None
     result = engine.cli("attach", "--bus", "kafka")
     assert result.returncode == EXIT_FAILED
     assert "--bootstrap HOST:PORT" in result.stderr
+
+
+def test_stop_in_launchs_console_asks_then_stops_its_engine(engine: EngineProcess) -> None:
+    terminal = Terminal(["launch"], engine.env())
+    try:
+        terminal.read_until(b"RUNNING")
+        terminal.type(b"X")
+        terminal.read_until(b"STOP THE ENGINE")
+        terminal.type(b"n")
+        time.sleep(0.7)  # past the repeat guard of destructive keys
+        assert terminal.running() and _answers(engine)
+        mark = len(terminal.output)
+        terminal.type(b"X")
+        terminal.read_until(b"STOP THE ENGINE", after=mark)
+        terminal.type(b"y")
+        assert terminal.wait() == EXIT_OK
+    finally:
+        terminal.kill()
+    log = (engine.data_dir / "logs" / "console.log").read_text(encoding="utf-8")
+    assert "engine stopped" in log and "console detached" not in log
