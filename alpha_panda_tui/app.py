@@ -506,6 +506,12 @@ class AlphaPandaApp(App[int]):
     def action_broker_login(self) -> None:
         if self._dialog_open():
             return
+        if self.attached:
+            self.notify(
+                "The Zerodha login runs where the engine runs: `alpha-panda-tui login` on its machine.",
+                severity="warning",
+            )
+            return
         zerodha = self.settings.zerodha if self.settings is not None else None
         self.push_screen(LoginScreen(handler=self.login_handler, zerodha=zerodha))
 

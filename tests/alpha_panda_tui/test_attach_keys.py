@@ -4,6 +4,7 @@ detach and stop are offered only where they mean something, the replay dialog sa
 from __future__ import annotations
 
 from alpha_panda_tui.screens.confirm import ConfirmScreen
+from alpha_panda_tui.screens.login import LoginScreen
 from alpha_panda_tui.screens.replay_dialog import ReplayFileDialog
 from engine.settings import Settings, load_settings
 from tests.alpha_panda_tui.attach_harness import attached_link
@@ -37,6 +38,9 @@ async def test_an_attached_console_that_may_act_sends_its_commands() -> None:
         assert isinstance(dialog, ConfirmScreen) and "pid 4242 on /srv/alpha" in dialog.message
         await c.press("n")
         assert not c.app.engine_stopping and c.app.is_running
+        await c.press("b")  # the login belongs to the engine's machine
+        assert not isinstance(c.app.screen, LoginScreen)
+        assert any("`alpha-panda-tui login` on its machine" in str(n.message) for n in c.app._notifications)
 
 
 async def test_detach_and_stop_need_an_engine_link() -> None:
