@@ -739,11 +739,12 @@ async def _serve_detached(host: EngineHost) -> None:
     from alpha_panda_tui.headless import serve
 
     settings = host.settings
-    print(detached_line(os.getpid(), settings), flush=True)
-    _terminal_to_devnull()
     for sig in (signal.SIGTSTP, signal.SIGCONT):  # Textual's: SIGCONT (sent on hang-up) would restart its UI
         signal.signal(sig, signal.SIG_DFL)
     host.on_signal(signal.SIGHUP, partial(log.info, "the terminal went away; the engine keeps running"))
+    with contextlib.suppress(OSError):  # the terminal may be gone already
+        print(detached_line(os.getpid(), settings), flush=True)
+    _terminal_to_devnull()
     host.on_signal(signal.SIGTERM, host.stop_requested.set)
     host.on_signal(signal.SIGINT, host.stop_requested.set)
     log.info("console detached: the engine keeps running headless (pid %d)", os.getpid())
