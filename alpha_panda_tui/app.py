@@ -14,11 +14,14 @@ import gc
 import logging
 import os
 import signal
+import sys
+import time
 from collections.abc import Sequence
 from functools import partial
 from time import perf_counter
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from textual import events
 from textual.app import App
 from textual.binding import BindingType
 from textual.notifications import SeverityLevel
@@ -27,6 +30,7 @@ from textual.screen import Screen
 
 from alpha_panda_tui.bridge import UiBridge
 from alpha_panda_tui.broker_login import engine_login_handler
+from alpha_panda_tui.engine_link import EmbeddedLink, EngineLink, EngineLinkError
 from alpha_panda_tui.screens.audit import AuditScreen
 from alpha_panda_tui.screens.confirm import ConfirmScreen
 from alpha_panda_tui.screens.dashboard import DashboardScreen
@@ -45,15 +49,28 @@ from engine.bus.base import Bus
 from engine.events import CommandAction, Namespace, TradingMode
 from engine.instruments import InstrumentRegistry
 from engine.settings import Settings
-from viewmodels.keys import Debounce, Scope, palette_commands
+from viewmodels.keys import KEYMAP, Debounce, KeyCommand, Scope, palette_commands
+from viewmodels.link import BadgePart, link_badge
 from viewmodels.rows import LogLevel
 from widgets.bindings import bindings
+from widgets.header_bar import HeaderBar
 from widgets.messages import OrderTraceRequested, StrategyToggleRequested
+
+if TYPE_CHECKING:
+    from alpha_panda_tui.host import EngineHost
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_HZ = 10.0
 GC_FREEZE_AFTER_S = 1.5
+NEW_RUN_SNAPSHOT_WAIT_S = 10.0  # a restarted engine's day snapshot; then its live events are shown anyway
+
+# What a read-only console may not do: the actions, and the keys that run them anywhere.
+ACTING_ACTIONS = frozenset(c.action.split("(")[0] for c in KEYMAP if c.acts)
+ACTING_KEYS: dict[str, KeyCommand] = {
+    key: c for c in KEYMAP if c.acts and c.scope is Scope.GLOBAL for key in c.keys.split(",")
+}
+READ_ONLY = "read-only console: it watches, it does not act (attach without --read-only to act)"
 
 SEVERITY: dict[LogLevel, SeverityLevel] = {
     LogLevel.INFO: "information",
@@ -96,8 +113,12 @@ class AlphaPandaApp(App[int]):
         exit_after: float | None = None,
         debounce_s: float | None = None,
         freeze_gc: bool = False,
+        link: EngineLink | None = None,
     ) -> None:
         super().__init__()
+        self.link = link  # None: a console on a bare bus (tests, tools): no detach, no stop
+        self.detached = False  # closed with `D`: the engine keeps running
+        self.engine_stopping = False  # closed after `X`: the engine was asked to stop, and agreed
         self.freeze_gc = freeze_gc
         self.bridge = bridge
         self.state: UiState = bridge.state
@@ -110,9 +131,20 @@ class AlphaPandaApp(App[int]):
         self.pull_seconds = 0.0
         self._no_more_frames = contextlib.ExitStack()
         self._live_prompted = False
+        self._badge_shown: tuple[object, tuple[BadgePart, ...]] | None = None
+        self._next_state: UiState | None = None  # a restarted engine's picture, until its snapshot is in
+        self._next_state_since = 0.0
 
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen()
+
+    @property
+    def read_only(self) -> bool:
+        return self.link is not None and self.link.read_only
+
+    @property
+    def attached(self) -> bool:
+        return self.link is not None and self.link.attached
 
     async def on_mount(self) -> None:
         await self.bridge.request_day_snapshot()
@@ -148,6 +180,8 @@ class AlphaPandaApp(App[int]):
     def pull_now(self, *, force: bool = False) -> None:
         """Bring the app and the screen on top up to date with the UiState (`force`: every pane, now)."""
         started = perf_counter()
+        if self._next_state is not None:
+            self._take_next_state()
         state = self.state
         self.halted = state.halted
         self.feed_paused = state.feed_paused
@@ -159,14 +193,54 @@ class AlphaPandaApp(App[int]):
         screen = self._top()
         if isinstance(screen, LiveScreen) and screen.is_mounted:
             screen.sync(state, force=force)
+            if self.link is not None:
+                self._show_link(screen)
         if self._needs_live_confirmation() and not self._live_prompted:
             self._live_prompted = True  # asked once (over a screen brought up to date); ctrl+l asks again
             self.action_confirm_live()
         self.pull_seconds += perf_counter() - started
         self.pulls += 1
 
+    def _show_link(self, screen: LiveScreen) -> None:
+        assert self.link is not None
+        badge = link_badge(self.link.view(), time.monotonic())
+        if self._badge_shown == (screen, badge):
+            return
+        self._badge_shown = (screen, badge)
+        for header in screen.query(HeaderBar):
+            header.show_link(badge)
+
+    # -- an attached console's engine comes and goes ------------------------------------
+    async def engine_attached(self, restarted: bool) -> None:
+        """The link is up again. The day so far is asked for anew; after an engine restart the
+        picture is rebuilt from the new engine's snapshot, the last one shown until it is in."""
+        if restarted:
+            self._next_state = UiState(self.bridge.instruments)
+            self._next_state_since = time.monotonic()
+            self.bridge.state = self._next_state  # events fold in there; the screen still shows the old one
+        await self.bridge.request_day_snapshot()
+
+    def _take_next_state(self) -> None:
+        fresh = self._next_state
+        assert fresh is not None
+        waited = time.monotonic() - self._next_state_since
+        if not fresh.trading_day and waited < NEW_RUN_SNAPSHOT_WAIT_S:
+            return
+        self._next_state = None
+        self.state = fresh
+        while len(self.screen_stack) > 1:  # screens and dialogs about the old run
+            self.pop_screen()
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.forget_painted()
+        self.notify("The engine restarted: showing its new run.", severity="warning")
+
     # -- what the footer shows ------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTING_ACTIONS and self.read_only:
+            return False  # hidden from the footer and the palette; the key says why (on_key)
+        if action in ("detach", "stop_engine"):
+            return self.link is not None
         if action == "kill_switch":
             return not self.halted
         if action == "resume_trading":
@@ -200,7 +274,21 @@ class AlphaPandaApp(App[int]):
         return isinstance(self._top(), ConfirmScreen | LoginScreen | LiveConfirmScreen | FlattenScreen)
 
     # -- trading controls -----------------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        """A key that would act, pressed in a read-only console: say so (no binding ran: nothing is sent)."""
+        command = ACTING_KEYS.get(event.key)
+        if command is not None and self.read_only:
+            event.stop()
+            self.notify(f"{READ_ONLY}.", title=command.label, severity="warning")
+
+    def _refused_read_only(self) -> bool:
+        if self.read_only:
+            self.notify(f"{READ_ONLY}.", severity="warning")
+        return self.read_only
+
     async def send(self, action: CommandAction, target: str = "", reason: str = "") -> None:
+        if self._refused_read_only():
+            return
         await self.bridge.send(action, target=target, reason=reason)
         self.pull_now(force=True)
 
@@ -303,7 +391,7 @@ class AlphaPandaApp(App[int]):
         await self.request_toggle(message.name, message.enable)
 
     async def request_toggle(self, name: str, enable: bool) -> None:
-        if not self.debounce.allow(f"toggle:{name}"):
+        if self._refused_read_only() or not self.debounce.allow(f"toggle:{name}"):
             return
         row = self.state.strategies.find(name)
         status = self.state.status
@@ -418,6 +506,12 @@ class AlphaPandaApp(App[int]):
     def action_broker_login(self) -> None:
         if self._dialog_open():
             return
+        if self.attached:
+            self.notify(
+                "The Zerodha login runs where the engine runs: `alpha-panda-tui login` on its machine.",
+                severity="warning",
+            )
+            return
         zerodha = self.settings.zerodha if self.settings is not None else None
         self.push_screen(LoginScreen(handler=self.login_handler, zerodha=zerodha))
 
@@ -445,7 +539,13 @@ class AlphaPandaApp(App[int]):
             if request is not None:
                 self.push_screen(replay_screen_for(request.path, settings, request.strategy, request.params))
 
-        self.push_screen(ReplayFileDialog(), chosen)
+        note = (
+            "Runs here, in this console, with this machine's settings and files: "
+            "the engine you are attached to is not involved and keeps trading."
+            if self.attached
+            else ""
+        )
+        self.push_screen(ReplayFileDialog(note=note), chosen)
 
     def action_help(self) -> None:
         if not isinstance(self._top(), HelpScreen):
@@ -464,7 +564,48 @@ class AlphaPandaApp(App[int]):
             self.pull_now(force=True)
 
     async def action_quit(self) -> None:
+        """Close the console. An attached console leaves its engine as it is; `launch` stops its own."""
         self.exit(0)
+
+    def action_detach(self) -> None:
+        """Close the console, leave the engine running (`launch` goes on as a headless engine)."""
+        if self.link is None:
+            return
+        self.detached = True
+        self.exit(0)
+
+    def action_stop_engine(self) -> None:
+        link = self.link
+        if link is None or self._refused_read_only():
+            return
+        if not self.debounce.allow("stop_engine") or self._dialog_open():
+            return
+        if link.stop_unavailable:
+            self.notify(link.stop_unavailable, severity="warning")
+            return
+        engine = link.view().engine_name
+
+        async def confirmed(ok: bool | None) -> None:
+            if not ok:
+                return
+            try:
+                await link.stop_engine("stopped from the console")
+            except EngineLinkError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.engine_stopping = True
+            self.exit(0)  # the engine is stopping: nothing more to show or control
+
+        self.push_screen(
+            ConfirmScreen(
+                "STOP THE ENGINE",
+                f"Stop the engine ({engine})?\n\nIt stops trading, writes everything to storage and exits. "
+                "To close only this console and leave the engine running, press D instead.",
+                confirm_label="Stop engine",
+                danger=True,
+            ),
+            confirmed,
+        )
 
     # -- command palette ------------------------------------------------------------
     def palette_entries(self) -> list[PaletteEntry]:
@@ -480,7 +621,8 @@ class AlphaPandaApp(App[int]):
             key = f"key: {row.index}" if row.index <= 9 else "strategies pane, space"
             verb = "Disable" if enabled else "Enable"
             toggle = partial(self.request_toggle, name, not enabled)
-            entries.append(PaletteEntry(f"{verb} strategy {name}", key, toggle))
+            if not self.read_only:
+                entries.append(PaletteEntry(f"{verb} strategy {name}", key, toggle))
             entries.append(
                 PaletteEntry(
                     f"Open strategy {name}",
@@ -504,6 +646,7 @@ def make_app(
     debounce_s: float | None = None,
     animate: bool = True,
     freeze_gc: bool = False,
+    link: EngineLink | None = None,
 ) -> AlphaPandaApp:
     """The console on a bus: an embedded engine's, or any bus carrying an engine's topics.
 
@@ -528,6 +671,7 @@ def make_app(
         exit_after=exit_after,
         debounce_s=debounce_s,
         freeze_gc=freeze_gc,
+        link=link,
     )
     if not animate:
         app.animation_level = "none"
@@ -537,10 +681,12 @@ def make_app(
 async def run_console(settings: Settings, *, duration: float | None = None, live: bool = False) -> int:
     """`alpha-panda-tui launch`: the embedded engine and the console; 0 on a clean exit.
 
-    Quit, SIGINT and SIGTERM end the app normally (the terminal is restored). SIGHUP means the
+    Quit, SIGINT and SIGTERM end the app normally (the terminal is restored), and a stop asked
+    for from elsewhere (`alpha-panda-tui stop`, an attached console) ends it too. SIGHUP means the
     terminal (or the SSH session) is gone: nothing can be drawn or restored, and the UI's own
     shutdown would block writing to it, so the engine is stopped and flushed and the process
-    exits without the UI's shutdown.
+    exits without the UI's shutdown. Detaching (`D`) closes the console and keeps the engine
+    running in this process, headless, until it is stopped.
     """
     from alpha_panda_tui.host import EngineHost, HostError
 
@@ -550,7 +696,8 @@ async def run_console(settings: Settings, *, duration: float | None = None, live
     try:
         async with host:
             handler = engine_login_handler(host.engine)
-            app = make_app(host.engine, exit_after=duration, freeze_gc=True, login_handler=handler)
+            link = EmbeddedLink(settings.data_dir, host.stop_requested.set)
+            app = make_app(host.engine, exit_after=duration, freeze_gc=True, login_handler=handler, link=link)
 
             def hang_up() -> None:
                 app.stop_drawing()
@@ -561,15 +708,9 @@ async def run_console(settings: Settings, *, duration: float | None = None, live
             host.on_signal(signal.SIGINT, partial(app.exit, 0))
             host.on_signal(signal.SIGHUP, hang_up)
             if not host.stop_requested.is_set():  # no SIGINT/SIGTERM while the engine started
-                running = asyncio.ensure_future(app.run_async())
-                lost = asyncio.ensure_future(terminal_lost.wait())
-                stopping = asyncio.ensure_future(host.stop_requested.wait())  # `stop`, or an attached console
-                await asyncio.wait((running, lost, stopping), return_when=asyncio.FIRST_COMPLETED)
-                if stopping.done() and not running.done() and not terminal_lost.is_set():
-                    app.exit(0)
-                    await running
-                lost.cancel()
-                stopping.cancel()
+                await _run_app(app, host.stop_requested, terminal_lost)
+                if app.detached and not terminal_lost.is_set() and not host.stop_requested.is_set():
+                    await _serve_detached(host)
     except HostError as exc:
         return exc.exit_code
     log.info("console closed%s", " (terminal gone)" if terminal_lost.is_set() else "")
@@ -577,3 +718,57 @@ async def run_console(settings: Settings, *, duration: float | None = None, live
         logging.shutdown()
         os._exit(host.exit_code)
     return host.exit_code or app.return_code or 0
+
+
+async def _run_app(app: AlphaPandaApp, stop_requested: asyncio.Event, terminal_lost: asyncio.Event) -> None:
+    """Until the app ends, the terminal goes away, or a stop is asked for (then the app ends first)."""
+    running = asyncio.ensure_future(app.run_async())
+    lost = asyncio.ensure_future(terminal_lost.wait())
+    stop = asyncio.ensure_future(stop_requested.wait())
+    await asyncio.wait((running, lost, stop), return_when=asyncio.FIRST_COMPLETED)
+    lost.cancel()
+    stop.cancel()
+    if stop_requested.is_set() and not running.done() and not terminal_lost.is_set():
+        app.exit(0)
+        await running
+
+
+async def _serve_detached(host: EngineHost) -> None:
+    """The console is closed; the engine goes on here as a headless one: logging to its file,
+    deaf to the terminal (which may go away), stopped by SIGTERM, ctrl+c or `alpha-panda-tui stop`."""
+    from alpha_panda_tui.headless import serve
+
+    settings = host.settings
+    for sig in (signal.SIGTSTP, signal.SIGCONT):  # Textual's: SIGCONT (sent on hang-up) would restart its UI
+        signal.signal(sig, signal.SIG_DFL)
+    host.on_signal(signal.SIGHUP, partial(log.info, "the terminal went away; the engine keeps running"))
+    with contextlib.suppress(OSError):  # the terminal may be gone already
+        print(detached_line(os.getpid(), settings), flush=True)
+    _terminal_to_devnull()
+    host.on_signal(signal.SIGTERM, host.stop_requested.set)
+    host.on_signal(signal.SIGINT, host.stop_requested.set)
+    log.info("console detached: the engine keeps running headless (pid %d)", os.getpid())
+    await serve(host)
+
+
+def detached_line(pid: int, settings: Settings) -> str:
+    env = f"ALPHA_PANDA_DATA_DIR={settings.data_dir} " if "ALPHA_PANDA_DATA_DIR" in os.environ else ""
+    return (
+        f"Console detached; the engine keeps running in this process (pid {pid}), logging to "
+        f"{settings.log_dir / 'console.log'}. You may close this terminal. "
+        f"Attach: `{env}alpha-panda-tui attach`. Stop: `{env}alpha-panda-tui stop` (or kill {pid})."
+    )
+
+
+def _terminal_to_devnull() -> None:
+    """Nothing more is written to or read from the terminal: it may be gone at any moment."""
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in (0, 1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

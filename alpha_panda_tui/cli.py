@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from alpha_panda_tui import __version__, control_client
+from alpha_panda_tui.attach_cli import add_attach_parser
 from alpha_panda_tui.broker_choice import (
     BrokerChoiceError,
     add_broker_argument,
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_broker_argument(launch)
 
+    add_attach_parser(sub)
     sub.add_parser(
         "status",
         help="show the running engine's status",
@@ -277,6 +279,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     if command == "launch":
         live = live_requested(settings, args.live)  # ConfigError before anything starts
+        from alpha_panda_tui.attach_cli import offer_attach, running_engine
+
+        pid = running_engine(settings)
+        if pid is not None:
+            return offer_attach(settings, pid, headless=args.headless)
         if args.headless:
             from alpha_panda_tui.headless import run_headless
 
@@ -284,6 +291,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from alpha_panda_tui.app import run_console
 
         return asyncio.run(run_console(settings, duration=args.duration, live=live))
+    if command == "attach":
+        from alpha_panda_tui.attach_cli import run_attach_command
+
+        return run_attach_command(args, settings)
     if command == "status":
         return _print_status(settings)
     if command == "strategy":

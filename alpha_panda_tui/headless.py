@@ -46,25 +46,31 @@ async def run_headless(settings: Settings, *, duration: float | None = None, liv
     try:
         async with host:
             await host.start()
-            engine = host.engine
             log.info(
-                "control socket %s (use `alpha-panda-tui status` from another terminal)",
+                "control socket %s (`alpha-panda-tui attach` or `status` from another terminal)",
                 settings.control_socket,
             )
-            waiters = [
-                asyncio.create_task(host.stop_requested.wait()),
-                asyncio.create_task(engine.feed.finished.wait()),
-            ]
-            reporter = asyncio.create_task(_report(engine, settings.status_interval_s))
-            _, pending = await asyncio.wait(waiters, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
-            await cancel_and_wait(*pending, reporter)
-            if engine.feed.finished.is_set():
-                log.info("feed finished")
-            log.info("stopping: draining the pipeline and flushing storage")
+            await serve(host, duration)
     except HostError as exc:
         return exc.exit_code
+    engine = host.engine
     log.info("final: %s", status_line(engine.status(), total_pnl(engine)))
     return host.exit_code
+
+
+async def serve(host: EngineHost, duration: float | None = None) -> None:
+    """Run the hosted engine with no UI until a stop is asked for, the feed ends or `duration` passes."""
+    engine = host.engine
+    waiters = [
+        asyncio.create_task(host.stop_requested.wait()),
+        asyncio.create_task(engine.feed.finished.wait()),
+    ]
+    reporter = asyncio.create_task(_report(engine, host.settings.status_interval_s))
+    _, pending = await asyncio.wait(waiters, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+    await cancel_and_wait(*pending, reporter)
+    if engine.feed.finished.is_set():
+        log.info("feed finished")
+    log.info("stopping: draining the pipeline and flushing storage")
 
 
 async def _report(engine: Engine, interval: float) -> None:

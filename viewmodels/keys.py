@@ -44,6 +44,7 @@ class KeyCommand:
     per_key: bool = False  # one binding per key, the key filled into the action
     display: str = ""  # how the keys read in help; default: the keys themselves
     destructive: bool = False  # debounced, and confirmed before it acts
+    acts: bool = False  # changes the engine: hidden, and refused, in a read-only console
 
     @property
     def shown_keys(self) -> str:
@@ -72,6 +73,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         priority=True,
         palette=True,
         destructive=True,
+        acts=True,
     ),
     KeyCommand(
         "resume-trading",
@@ -82,6 +84,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.GLOBAL,
         palette=True,
         destructive=True,
+        acts=True,
     ),
     KeyCommand(
         "flatten",
@@ -93,6 +96,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         show=False,
         palette=True,
         destructive=True,
+        acts=True,
     ),
     KeyCommand(
         "confirm-live",
@@ -103,12 +107,27 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.GLOBAL,
         show=False,
         palette=True,
+        acts=True,
     ),
     KeyCommand(
-        "pause-feed", "p", "pause_feed", "Pause feed", "Pause the market feed", Scope.GLOBAL, palette=True
+        "pause-feed",
+        "p",
+        "pause_feed",
+        "Pause feed",
+        "Pause the market feed",
+        Scope.GLOBAL,
+        palette=True,
+        acts=True,
     ),
     KeyCommand(
-        "resume-feed", "p", "resume_feed", "Resume feed", "Resume the market feed", Scope.GLOBAL, palette=True
+        "resume-feed",
+        "p",
+        "resume_feed",
+        "Resume feed",
+        "Resume the market feed",
+        Scope.GLOBAL,
+        palette=True,
+        acts=True,
     ),
     KeyCommand(
         "toggle-strategy",
@@ -120,6 +139,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         show=False,
         per_key=True,
         display="1-9",
+        acts=True,
     ),
     KeyCommand(
         "reset-latches",
@@ -130,6 +150,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.GLOBAL,
         palette=True,
         destructive=True,
+        acts=True,
     ),
     KeyCommand(
         "acknowledge-mismatch",
@@ -140,6 +161,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.GLOBAL,
         palette=True,
         destructive=True,
+        acts=True,
     ),
     KeyCommand(
         "strategy-detail",
@@ -171,6 +193,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         show=False,
         palette=True,
         destructive=True,
+        acts=True,
     ),
     KeyCommand(
         "broker-login",
@@ -181,6 +204,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.GLOBAL,
         show=False,
         palette=True,
+        acts=True,
     ),
     KeyCommand(
         "audit-log",
@@ -233,11 +257,32 @@ KEYMAP: tuple[KeyCommand, ...] = (
         priority=True,
     ),
     KeyCommand(
+        "detach",
+        "D",
+        "detach",
+        "Detach",
+        "Detach: close the console and leave the engine running (attach again with `alpha-panda-tui attach`)",
+        Scope.GLOBAL,
+        palette=True,
+    ),
+    KeyCommand(
+        "stop-engine",
+        "X",
+        "stop_engine",
+        "Stop engine",
+        "Stop the engine: it stops trading, flushes and exits (asks to confirm, naming the engine)",
+        Scope.GLOBAL,
+        show=False,
+        palette=True,
+        destructive=True,
+        acts=True,
+    ),
+    KeyCommand(
         "quit",
         "q",
         "quit",
         "Quit",
-        "Quit: stop the engine cleanly and exit",
+        "Quit: close the console; an engine it runs stops cleanly, an engine it is attached to keeps running",
         Scope.GLOBAL,
         palette=True,
         display="q / ctrl+q",
@@ -273,6 +318,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         "Turn the strategy under the cursor on or off",
         Scope.STRATEGIES,
         show=False,  # the pane's border says so: the footer stays the same from pane to pane
+        acts=True,
     ),
     KeyCommand(
         "trace-selected",
@@ -292,6 +338,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         "On/off",
         "Turn this strategy on or off",
         Scope.STRATEGY_DETAIL,
+        acts=True,
     ),
     # -- dialogs ----------------------------------------------------------------------
     KeyCommand("confirm-yes", "y", "confirm", "Yes", "Confirm", Scope.CONFIRM),

@@ -32,6 +32,10 @@ class EquityChart(PlotextPlot):
         self.plots = 0
         self.can_focus = False
 
+    def forget(self) -> None:
+        """The next data is another series (a new engine run): plot it whatever its version."""
+        self._version = -1
+
     def due(self, version: int) -> bool:
         """True if the data moved since the last plot and that plot is old enough to redo."""
         return version != self._version and time.monotonic() - self._last_plot >= MIN_REPLOT_S

@@ -1,5 +1,6 @@
-"""One line of engine state: LIVE (only when orders can reach Kite now) or PAPER, running, LATCHED
-or HALTED, feed, market, the Kite session (when Zerodha is on), tick rate and the IST clock.
+"""One line of engine state: an attached console's link (ATTACHED pid N, READ-ONLY, engine gone),
+LIVE (only when orders can reach Kite now) or PAPER, running, LATCHED or HALTED, feed, market,
+the Kite session (when Zerodha is on), tick rate and the IST clock.
 
 One widget that renders one line (no child widgets to lay out), repainted
 only when what it shows changed.
@@ -15,6 +16,7 @@ from textual.widget import Widget
 
 from engine.events import EngineState, EngineStatus, TradingMode
 from viewmodels.engine_status import live_off_text, login_needed
+from viewmodels.link import BadgePart, BadgeTone
 from widgets.format import ist_hms
 
 STATE_CLASSES = {
@@ -24,6 +26,12 @@ STATE_CLASSES = {
     EngineState.STARTING: "header-bar--waiting",
     EngineState.STOPPING: "header-bar--waiting",
     EngineState.STOPPED: "header-bar--waiting",
+}
+
+BADGE_CLASSES = {
+    BadgeTone.ATTACHED: "header-bar--attached",
+    BadgeTone.READ_ONLY: "header-bar--read-only",
+    BadgeTone.DOWN: "header-bar--down",
 }
 
 
@@ -40,6 +48,9 @@ class HeaderBar(Widget):
         "header-bar--open",
         "header-bar--dim",
         "header-bar--clock",
+        "header-bar--attached",
+        "header-bar--read-only",
+        "header-bar--down",
     }
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
@@ -47,6 +58,7 @@ class HeaderBar(Widget):
         self.status: EngineStatus | None = None
         self.session_ts = 0.0
         self._shown: tuple[object, ...] = ()
+        self.link: tuple[BadgePart, ...] = ()
 
     def show_status(self, status: EngineStatus | None, session_ts: float) -> None:
         shown = (status, int(session_ts))
@@ -57,6 +69,12 @@ class HeaderBar(Widget):
         self.session_ts = session_ts
         self.refresh()
 
+    def show_link(self, badge: tuple[BadgePart, ...]) -> None:
+        """The console's link to the engine (empty for an embedded console): ATTACHED, READ-ONLY, down."""
+        if badge != self.link:
+            self.link = badge
+            self.refresh()
+
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(name, partial=True)
 
@@ -64,6 +82,8 @@ class HeaderBar(Widget):
         status = self.status
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(" Alpha Panda ", self._style("header-bar--title"))
+        for part in self.link:
+            line.append(f" {part.text} ", self._style(BADGE_CLASSES[part.tone]))
         clock = f" {ist_hms(self.session_ts)} IST "
         if status is None:
             line.append(" STARTING ", self._style("header-bar--waiting"))

@@ -171,6 +171,12 @@ class DashboardScreen(LiveScreen):
         self.post_message(OrderTraceRequested(str(event.key)))
 
     # -- live state -----------------------------------------------------------------
+    def forget_painted(self) -> None:
+        """The next sync shows another UiState (a restarted engine's): every pane is drawn anew."""
+        self._seen.clear()
+        self._painted_at.clear()
+        self.query_one(EquityChart).forget()
+
     def _visible(self, pane: str) -> bool:
         return not self.compact or PANE_VIEW[pane] == self.view
 

@@ -46,14 +46,17 @@ class ReplayFileDialog(ModalScreen[ReplayRequest | None]):
         Binding("escape", "cancel", "Cancel", id="replay-dialog-cancel"),
     ]
 
-    def __init__(self, path: str = "", strategy: str = "") -> None:
+    def __init__(self, path: str = "", strategy: str = "", *, note: str = "") -> None:
         super().__init__()
         self.initial_path = path
         self.initial_strategy = strategy
+        self.note = note  # e.g. an attached console's: the replay runs here, not in the engine
 
     def compose(self) -> ComposeResult:
         with Vertical(id="replay-dialog", classes="dialog"):
             yield Label("Replay a file", classes="dialog-title")
+            if self.note:
+                yield Static(self.note, id="replay-note", classes="dialog-note", markup=False)
             yield Label("Tick file (.csv or .parquet)", classes="field-label")
             yield Input(self.initial_path, placeholder="path/to/ticks.csv", id="replay-path")
             yield Static("", id="replay-path-error", classes="field-error")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from textual.pilot import Pilot
 
 from alpha_panda_tui.app import AlphaPandaApp, make_app
+from alpha_panda_tui.engine_link import EngineLink
 from engine.bus import InProcessBus
 from engine.bus.base import Bus
 from engine.events import Command, Event, Namespace
@@ -78,10 +79,13 @@ async def console(
     *,
     session: bool = True,
     namespaces: tuple[Namespace, ...] = (Namespace.PAPER,),
+    link: EngineLink | None = None,
 ) -> AsyncIterator[Console]:
     bus = InProcessBus()
     probe = Probe(bus)
-    app = make_app(bus=bus, instruments=INSTRUMENTS, namespaces=namespaces, debounce_s=0.0, animate=False)
+    app = make_app(
+        bus=bus, instruments=INSTRUMENTS, namespaces=namespaces, debounce_s=0.0, animate=False, link=link
+    )
     await bus.start()
     scenario = Scenario(bus, INSTRUMENTS)
     if session:

@@ -82,6 +82,7 @@ def _assert_refused(result: subprocess.CompletedProcess[str], pid: int) -> None:
     assert len(lines) == 1, result.stderr
     assert f"an engine (pid {pid}) is already running on {_data_dir()}" in lines[0]
     assert "alpha-panda-tui status" in lines[0] and "ALPHA_PANDA_DATA_DIR" in lines[0]
+    assert "`alpha-panda-tui attach`" in lines[0]
     assert "engine started" not in result.stderr and "Traceback" not in result.stderr
 
 

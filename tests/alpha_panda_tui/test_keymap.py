@@ -70,6 +70,7 @@ def test_destructive_commands_are_confirmed_or_debounced_app_actions() -> None:
         "acknowledge_mismatch",
         "cancel_order",
         "flatten",
+        "stop_engine",
     }
     kill = next(c for c in KEYMAP if c.action == "kill_switch")
     assert kill.priority  # works even while a dialog or an input has focus
