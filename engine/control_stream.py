@@ -426,8 +426,8 @@ class ConsoleStreams:
             started_at=self.started_at,
         )
         console.ticks_base = self._ticks_in
-        console.frames.append(frame_bytes(hello))
-        console.wakeup.set()
+        writer.write(frame_bytes(hello))  # before any tick: the writer sends ticks ahead of other frames
+        console.sent += 1
         self._consoles = (*self._consoles, console)
         self.attached += 1
         console.task = asyncio.create_task(self._write(console), name=f"console-{console.number}")

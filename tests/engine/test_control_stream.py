@@ -345,3 +345,21 @@ async def test_a_frozen_console_does_not_hold_up_the_engine_s_stop(settings: Set
             frames = await frozen.rest()
             frozen.close()
             assert frames[0]["kind"] == "hello" and "bye" not in [f.get("kind") for f in frames]
+
+
+async def test_the_hello_comes_first_however_fast_ticks_flow(settings: Settings) -> None:
+    """A tick streamed between the attach and the writer's first batch must not go ahead of the hello."""
+    with socket_dir() as folder:
+        path = folder / "control.sock"
+        async with serving(settings, path) as served:
+            pumping = asyncio.create_task(served.engine.pump(20_000))
+            try:
+                consoles = [
+                    await RawConsole.attach(path, {"op": "attach", "client": f"c{n}"}) for n in range(12)
+                ]
+                firsts = [await console.frame() for console in consoles]
+            finally:
+                await pumping
+            for console in consoles:
+                console.close()
+            assert [frame.get("kind") for frame in firsts] == ["hello"] * len(consoles)
