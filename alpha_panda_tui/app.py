@@ -647,8 +647,12 @@ def make_app(
     animate: bool = True,
     freeze_gc: bool = False,
     link: EngineLink | None = None,
+    hold_for_snapshot: bool = False,
 ) -> AlphaPandaApp:
     """The console on a bus: an embedded engine's, or any bus carrying an engine's topics.
+
+    `hold_for_snapshot`: the console joins a running engine (attached), so it holds live events
+    back until its day snapshot is in, and shows the day in the engine's order.
 
     The UI's consumer group is subscribed here, before the app runs, so no
     event published after this call is missed.
@@ -661,7 +665,7 @@ def make_app(
     if bus is None:
         raise ValueError("make_app needs an engine or a bus")
     instruments = instruments or InstrumentRegistry.sample()
-    bridge = UiBridge(bus, instruments, namespaces or (Namespace.PAPER,))
+    bridge = UiBridge(bus, instruments, namespaces or (Namespace.PAPER,), hold_for_snapshot=hold_for_snapshot)
     bridge.wire()
     app = AlphaPandaApp(
         bridge,

@@ -185,6 +185,7 @@ def attached_app(
         settings=settings,
         namespaces=hello.namespaces,
         link=SocketLink(bus),
+        hold_for_snapshot=True,
         **options,
     )
 
@@ -277,6 +278,7 @@ def kafka_app(
         settings=settings,
         namespaces=BROKER_NAMESPACES,
         link=KafkaLink(bootstrap, read_only=read_only),
+        hold_for_snapshot=True,
         **options,
     )
 

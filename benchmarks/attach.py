@@ -225,16 +225,12 @@ async def timed_view_key(pilot: Any, screen: Any, key: str) -> float | None:
 async def console_child(socket_path: Path) -> dict[str, Any]:
     """Attach, say "ready" once the day snapshot is in, press keys while told to ("keys" ..
     "stop" on stdin); what it measured."""
-    from alpha_panda_tui.app import make_app
+    from alpha_panda_tui.attach_cli import attached_app, console_instruments
     from alpha_panda_tui.attach_link import SocketBus
     from alpha_panda_tui.screens.dashboard import DashboardScreen
-    from engine.events import Namespace
     from engine.settings import load_settings
 
     bus = SocketBus(socket_path, client=f"benchmark pid {os.getpid()}")
-    app = make_app(  # as `attach` builds it
-        bus=bus, settings=load_settings(), namespaces=(Namespace.PAPER,), animate=False, freeze_gc=True
-    )
     states: list[str] = []
     latencies: list[float] = []
     unchanged = 0
@@ -256,6 +252,12 @@ async def console_child(socket_path: Path) -> dict[str, Any]:
         await bus.stop()
         print(f"not attached: {bus.link.detail}", flush=True)
         return {}
+    hello = bus.link.hello
+    assert hello is not None
+    settings = load_settings()
+    app = attached_app(
+        bus, hello, settings=settings, instruments=console_instruments(settings), animate=False
+    )
     watcher = asyncio.create_task(watch_link())
     try:
         async with app.run_test(size=CONSOLE_SIZE) as pilot:

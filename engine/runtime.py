@@ -753,6 +753,11 @@ class Engine:
         if isinstance(result, CommandResult) and result.action in STATE_ACTIONS:
             self._status_due.set()
 
+    async def publish_pending_pnl(self) -> None:
+        """P&L that changed since the last ticks carried it out (see PortfolioManager.publish_pending)."""
+        for manager in self.portfolios.values():
+            await manager.publish_pending()
+
     async def _publish_status_forever(self) -> None:
         last_health = 0.0
         while True:
@@ -760,6 +765,7 @@ class Engine:
                 if time.monotonic() - last_health >= HEALTH_INTERVAL_S:
                     last_health = time.monotonic()
                     await self.check_health()
+                await self.publish_pending_pnl()
                 await self.publish_status()
             except asyncio.CancelledError:
                 raise

@@ -123,6 +123,28 @@ class PortfolioManager(Service):
                 del self._holders[token]
         return portfolio
 
+    async def publish_pending(self) -> int:
+        """Publish the portfolios that changed since their last snapshot and have waited an interval
+        for the next tick to carry them (the feed paused, a quiet instrument): without it the console
+        would show a fill's P&L only once ticks came again. Returns how many were published."""
+        now = self.clock.now()
+        due = [
+            p
+            for p in self._marked.values()
+            if now - self._last_snapshot.get(p.portfolio_id, -1e18) >= self.snapshot_interval_s
+        ]
+        for portfolio in due:
+            self._marked.pop(portfolio.portfolio_id, None)
+            self._last_snapshot[portfolio.portfolio_id] = now
+            event = make_event(
+                portfolio.snapshot(now),
+                namespace=self.namespace,
+                source=self.name,
+                key=portfolio.portfolio_id,
+            )
+            await self.bus.publish(self._snapshot_topic, event)
+        return len(due)
+
     async def _publish_marks(self, ts: float) -> None:
         marked = list(self._marked.values())
         self._marked.clear()

@@ -11,7 +11,7 @@ import pytest
 from alpha_panda_tui.attach_link import LinkState
 from alpha_panda_tui.control_client import command, day_snapshot
 from alpha_panda_tui.screens.confirm import ConfirmScreen
-from engine.events import CommandAction, EngineState
+from engine.events import CommandAction, EngineState, EngineStatus
 from tests.alpha_panda_tui.attach_harness import AttachedConsole, EngineProcess, attached
 from tests.alpha_panda_tui.harness import wait_for
 
@@ -42,11 +42,22 @@ def _wait_for_fills(engine: EngineProcess, minimum: int) -> None:
         time.sleep(0.1)
 
 
+async def _settled(engine: EngineProcess) -> EngineStatus:
+    """The engine's status once its fills stopped moving (unchanged over a second)."""
+    previous = engine.status()
+    while True:
+        await asyncio.sleep(1.0)
+        status = engine.status()
+        if (status.orders, status.fills) == (previous.orders, previous.fills):
+            return status
+        previous = status
+
+
 async def test_the_attached_console_shows_the_engines_day_at_once(engine: EngineProcess) -> None:
     _wait_for_fills(engine, 3)
     assert engine.call(command, engine.socket, CommandAction.FEED_PAUSE).ok  # a still picture to compare
     await wait_for(lambda: engine.status().feed_paused)
-    expected = engine.status()
+    expected = await _settled(engine)  # orders placed on the last ticks fill after the pause
     stored = engine.call(day_snapshot, engine.socket)
     async with attached(engine) as console:
         state = console.app.state

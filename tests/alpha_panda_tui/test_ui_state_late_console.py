@@ -3,6 +3,7 @@ engine's start shows: signals, decisions, log lines, orders, P&L and its curves,
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from engine.events import (
     make_event,
 )
 from engine.instruments import InstrumentRegistry
-from engine.portfolio.pnl_series import PnlCurves
+from engine.portfolio.pnl_series import PNL_INTERVAL_S, PnlCurves
 from engine.recent_events import MAX_RECENT
 from engine.runtime import Engine
 from engine.settings import Settings, load_settings
@@ -115,6 +116,14 @@ async def snapshot_seeded(engine: Engine, bridge: UiBridge) -> None:
     await engine.bus.drain()
 
 
+async def pnl_published(engine: Engine) -> None:
+    """Every portfolio's latest P&L published, as the engine does within a second of the last tick:
+    a late console's snapshot then tells no newer P&L than the console from the start has seen."""
+    await asyncio.sleep(PNL_INTERVAL_S)
+    await engine.publish_pending_pnl()
+    await engine.bus.drain()
+
+
 async def test_a_console_started_late_shows_what_one_from_the_start_shows(settings: Settings) -> None:
     engine = Engine(settings, paced=False)
     early = console(engine, "ui-early")
@@ -124,6 +133,7 @@ async def test_a_console_started_late_shows_what_one_from_the_start_shows(settin
         await trade_until(engine, 150)
         await commands(engine)
         await trade_until(engine, 300)
+        await pnl_published(engine)
         late = console(engine, "ui-late", joining=True)
         await late.request_day_snapshot()
         await engine.bus.drain()

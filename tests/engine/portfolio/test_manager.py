@@ -300,3 +300,22 @@ async def test_tracked_trade_and_event_ids_stay_bounded_after_many_fills() -> No
     # the newest trade is still remembered: its redelivery changes nothing
     await h.fill(Side.BUY, 1, 100.0, trade_id=f"P-x-1-{fills}")
     assert h.manager.portfolios["paper:sma"].fills == fills
+
+
+async def test_a_change_no_tick_carried_out_is_published_once_it_has_waited_an_interval() -> None:
+    """The feed pauses right after a fill and a move: the console must not keep the old P&L."""
+    h = Harness(interval=1.0)
+    await h.fill(Side.BUY, 10, 100.0, ts=T0)  # published at once
+    await h.tick(101.0, T0 + 0.1)  # a move: published, the next tick snapshot due at T0 + 1.1
+    await h.fill(Side.BUY, 10, 102.0, ts=T0 + 0.3)  # within the interval: waits for a tick
+    await h.tick(105.0, T0 + 0.5)  # moves the mark, still within the interval; then no more ticks
+    assert [s.snapshot_ts for s in h.payloads()] == [T0, T0 + 0.1]
+    h.snapshots.clear()
+    h.clock.set(T0 + 0.8)
+    assert await h.manager.publish_pending() == 0  # not yet an interval since the last snapshot
+    h.clock.set(T0 + 1.2)
+    assert await h.manager.publish_pending() == 1
+    [latest] = h.payloads()
+    assert latest.snapshot_ts == T0 + 1.2
+    assert latest.unrealized_pnl == pytest.approx(20 * 105.0 - (10 * 100.0 + 10 * 102.0))
+    assert await h.manager.publish_pending() == 0  # nothing changed since
