@@ -18,7 +18,6 @@ class HealthPanel(RowTable[HealthCheckView]):
         Column("Status", 7, drop=1),
         Column("Message", 8, flex=True),
     )
-    SHOW_CURSOR = False
     EMPTY_TEXT = "no health checks reported yet"
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "health-panel--ok",

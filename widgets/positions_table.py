@@ -36,7 +36,7 @@ class PositionsTable(RowTable[PositionRow]):
         return row.version
 
     def row_style(self, row: PositionRow) -> Style | None:
-        return self.get_component_rich_style("positions-table--total", partial=True) if row.is_total else None
+        return self.get_component_rich_style("positions-table--total") if row.is_total else None
 
     def _pnl(self, value: float) -> Cell:
         name = "positions-table--gain" if value >= 0 else "positions-table--loss"

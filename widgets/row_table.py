@@ -292,11 +292,16 @@ class RowTable(Widget, Generic[RowT], can_focus=True):
         row = self._rows[index]
         strip = self._line(self.cells(row), self._combine(base, self.row_style(row)), width)
         if cursor_state:
-            name = "row-table--cursor" if cursor_state == 2 else "row-table--cursor-blurred"
-            strip = strip.apply_style(self.get_component_rich_style(name))
+            strip = self._with_cursor(strip, cursor_state)
         self._strips[key] = (version, cursor_state, strip)
         self.strips_built += 1
         return strip
+
+    def _with_cursor(self, strip: Strip, cursor_state: int) -> Strip:
+        """The cursor's style laid over the row's, so a row's own colours never hide where the cursor is."""
+        name = "row-table--cursor" if cursor_state == 2 else "row-table--cursor-blurred"
+        cursor = self.get_component_rich_style(name)
+        return Strip(Segment.apply_style(strip, post_style=cursor), strip.cell_length)
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout_width = -1

@@ -25,7 +25,6 @@ class TickTable(RowTable[TickRow]):
         Column("Ask", 9, right=True, drop=3),
         Column("Trend", 8, flex=True, drop=1, tail=True),
     )
-    SHOW_CURSOR = False
     EMPTY_TEXT = "waiting for ticks"
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "tick-table--up",

@@ -42,7 +42,8 @@ VIEWS: tuple[tuple[str, str], ...] = (
     ("system", "System"),
 )
 
-# Focus order for tab / shift+tab, and the view each pane lives in.
+# Every pane and the view it lives in, in view order. Tab follows the layout: on a large terminal
+# the panes as drawn (left to right, top to bottom); on a small one view by view, as here.
 PANES: tuple[tuple[str, str, str], ...] = (
     ("ticks", "market", "Ticks"),
     ("positions", "portfolio", "Positions & P&L"),
@@ -79,6 +80,7 @@ class DashboardScreen(LiveScreen):
         self.view = VIEWS[0][0]
         self._seen: dict[str, object] = {}
         self._painted_at: dict[str, float] = {}
+        self._focus_pending: str | None = None  # a pane about to be focused once its view is shown
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -131,24 +133,51 @@ class DashboardScreen(LiveScreen):
         names = [name for name, _ in VIEWS]
         view = names[(names.index(self.view) + step) % len(names)]
         self.show_view(view)
-        first = next(pane for pane, pane_view, _ in PANES if pane_view == view)
-        self.call_after_refresh(self.query_one(f"#{first}").focus)
+        self._focus_pane(next(pane for pane, pane_view, _ in PANES if pane_view == view), deferred=True)
 
     @on(ViewBar.Chosen)
     def _view_clicked(self, event: ViewBar.Chosen) -> None:
         if event.view != self.view:
             self.show_view(event.view)
 
-    def _cycle_pane(self, step: int) -> None:
+    def pane_order(self) -> list[str]:
+        """The panes in tab order: as drawn on a large terminal, view by view on a small one."""
         names = [pane for pane, _, _ in PANES]
+        if self.compact:
+            return names
+
+        def drawn_at(pane: str) -> tuple[int, int]:
+            region = self.query_one(f"#{pane}").region
+            return (region.y, region.x)
+
+        return sorted(names, key=drawn_at)
+
+    def _cycle_pane(self, step: int) -> None:
+        # Keys typed faster than a repaint all count: each step starts from the pane the previous one
+        # chose, not from the focus (which Textual moves only after the view is shown).
+        names = self.pane_order()
         focused = self.focused
-        current = names.index(focused.id) if focused is not None and focused.id in names else -1
-        target = names[(current + step) % len(names)]
-        if self.compact and PANE_VIEW[target] != self.view:
+        current = self._focus_pending or (focused.id if focused is not None else None)
+        index = names.index(current) if current in names else -1
+        target = names[(index + step) % len(names)]
+        switch = self.compact and PANE_VIEW[target] != self.view
+        if switch:
             self.show_view(PANE_VIEW[target])
-            self.call_after_refresh(self.query_one(f"#{target}").focus)
-        else:
-            self.query_one(f"#{target}").focus()
+        self._focus_pane(target, deferred=switch or self._focus_pending is not None)
+
+    def _focus_pane(self, pane: str, *, deferred: bool) -> None:
+        if not deferred:
+            self._focus_pending = None
+            self.set_focus(self.query_one(f"#{pane}"))
+            return
+        self._focus_pending = pane
+
+        def focus_when_shown() -> None:
+            if self._focus_pending == pane:
+                self._focus_pending = None
+                self.set_focus(self.query_one(f"#{pane}"))
+
+        self.call_after_refresh(focus_when_shown)
 
     def action_next_pane(self) -> None:
         self._cycle_pane(1)

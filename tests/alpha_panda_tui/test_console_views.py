@@ -69,16 +69,6 @@ async def test_s_opens_the_strategy_detail_with_params_and_signals() -> None:
         ]
 
 
-async def test_tab_cycles_every_pane_in_order() -> None:
-    async with console() as c:
-        seen = [c.app.focused.id if c.app.focused else None]
-        for _ in PANES:
-            await c.press("tab")
-            seen.append(c.app.focused.id if c.app.focused else None)
-        names = [pane for pane, _, _ in PANES]
-        assert seen == [*names, names[0]]
-
-
 async def test_a_small_terminal_shows_one_view_and_tab_follows_focus_into_the_next() -> None:
     async with console(SMALL) as c:
         dashboard = c.app.screen

@@ -36,6 +36,21 @@ def test_dashboard_no_color(snap_compare: SnapCompare, monkeypatch: pytest.Monke
     assert snap_compare(app, terminal_size=SMALL, run_before=settle)
 
 
+def test_dashboard_selected_order(snap_compare: SnapCompare) -> None:
+    """Tab to Orders (the sixth pane as drawn) and down one: the second order sits on a solid bar."""
+    run_before = pressing("tab", "tab", "tab", "tab", "tab", "down")
+    assert snap_compare(seeded_app(), terminal_size=WIDE, run_before=run_before)
+
+
+def test_dashboard_selected_order_no_color(
+    snap_compare: SnapCompare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same under NO_COLOR, one view at a time: the selected order is in reverse video."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    run_before = pressing("right_square_bracket", "right_square_bracket", "tab", "tab", "down")
+    assert snap_compare(seeded_app(), terminal_size=SMALL, run_before=run_before)
+
+
 def test_dashboard_live(snap_compare: SnapCompare) -> None:
     """Confirmed, session valid, not halted: LIVE in red, with the live orders and the rate-limit queue."""
     live = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from rich.color import Color
+from rich.style import Style
 from textual.app import App, ComposeResult
 
 from widgets.row_table import Cell, Column, RowTable
@@ -32,6 +34,16 @@ class Table(RowTable[Row]):
 
     def cells(self, row: Row) -> Sequence[Cell]:
         return ((row.key, None), (row.text, None), ("extra", None))
+
+
+class StyledTable(Table):
+    """Every row paints its own colours, as the order and risk lists do."""
+
+    def row_style(self, row: Row) -> Style | None:
+        return Style(color="green", bgcolor="blue", bold=True)
+
+    def cells(self, row: Row) -> Sequence[Cell]:
+        return ((row.key, Style(color="red")), (row.text, None), ("extra", None))
 
 
 class TableApp(App[None]):
@@ -119,3 +131,37 @@ async def test_long_tables_scroll_and_say_where_they_are() -> None:
         assert str(table.border_subtitle) == "hint · 5-9 of 20"
         await pilot.press("end")
         assert table.top == 15 and "r19" in line(table, 5)
+
+
+class CursorApp(App[None]):
+    CSS = """
+    StyledTable { height: 6; }
+    StyledTable > .row-table--cursor { background: #ffff00; color: #000000; }
+    StyledTable > .row-table--cursor-blurred { background: #808000; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield StyledTable()
+        yield Table(id="other")
+
+
+def backgrounds(table: Table, y: int) -> set[Color | None]:
+    return {segment.style.bgcolor if segment.style else None for segment in table.render_line(y)}
+
+
+async def test_the_cursor_shows_over_a_row_that_paints_its_own_colours() -> None:
+    app = CursorApp()
+    async with app.run_test(size=(30, 14)) as pilot:
+        table = app.query_one(StyledTable)
+        table.set_rows(rows(3))
+        table.focus()
+        await pilot.press("down")
+        await pilot.pause()
+        assert backgrounds(table, 2) == {Color.parse("#ffff00")}
+        assert {segment.style.color for segment in table.render_line(2) if segment.style} == {
+            Color.parse("#000000")
+        }
+        assert backgrounds(table, 1) == backgrounds(table, 3) == {Color.parse("blue")}
+        app.query_one("#other").focus()
+        await pilot.pause()
+        assert backgrounds(table, 2) == {Color.parse("#808000")}
