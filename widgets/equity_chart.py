@@ -7,13 +7,10 @@ from collections.abc import Sequence
 
 from textual_plotext import PlotextPlot
 
+from engine.research.axes import clock_label, time_step, time_ticks, value_label, value_ticks
 from widgets.format import IST_OFFSET_S
 
 MIN_REPLOT_S = 0.5
-
-
-def _hhmm(ts: float) -> str:
-    return time.strftime("%H:%M", time.gmtime(ts + IST_OFFSET_S))
 
 
 class EquityChart(PlotextPlot):
@@ -48,11 +45,21 @@ class EquityChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         if points:
-            start = points[0][0]
-            xs = [(ts - start) / 60 for ts, _ in points]
+            start, end = points[0][0], points[-1][0]
+            xs = [ts - start for ts, _ in points]
             ys = [value for _, value in points]
             plt.plot(xs, ys, marker="braille")
-            plt.xticks([xs[0], xs[-1]], [_hhmm(points[0][0]), _hhmm(points[-1][0])])
+            step = time_step(end - start)
+            x_ticks = time_ticks(start, end, offset_s=IST_OFFSET_S)
+            plt.xticks(
+                [ts - start for ts in x_ticks],
+                [clock_label(ts, step, offset_s=IST_OFFSET_S) for ts in x_ticks],
+            )
+            if end > start:
+                plt.xlim(0, end - start)
+            y_ticks = value_ticks(min(ys), max(ys))
+            plt.yticks(y_ticks, [value_label(y, y_ticks) for y in y_ticks])
+            plt.ylim(y_ticks[0], y_ticks[-1])
             plt.title(title)
         else:
             plt.title(self.empty_title)
