@@ -11,6 +11,7 @@ from engine.research.axes import clock_label, time_step, time_ticks, value_label
 from widgets.format import IST_OFFSET_S
 
 MIN_REPLOT_S = 0.5
+CLOCK_LABEL_CELLS = 11  # "10:07:15" and a gap: fewer x ticks on a narrow chart, so none is dropped
 
 
 class EquityChart(PlotextPlot):
@@ -49,8 +50,9 @@ class EquityChart(PlotextPlot):
             xs = [ts - start for ts, _ in points]
             ys = [value for _, value in points]
             plt.plot(xs, ys, marker="braille")
-            step = time_step(end - start)
-            x_ticks = time_ticks(start, end, offset_s=IST_OFFSET_S)
+            most = max(2, min(5, (self.size.width - 6) // CLOCK_LABEL_CELLS)) if self.size.width else 5
+            step = time_step(end - start, most)
+            x_ticks = time_ticks(start, end, offset_s=IST_OFFSET_S, most=most)
             plt.xticks(
                 [ts - start for ts in x_ticks],
                 [clock_label(ts, step, offset_s=IST_OFFSET_S) for ts in x_ticks],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from engine.research.axes import (
@@ -20,7 +22,7 @@ NINE_FIFTEEN_IST = 1_764_647_100.0  # 2025-12-02 09:15:00 IST
 
 
 def _gaps(values: list[float]) -> set[float]:
-    return {round(b - a, 9) for a, b in zip(values, values[1:], strict=False)}
+    return {round(b - a, 9) for a, b in itertools.pairwise(values)}
 
 
 @pytest.mark.parametrize(
