@@ -72,6 +72,15 @@ ACTING_KEYS: dict[str, KeyCommand] = {
 }
 READ_ONLY = "read-only console: it watches, it does not act (attach without --read-only to act)"
 
+# Keys whose command has nothing to act on now (hidden from footer and palette): what the key says instead.
+NOTHING_TO_DO: dict[str, str] = {
+    "reset_latches": "No daily-loss latch is set: nothing to reset.",
+    "acknowledge_mismatch": "No live position mismatch to acknowledge.",
+}
+IDLE_KEYS: dict[str, KeyCommand] = {
+    key: c for c in KEYMAP if c.action in NOTHING_TO_DO for key in c.keys.split(",")
+}
+
 SEVERITY: dict[LogLevel, SeverityLevel] = {
     LogLevel.INFO: "information",
     LogLevel.WARNING: "warning",
@@ -96,7 +105,8 @@ class AlphaPandaApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "Alpha Panda"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(Scope.GLOBAL))
-    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    # ours only: Textual's own (Quit again, Theme, Maximize, Screenshot, Keys) are not a trader's commands
+    COMMANDS = {ConsoleCommands}
 
     halted = reactive(False, bindings=True)
     feed_paused = reactive(False, bindings=True)
@@ -280,6 +290,11 @@ class AlphaPandaApp(App[int]):
         if command is not None and self.read_only:
             event.stop()
             self.notify(f"{READ_ONLY}.", title=command.label, severity="warning")
+            return
+        idle = IDLE_KEYS.get(event.key)
+        if idle is not None and self.check_action(idle.action, ()) is False and not self._dialog_open():
+            event.stop()
+            self.notify(NOTHING_TO_DO[idle.action], title=idle.label, severity="information")
 
     def _refused_read_only(self) -> bool:
         if self.read_only:
@@ -564,8 +579,42 @@ class AlphaPandaApp(App[int]):
             self.pull_now(force=True)
 
     async def action_quit(self) -> None:
-        """Close the console. An attached console leaves its engine as it is; `launch` stops its own."""
-        self.exit(0)
+        """Close the console. An attached console leaves its engine as it is; `launch` stops its own,
+        so with positions open or orders working it asks first."""
+        if self._dialog_open():
+            return
+        at_stake = self._left_open() if self.link is not None and not self.attached else ""
+        if not at_stake:
+            self.exit(0)
+            return
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmScreen(
+                "QUIT AND STOP THE ENGINE",
+                f"{at_stake}.\n\nQuitting stops this engine: nothing watches them until it runs again. "
+                "To close only the console and keep the engine trading, press D instead.",
+                confirm_label="Quit",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    def _left_open(self) -> str:
+        """ "2 open positions and 1 working order", or "" when there are none."""
+        positions = sum(
+            1 for p in self.state.pnl.portfolios.values() for pos in p.positions if pos.quantity != 0
+        )
+        orders = sum(1 for row in self.state.orders.by_id.values() if row.is_open)
+        parts = [
+            f"{n} {noun}{'' if n == 1 else 's'}"
+            for n, noun in ((positions, "open position"), (orders, "working order"))
+            if n
+        ]
+        return " and ".join(parts)
 
     def action_detach(self) -> None:
         """Close the console, leave the engine running (`launch` goes on as a headless engine)."""

@@ -180,7 +180,7 @@ def _single(settings: Settings, job: ReplayJob, args: argparse.Namespace, switch
     if not args.no_charts:
         for strategy_id in report.strategies:
             print()
-            print(terminal_charts(report.curve(strategy_id), strategy_id))
+            print(terminal_charts(report.curve(strategy_id), strategy_id, color=_colour_wanted()))
     print()
     if result.dead_letters:
         print(
@@ -190,6 +190,11 @@ def _single(settings: Settings, job: ReplayJob, args: argparse.Namespace, switch
     print(f"replayed {result.ticks:,} ticks in {elapsed:.2f} s ({rate:,.0f} ticks/s)")
     print(f"report: {out} (trades.csv, summary.csv, equity.csv, report.html)")
     return EXIT_OK
+
+
+def _colour_wanted() -> bool:
+    """Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _details(job: ReplayJob, result: ReplayResult, switches: str) -> list[tuple[str, str]]:

@@ -45,6 +45,7 @@ class KeyCommand:
     display: str = ""  # how the keys read in help; default: the keys themselves
     destructive: bool = False  # debounced, and confirmed before it acts
     acts: bool = False  # changes the engine: hidden, and refused, in a read-only console
+    shared_help: str = ""  # help's one line for this and the next commands on the same keys
 
     @property
     def shown_keys(self) -> str:
@@ -118,6 +119,7 @@ KEYMAP: tuple[KeyCommand, ...] = (
         Scope.GLOBAL,
         palette=True,
         acts=True,
+        shared_help="Pause the market feed, or resume it when paused",
     ),
     KeyCommand(
         "resume-feed",
@@ -282,7 +284,10 @@ KEYMAP: tuple[KeyCommand, ...] = (
         "q",
         "quit",
         "Quit",
-        "Quit: close the console; an engine it runs stops cleanly, an engine it is attached to keeps running",
+        (
+            "Quit: close the console; an engine it runs stops cleanly (asking first while positions "
+            "are open or orders work), an engine it is attached to keeps running"
+        ),
         Scope.GLOBAL,
         palette=True,
         display="q / ctrl+q",
@@ -389,8 +394,35 @@ def palette_commands() -> list[KeyCommand]:
     return [c for c in KEYMAP if c.palette]
 
 
-def help_sections() -> list[tuple[Scope, list[KeyCommand]]]:
-    return [(scope, [c for c in KEYMAP if c.scope is scope]) for scope in Scope]
+@dataclass(frozen=True, slots=True)
+class HelpLine:
+    keys: str
+    help: str
+    palette: bool
+    confirms: bool
+    priority: bool
+
+
+def help_sections() -> list[tuple[Scope, list[HelpLine]]]:
+    """Help's lines by scope: commands on the same keys (pause and resume the feed) share one line."""
+    sections: list[tuple[Scope, list[HelpLine]]] = []
+    for scope in Scope:
+        lines: dict[str, HelpLine] = {}
+        for command in KEYMAP:
+            if command.scope is not scope:
+                continue
+            keys = command.shown_keys
+            if keys in lines:
+                continue  # said by the first command on these keys (its shared_help)
+            lines[keys] = HelpLine(
+                keys=keys,
+                help=command.shared_help or command.help,
+                palette=command.palette,
+                confirms=command.destructive and command.action != "cancel_order",
+                priority=command.priority,
+            )
+        sections.append((scope, list(lines.values())))
+    return sections
 
 
 def keys_markdown() -> str:
@@ -407,18 +439,18 @@ def keys_markdown() -> str:
         if not commands:
             continue
         lines += ["", f"## {scope.value}", "", "| Keys | Does | |", "|---|---|---|"]
-        for command in commands:
-            keys = " / ".join(f"`{k.strip()}`" for k in command.shown_keys.split(" / "))
+        for line in commands:
+            keys = " / ".join(f"`{k.strip()}`" for k in line.keys.split(" / "))
             notes = ", ".join(
                 note
                 for note, flag in (
-                    ("palette", command.palette),
-                    ("confirms", command.destructive and command.action != "cancel_order"),
-                    ("works in dialogs too", command.priority),
+                    ("palette", line.palette),
+                    ("confirms", line.confirms),
+                    ("works in dialogs too", line.priority),
                 )
                 if flag
             )
-            lines.append(f"| {keys} | {command.help} | {notes} |")
+            lines.append(f"| {keys} | {line.help} | {notes} |")
     return "\n".join(lines) + "\n"
 
 

@@ -71,8 +71,15 @@ class PnlPane(Revised):
         """Net P&L of every portfolio: realized + unrealized - charges (= equity - starting cash)."""
         return self.curves.net()
 
+    def capital(self) -> float:
+        """The starting cash a portfolio starts the day with (its equity less its net P&L); 0 before any."""
+        for p in self.portfolios.values():
+            return round(p.equity - (p.realized_pnl + p.unrealized_pnl - p.charges), 2)
+        return 0.0
+
     def equity(self) -> float:
-        return sum(p.equity for p in self.portfolios.values())
+        """Starting capital + net P&L: it moves with P&L only, not as more strategies start trading."""
+        return self.capital() + self.total()
 
     def of_strategy(self, strategy_id: str) -> float:
         """Net P&L of a strategy across its portfolios: realized + unrealized - charges."""

@@ -252,5 +252,9 @@ class DashboardScreen(LiveScreen):
         chart = self.query_one(EquityChart)
         if not chart.due(state.pnl.revision):
             return
-        title = f"Net P&L {money(state.pnl.total(), signed=True)}  equity {money(state.pnl.equity())}"
+        pnl = state.pnl
+        title = (
+            f"Net P&L {money(pnl.total(), signed=True)}  "
+            f"equity {money(pnl.equity())} = capital {money(pnl.capital())} + net P&L"
+        )
         chart.show_series(state.pnl.series, state.pnl.revision, title)

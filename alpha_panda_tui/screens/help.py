@@ -25,10 +25,10 @@ class HelpScreen(ModalScreen[None]):
                     if not commands:
                         continue
                     yield Label(scope.value, classes="help-section")
-                    for command in commands:
+                    for line in commands:
                         with Horizontal(classes="help-row"):
-                            yield Label(command.shown_keys, classes="help-key", markup=False)
-                            yield Static(command.help, classes="help-text", markup=False)
+                            yield Label(line.keys, classes="help-key", markup=False)
+                            yield Static(line.help, classes="help-text", markup=False)
             yield Label("Esc closes. Ctrl+P searches every command.", classes="dialog-hint")
 
     def action_close(self) -> None:

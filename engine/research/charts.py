@@ -7,10 +7,17 @@ from html import escape
 
 import plotext as plt
 
+from engine.research.axes import (
+    duration_label,
+    elapsed_label,
+    elapsed_ticks,
+    time_step,
+    value_label,
+    value_ticks,
+)
 from engine.research.report import drawdown_series
 
 MAX_CHART_POINTS = 1_000
-HOUR = 3600.0
 
 
 def downsample(
@@ -46,9 +53,15 @@ def with_drawdown(curve: Sequence[tuple[float, float]]) -> list[tuple[float, flo
 
 
 def terminal_chart(
-    points: Sequence[tuple[float, float]], title: str, *, width: int = 100, height: int = 14
+    points: Sequence[tuple[float, float]],
+    title: str,
+    *,
+    width: int = 100,
+    height: int = 14,
+    color: bool = True,
 ) -> str:
-    """A plotext line chart; x is hours of feed time since the first point."""
+    """A plotext line chart; x is feed time since the first point, in seconds, minutes or hours
+    as the span fits; `color` False: plain text (NO_COLOR, a pipe)."""
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear")
@@ -56,19 +69,34 @@ def terminal_chart(
     if points:
         sampled = downsample(points)
         start = sampled[0][0]
-        plt.plot([(ts - start) / HOUR for ts, _ in sampled], [v for _, v in sampled], marker="braille")
-        plt.xlabel("hours since start (feed time)")
+        xs = [ts - start for ts, _ in sampled]
+        ys = [v for _, v in sampled]
+        plt.plot(xs, ys, marker="braille")
+        span = xs[-1]
+        step = time_step(span)
+        x_ticks = elapsed_ticks(span)
+        plt.xticks(x_ticks, [elapsed_label(x, step) for x in x_ticks])
+        if span > 0:
+            plt.xlim(0, span)
+        y_ticks = value_ticks(min(ys), max(ys))
+        plt.yticks(y_ticks, [value_label(y, y_ticks) for y in y_ticks])
+        plt.ylim(y_ticks[0], y_ticks[-1])
+        plt.xlabel("feed time since the first tick")
     text: str = plt.build()
     plt.clear_figure()
-    return text
+    return text if color else plt.uncolorize(text)
 
 
-def terminal_charts(curve: Sequence[tuple[float, float]], label: str, *, width: int = 100) -> str:
+def terminal_charts(
+    curve: Sequence[tuple[float, float]], label: str, *, width: int = 100, color: bool = True
+) -> str:
     """Equity curve and drawdown of one strategy, one under the other."""
     return "\n".join(
         [
-            terminal_chart(curve, f"{label}: equity (Rs)", width=width),
-            terminal_chart(with_drawdown(curve), f"{label}: drawdown (Rs below peak)", width=width),
+            terminal_chart(curve, f"{label}: equity (Rs)", width=width, color=color),
+            terminal_chart(
+                with_drawdown(curve), f"{label}: drawdown (Rs below peak)", width=width, color=color
+            ),
         ]
     )
 
@@ -135,12 +163,12 @@ def svg_chart(
             f'<text x="{_PAD_LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="11" '
             f'font-family="sans-serif" fill="#444">{_fmt_axis(value)}</text>'
         )
-    hours = (t1 - t0) / HOUR
+    span_s = t1 - t0
     parts.append(
         f'<text x="{_PAD_LEFT}" y="{height - 8}" font-size="11" font-family="sans-serif" '
-        'fill="#444">0 h</text>'
+        'fill="#444">0</text>'
         f'<text x="{width - _PAD_RIGHT}" y="{height - 8}" text-anchor="end" font-size="11" '
-        f'font-family="sans-serif" fill="#444">{hours:.2f} h (feed time)</text>'
+        f'font-family="sans-serif" fill="#444">{duration_label(span_s)} (feed time)</text>'
     )
     if fill:
         base = y(max(lo, 0.0)) if lo <= 0.0 <= hi else y(lo)

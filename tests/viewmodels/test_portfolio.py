@@ -69,3 +69,15 @@ def test_kite_holding_nothing_shows_no_live_positions() -> None:
     assert ("zerodha:momo", "INFY", 3, False) not in shown(pnl)
     revision = pnl.revision
     assert pnl.set_broker_positions((), 1_700_000_000.0) is False and pnl.revision == revision
+
+
+def test_equity_is_the_starting_capital_plus_net_pnl_however_many_strategies_trade() -> None:
+    pnl = PnlPane(lambda token: SYMBOLS.get(token, str(token)))
+    pnl.apply(snapshot("paper:momo", position(INFY, 4)), 0.0)
+    one = pnl.equity()
+    assert pnl.capital() == 100_000.0
+    assert one == 100_000.0 + pnl.total()
+    pnl.apply(snapshot("paper:revert", position(SBIN, 2)), 1.0)
+    assert pnl.capital() == 100_000.0
+    assert pnl.equity() == 100_000.0 + pnl.total()  # not two portfolios' capital
+    assert pnl.equity() - one == 14.0  # it moved by the second strategy's net P&L only
