@@ -70,7 +70,7 @@ from engine.settings import BusKind, ConfigError, FeedSource, Settings, check_fe
 from engine.state import MemoryStateStore, StateStore
 from engine.storage.audit import AuditLog
 from engine.storage.database import Database
-from engine.storage.db_lock import DatabaseInUse, DatabaseLock
+from engine.storage.db_lock import DatabaseLock
 from engine.storage.repository import DbStateStore, load_fills, load_unresolved_orders
 from engine.storage.writer import StorageWriter
 from engine.strategies.base import Strategy
@@ -507,15 +507,11 @@ class Engine:
         return stages
 
     # -- lifecycle --------------------------------------------------------------
-    async def start(self) -> None:
-        self._lifecycle = EngineState.STARTING
-        self.settings.ensure_dirs()
-        if self.db_lock is not None:
-            try:  # before migrations, the journal, the restore and the restart clean-up
-                await self.db_lock.acquire()
-            except DatabaseInUse:
-                self._lifecycle = EngineState.STOPPED  # nothing started: nothing to stop
-                raise
+    async def _load_state(
+        self,
+    ) -> tuple[dict[Namespace, list[OrderFilled]], dict[Namespace, list[UnresolvedOrder]]]:
+        """Connect storage, write back what a crash left in the journal, and read each namespace's
+        fills and working orders; the strategies learn their positions from them."""
         if self.db is not None:
             await self.db.connect()
         if self.writer is not None:
@@ -530,6 +526,26 @@ class Engine:
                 # live orders a crash kept out of storage still count: else a strategy buys again
                 intent = [*intent, *await self.zerodha.unstored_intent()]
             self.strategy_runner.restore_positions(ns, fills[ns], intent)
+        return fills, working
+
+    async def _release_database(self) -> None:
+        if self.db is not None:
+            await self.db.close()
+        if self.db_lock is not None:
+            await self.db_lock.release()
+
+    async def start(self) -> None:
+        self._lifecycle = EngineState.STARTING
+        self.settings.ensure_dirs()
+        try:
+            if self.db_lock is not None:  # before migrations, the journal, the restore and the clean-up
+                await self.db_lock.acquire()
+            fills, working = await self._load_state()
+        except BaseException:
+            # nothing runs yet (no bus, no service): let the database go and stop at once
+            await self._release_database()
+            self._lifecycle = EngineState.STOPPED
+            raise
         for service in self.services:
             await service.restore(self._fills_for(service, fills))
         await self.bus.start()
@@ -614,10 +630,7 @@ class Engine:
             await self._publish_final_status()
             await self.bus.stop()
             self.unwritten_at_stop = self.writer.unwritten if self.writer is not None else 0
-            if self.db is not None:
-                await self.db.close()
-            if self.db_lock is not None:
-                await self.db_lock.release()
+            await self._release_database()
             if self.redis_check is not None:
                 await self.redis_check.close()
             self._lifecycle = EngineState.STOPPED

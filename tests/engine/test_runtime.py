@@ -171,3 +171,17 @@ async def test_status_says_paper_while_nothing_can_reach_a_broker(isolated_dirs:
         assert engine.status().mode is TradingMode.PAPER
     finally:
         await engine.stop()
+
+
+async def test_an_engine_whose_database_is_unreachable_is_stopped_when_start_fails(
+    isolated_dirs: Path,
+) -> None:
+    """Nothing ran (no bus, no service): the engine is stopped at once, the database let go, and a
+    stop after it has nothing left to wait for (no drain, no paper orders to cancel, no final status)."""
+    engine = Engine(load_settings(database={"url": "postgresql://nobody:x@127.0.0.1:1/none"}), paced=False)
+    with pytest.raises(OSError):
+        await engine.start()
+    assert engine.status().state is EngineState.STOPPED
+    published = sum(engine.bus.stats.published.values())
+    await engine.stop()
+    assert sum(engine.bus.stats.published.values()) == published  # no final status on a bus never started
